@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/bsp/local"
+	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/worker"
+)
+
+// Modes, in report order.
+const (
+	ModeBaseline = "baseline"
+	ModeLocal    = "local"
+	ModeEmbedded = "embedded"
+	ModeProcess  = "process"
+)
+
+// Config is what the flags set.
+type Config struct {
+	Workloads []string
+	Size      string
+	Workers   []int
+	Runs      int
+	Out       string
+	JSON      bool
+	Modes     []string
+	Verbose   bool
+	Log       io.Writer
+}
+
+func main() {
+	var c Config
+	var workloads, workers, modes string
+	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle (pagerank and webindex are not yet available)")
+	flag.StringVar(&c.Size, "size", "default", "input size: tiny, small, default, large, or a number (bytes for wordcount and shuffle, e.g. 64MB; records for terasort)")
+	flag.StringVar(&workers, "workers", "1,2", "worker counts")
+	flag.IntVar(&c.Runs, "runs", 3, "measured runs per mode and worker count, after one warm-up run")
+	flag.StringVar(&c.Out, "out", "bench/out", "directory for report.md, results.csv, results.json and the plots")
+	flag.BoolVar(&c.JSON, "json", false, "also print every run as JSON on stdout")
+	flag.StringVar(&modes, "modes", "baseline,local,embedded,process", "modes to run")
+	flag.BoolVar(&c.Verbose, "v", false, "show the logs of coordinator and worker processes")
+	flag.Parse()
+	c.Workloads = splitList(workloads)
+	c.Modes = splitList(modes)
+	for _, w := range splitList(workers) {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: bad --workers entry %q\n", w)
+			os.Exit(2)
+		}
+		c.Workers = append(c.Workers, n)
+	}
+	c.Log = os.Stderr
+	runs, err := Run(context.Background(), c)
+	if c.JSON && runs != nil {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(runs)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var presets = map[string]map[string]int64{
+	"tiny":    {"wordcount": 256 << 10, "terasort": 2000, "shuffle": 1 << 20},
+	"small":   {"wordcount": 16 << 20, "terasort": 200_000, "shuffle": 32 << 20},
+	"default": {"wordcount": 100 << 20, "terasort": 1_000_000, "shuffle": 128 << 20},
+	"large":   {"wordcount": 400 << 20, "terasort": 4_000_000, "shuffle": 512 << 20},
+}
+
+// parseSize turns --size into the size for one workload.
+func parseSize(s, workload string) (int64, error) {
+	if p, ok := presets[strings.ToLower(s)]; ok {
+		return p[workload], nil
+	}
+	mult := int64(1)
+	u := strings.ToUpper(strings.TrimSpace(s))
+	for _, sfx := range []struct {
+		s string
+		m int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1_000_000_000}, {"M", 1_000_000}, {"K", 1000}, {"B", 1}} {
+		if strings.HasSuffix(u, sfx.s) {
+			u, mult = strings.TrimSuffix(u, sfx.s), sfx.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(u, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad --size %q: want tiny, small, default, large or a number like 64MB or 1M", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// Result is one measured run.
+type Result struct {
+	Workload     string  `json:"workload"`
+	Mode         string  `json:"mode"`
+	Workers      int     `json:"workers"`
+	Run          int     `json:"run"`
+	Records      int64   `json:"records"`
+	InputBytes   int64   `json:"input_bytes"`
+	WallS        float64 `json:"wall_s"`
+	UserS        float64 `json:"user_s"`
+	SysS         float64 `json:"sys_s"`
+	PeakRSS      int64   `json:"peak_rss_bytes"`
+	RSSSource    string  `json:"peak_rss_source"`
+	RecordsPerS  float64 `json:"records_per_s"`
+	MBPerS       float64 `json:"input_mb_per_s"`
+	ShuffleRaw   int64   `json:"shuffle_raw_bytes"`
+	ShuffleBytes int64   `json:"shuffle_compressed_bytes"`
+	Validated    bool    `json:"validated"`
+}
+
+// runner is one mode at one worker count.
+type runner struct {
+	exec      func(ctx context.Context, out string) (*bsp.Result, int64, error) // result (may be nil), extra peak RSS
+	extCPU    func() cpuSample                                                  // CPU of long-lived processes; may be nil
+	resetPeak func()
+	peak      func() int64
+	rssSource string
+}
+
+type harness struct {
+	cfg    Config
+	tmp    string
+	bin    string
+	binErr error
+	runs   []Result
+}
+
+func (h *harness) logf(format string, a ...any) {
+	if h.cfg.Log != nil {
+		fmt.Fprintf(h.cfg.Log, format+"\n", a...)
+	}
+}
+
+func (h *harness) hasMode(m string) bool {
+	for _, x := range h.cfg.Modes {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs the benchmarks and writes the report; it returns every run.
+func Run(ctx context.Context, cfg Config) ([]Result, error) {
+	if cfg.Runs < 1 {
+		cfg.Runs = 1
+	}
+	if len(cfg.Workers) == 0 {
+		cfg.Workers = []int{1, 2}
+	}
+	if len(cfg.Modes) == 0 {
+		cfg.Modes = []string{ModeBaseline, ModeLocal, ModeEmbedded, ModeProcess}
+	}
+	var wls []Workload
+	var sizes []int64
+	for _, name := range cfg.Workloads {
+		wl, err := newWorkload(name)
+		if err != nil {
+			return nil, err
+		}
+		size, err := parseSize(cfg.Size, name)
+		if err != nil {
+			return nil, err
+		}
+		wls, sizes = append(wls, wl), append(sizes, size)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "superstep-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	h := &harness{cfg: cfg, tmp: tmp}
+	var errs []error
+	for i, wl := range wls {
+		if err := h.workload(ctx, wl, sizes[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", wl.Name(), err))
+			h.logf("%s: %v", wl.Name(), err)
+		}
+	}
+	if err := writeReport(cfg, h.runs, sizes); err != nil {
+		errs = append(errs, err)
+	}
+	return h.runs, errors.Join(errs...)
+}
+
+func (h *harness) workload(ctx context.Context, wl Workload, size int64) error {
+	dir := filepath.Join(h.tmp, wl.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	h.logf("%s: preparing input (size %d)", wl.Name(), size)
+	if err := wl.Prepare(ctx, dir, size); err != nil {
+		return err
+	}
+	self := strconv.Itoa(os.Getpid())
+	inProc := func() (func(), func() int64) {
+		return func() { resetPeak(self) }, func() int64 { return vmHWM(self) }
+	}
+	var errs []error
+	if h.hasMode(ModeBaseline) {
+		rp, pk := inProc()
+		r := runner{rssSource: "VmHWM of the harness (reset per run)", resetPeak: rp, peak: pk,
+			exec: func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+				return nil, 0, wl.Baseline(ctx, out)
+			}}
+		if err := h.measure(ctx, wl, ModeBaseline, 1, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range h.cfg.Workers {
+		for _, mode := range []string{ModeLocal, ModeEmbedded, ModeProcess} {
+			if !h.hasMode(mode) {
+				continue
+			}
+			if err := h.mode(ctx, wl, mode, n); err != nil {
+				errs = append(errs, fmt.Errorf("%s, %d workers: %w", mode, n, err))
+				h.logf("%s %s %d workers: %v", wl.Name(), mode, n, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// executeJob builds, compiles and runs a registered job on ex.
+func executeJob(ctx context.Context, ex bsp.Executor, jobName string, args []string, parts int) (*bsp.Result, error) {
+	job, err := bsp.Lookup(jobName)
+	if err != nil {
+		return nil, err
+	}
+	fs := job.FlagSet()
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	a := bsp.EncodeArgs(fs)
+	plan, err := job.Build(a, parts)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := bsp.Compile(ctx, plan, bsp.CompileOptions{JobID: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Job: job.Name, Args: a})
+	if err != nil {
+		return nil, err
+	}
+	return ex.Execute(ctx, prog)
+}
+
+func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) error {
+	self := strconv.Itoa(os.Getpid())
+	r := runner{rssSource: "VmHWM of the harness (reset per run)",
+		resetPeak: func() { resetPeak(self) }, peak: func() int64 { return vmHWM(self) }}
+	sh, isShuffle := wl.(*shuffleWL)
+	switch mode {
+	case ModeLocal:
+		if isShuffle {
+			h.logf("shuffle: local mode skipped (the in-process executor has no network transport)")
+			return nil
+		}
+		cfg := local.DefaultConfig()
+		cfg.Slots, cfg.WorkDir = n, filepath.Join(h.tmp, "local")
+		ex, err := local.New(cfg)
+		if err != nil {
+			return err
+		}
+		r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+			job, args := wl.JobArgs(out)
+			res, err := executeJob(ctx, ex, job, args, 2*n)
+			return res, 0, err
+		}
+	case ModeEmbedded:
+		wc := worker.DefaultConfig()
+		wc.Slots = 1
+		wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		dir, err := os.MkdirTemp(h.tmp, "embedded-")
+		if err != nil {
+			return err
+		}
+		emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: n, Worker: wc, WorkDir: dir})
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		if isShuffle {
+			path, err := sh.placeMapOutput(filepath.Join(dir, "worker-0"))
+			if err != nil {
+				return err
+			}
+			addr := emb.Workers[0].Addr()
+			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+				return nil, 0, sh.fetch(ctx, addr, path, out)
+			}
+		} else {
+			ex := emb.Executor()
+			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+				job, args := wl.JobArgs(out)
+				res, err := executeJob(ctx, ex, job, args, 2*n)
+				return res, 0, err
+			}
+		}
+	case ModeProcess:
+		if h.bin == "" && h.binErr == nil {
+			h.logf("building cmd/superstep")
+			h.bin, h.binErr = buildBinary(ctx, h.tmp)
+		}
+		if h.binErr != nil {
+			return h.binErr
+		}
+		dir, err := os.MkdirTemp(h.tmp, "procs-")
+		if err != nil {
+			return err
+		}
+		pc, err := startProcCluster(h.bin, dir, n, h.cfg.Verbose)
+		if err != nil {
+			return err
+		}
+		defer pc.stop()
+		r.rssSource = "sum of VmHWM of coordinator and workers (reset per run) + submit's maxrss (its rusage)"
+		r.extCPU = pc.cpu
+		r.resetPeak, r.peak = pc.resetPeak, pc.peak
+		if isShuffle {
+			r.rssSource = "sum of VmHWM of coordinator and workers (reset per run) + harness VmHWM"
+			path, err := sh.placeMapOutput(pc.dataDirs[0])
+			if err != nil {
+				return err
+			}
+			r.resetPeak = func() { pc.resetPeak(); resetPeak(self) }
+			r.peak = func() int64 { return pc.peak() + vmHWM(self) }
+			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+				return nil, 0, sh.fetch(ctx, pc.workers[0], path, out)
+			}
+		} else {
+			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
+				job, args := wl.JobArgs(out)
+				rss, err := pc.submit(ctx, job, n, append(args, "--partitions", strconv.Itoa(2*n)))
+				return nil, rss, err
+			}
+		}
+	}
+	return h.measure(ctx, wl, mode, n, r)
+}
+
+// measure runs one warm-up and cfg.Runs measured runs, validating each.
+func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, r runner) error {
+	recs, inBytes := wl.Input()
+	for i := 0; i <= h.cfg.Runs; i++ {
+		out := filepath.Join(h.tmp, "out", fmt.Sprintf("%s-%s-%d-%d", wl.Name(), mode, n, i))
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		r.resetPeak()
+		var ext0 cpuSample
+		if r.extCPU != nil {
+			ext0 = r.extCPU()
+		}
+		c0 := sampleCPU()
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		res, extraRSS, err := r.exec(rctx, out)
+		cancel()
+		wall := time.Since(start)
+		c1 := sampleCPU()
+		var ext1 cpuSample
+		if r.extCPU != nil {
+			ext1 = r.extCPU()
+		}
+		peak := r.peak() + extraRSS
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i, err)
+		}
+		if err := wl.Validate(ctx, out); err != nil {
+			return fmt.Errorf("run %d: invalid output: %w", i, err)
+		}
+		os.RemoveAll(out)
+		if i == 0 {
+			h.logf("%-9s %-8s workers=%d warm-up %.3fs", wl.Name(), mode, n, wall.Seconds())
+			continue
+		}
+		x := Result{Workload: wl.Name(), Mode: mode, Workers: n, Run: i, Records: recs, InputBytes: inBytes,
+			WallS: wall.Seconds(), UserS: (c1.user - c0.user + ext1.user - ext0.user).Seconds(),
+			SysS: (c1.sys - c0.sys + ext1.sys - ext0.sys).Seconds(), PeakRSS: peak, RSSSource: r.rssSource,
+			RecordsPerS: float64(recs) / wall.Seconds(), MBPerS: float64(inBytes) / (1 << 20) / wall.Seconds(), Validated: true}
+		if res != nil {
+			for _, s := range res.Stages {
+				x.ShuffleRaw += s.ShuffleRaw
+				x.ShuffleBytes += s.ShuffleBytes
+			}
+		} else if _, ok := wl.(*shuffleWL); ok {
+			x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
+		} else if mode == ModeProcess {
+			x.ShuffleRaw, x.ShuffleBytes = -1, -1 // `superstep submit` does not report stage statistics
+		}
+		h.logf("%-9s %-8s workers=%d run %d %.3fs", wl.Name(), mode, n, i, wall.Seconds())
+		h.runs = append(h.runs, x)
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestHarnessTiny runs every workload at tiny sizes through the baseline,
+// the in-process executor and the embedded cluster (and, without -short,
+// separate processes), and checks that the report files are written.
+func TestHarnessTiny(t *testing.T) {
+	modes := []string{ModeBaseline, ModeLocal, ModeEmbedded, ModeProcess}
+	if testing.Short() {
+		modes = modes[:3]
+	}
+	out := t.TempDir()
+	runs, err := Run(context.Background(), Config{Workloads: []string{"wordcount", "terasort", "shuffle"},
+		Size: "tiny", Workers: []int{1, 2}, Runs: 1, Out: out, Modes: modes, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if !r.Validated || r.WallS <= 0 {
+			t.Errorf("bad run %+v", r)
+		}
+		seen[r.Workload+"/"+r.Mode] = true
+	}
+	for _, wl := range []string{"wordcount", "terasort", "shuffle"} {
+		for _, m := range modes {
+			if m == ModeLocal && wl == "shuffle" {
+				continue
+			}
+			if !seen[wl+"/"+m] {
+				t.Errorf("no run of %s in mode %s", wl, m)
+			}
+		}
+	}
+	for _, f := range []string{"report.md", "results.csv", "results.json", "wordcount.svg", "terasort.svg", "shuffle.svg"} {
+		if info, err := os.Stat(filepath.Join(out, f)); err != nil || info.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}
+
+// TestValidationCatchesWrongOutput corrupts each workload's output and
+// expects its validator to reject it.
+func TestValidationCatchesWrongOutput(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"wordcount", "terasort", "shuffle"} {
+		t.Run(name, func(t *testing.T) {
+			wl, err := newWorkload(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size, _ := parseSize("tiny", name)
+			if err := wl.Prepare(ctx, t.TempDir(), size); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			if err := wl.Baseline(ctx, out); err != nil {
+				t.Fatal(err)
+			}
+			if err := wl.Validate(ctx, out); err != nil {
+				t.Fatalf("baseline output rejected: %v", err)
+			}
+			part := filepath.Join(out, "part-00000")
+			b, err := os.ReadFile(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0]++ // one changed byte (a count digit, a record byte)
+			if err := os.WriteFile(part, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := wl.Validate(ctx, out); err == nil {
+				t.Fatal("corrupted output accepted")
+			}
+		})
+	}
+}
+
+func TestNotYetAvailable(t *testing.T) {
+	for _, name := range []string{"pagerank", "webindex"} {
+		if _, err := newWorkload(name); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := parseSize("64MB", "wordcount"); err != nil {
+		t.Error(err)
+	}
+}

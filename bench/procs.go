@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// buildBinary builds cmd/superstep into dir once and returns its path.
+func buildBinary(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "superstep")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/superstep/superstep/cmd/superstep")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/superstep: %w", err)
+	}
+	return bin, nil
+}
+
+// procCluster is a coordinator and workers running as separate processes.
+type procCluster struct {
+	bin      string
+	coord    string // coordinator address
+	workers  []string
+	dataDirs []string
+	procs    []*exec.Cmd
+}
+
+// startLine starts cmd and waits (up to a minute) for a stdout line with
+// the prefix; it returns the rest of the line. stdout is drained after.
+func startLine(cmd *exec.Cmd, prefix string) (string, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		found := false
+		for sc.Scan() {
+			if !found && strings.Contains(sc.Text(), prefix) {
+				found = true
+				lines <- sc.Text()
+			}
+		}
+		if !found {
+			close(lines)
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			return "", fmt.Errorf("%s exited before printing %q", cmd.Path, prefix)
+		}
+		return strings.TrimSpace(l[strings.Index(l, prefix)+len(prefix):]), nil
+	case <-time.After(time.Minute):
+		return "", fmt.Errorf("%s did not print %q within a minute", cmd.Path, prefix)
+	}
+}
+
+// startProcCluster starts `superstep coordinator` and n `superstep worker`
+// processes (one task slot each) with data under dir.
+func startProcCluster(bin, dir string, n int, verbose bool) (*procCluster, error) {
+	pc := &procCluster{bin: bin}
+	stderr := io.Discard
+	if verbose {
+		stderr = os.Stderr
+	}
+	c := exec.Command(bin, "coordinator", "--listen", "127.0.0.1:0")
+	c.Stderr = stderr
+	addr, err := startLine(c, "coordinator listening on ")
+	if err != nil {
+		return nil, err
+	}
+	pc.procs = append(pc.procs, c)
+	pc.coord = addr
+	for i := range n {
+		d := filepath.Join(dir, fmt.Sprintf("worker-%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			pc.stop()
+			return nil, err
+		}
+		w := exec.Command(bin, "worker", "--coordinator", addr, "--data-dir", d, "--slots", "1")
+		w.Stderr = stderr
+		line, err := startLine(w, "serving on ")
+		if err != nil {
+			pc.stop()
+			return nil, err
+		}
+		pc.procs = append(pc.procs, w)
+		pc.workers = append(pc.workers, line)
+		pc.dataDirs = append(pc.dataDirs, d)
+	}
+	return pc, nil
+}
+
+func (pc *procCluster) pids() []string {
+	var p []string
+	for _, c := range pc.procs {
+		p = append(p, strconv.Itoa(c.Process.Pid))
+	}
+	return p
+}
+
+// cpu is the CPU time the cluster's processes have used so far.
+func (pc *procCluster) cpu() cpuSample {
+	var s cpuSample
+	for _, pid := range pc.pids() {
+		c, _ := procCPU(pid)
+		s.user += c.user
+		s.sys += c.sys
+	}
+	return s
+}
+
+// resetPeak resets the peak RSS of every process; peak sums them after.
+func (pc *procCluster) resetPeak() {
+	for _, pid := range pc.pids() {
+		resetPeak(pid)
+	}
+}
+
+func (pc *procCluster) peak() int64 {
+	var s int64
+	for _, pid := range pc.pids() {
+		s += vmHWM(pid)
+	}
+	return s
+}
+
+// submit runs `superstep submit JOB ARGS --coordinator ADDR` and waits.
+// It returns the submit process's peak RSS in bytes.
+func (pc *procCluster) submit(ctx context.Context, job string, slots int, args []string) (int64, error) {
+	a := append([]string{"submit", job, "--coordinator", pc.coord, "--progress", "none",
+		"--slots", strconv.Itoa(slots)}, args...)
+	cmd := exec.CommandContext(ctx, pc.bin, a...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("superstep submit: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss * 1024
+	}
+	return rss, nil
+}
+
+// stop sends SIGTERM to the workers and then the coordinator and waits for
+// them (SIGKILL after 30 s).
+func (pc *procCluster) stop() {
+	for i := len(pc.procs) - 1; i >= 0; i-- {
+		c := pc.procs[i]
+		c.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	}
+	pc.procs = nil
+}

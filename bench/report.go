@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// stat is median, min and max of a figure over runs.
+type stat struct{ med, min, max float64 }
+
+func summarize(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{m, s[0], s[len(s)-1]}
+}
+
+// group is the runs of one workload, mode and worker count.
+type group struct {
+	workload, mode string
+	workers        int
+	runs           []Result
+}
+
+func (g *group) stat(f func(Result) float64) stat {
+	var xs []float64
+	for _, r := range g.runs {
+		xs = append(xs, f(r))
+	}
+	return summarize(xs)
+}
+
+func groups(runs []Result) []*group {
+	var gs []*group
+	idx := map[string]*group{}
+	for _, r := range runs {
+		k := fmt.Sprintf("%s/%s/%d", r.Workload, r.Mode, r.Workers)
+		g := idx[k]
+		if g == nil {
+			g = &group{workload: r.Workload, mode: r.Mode, workers: r.Workers}
+			idx[k] = g
+			gs = append(gs, g)
+		}
+		g.runs = append(g.runs, r)
+	}
+	return gs
+}
+
+func find(gs []*group, wl, mode string, workers int) *group {
+	for _, g := range gs {
+		if g.workload == wl && g.mode == mode && (workers == 0 || g.workers == workers) {
+			return g
+		}
+	}
+	return nil
+}
+
+func wall(r Result) float64 { return r.WallS }
+
+// machine describes this machine in one line.
+func machine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+		f.Close()
+	}
+	mem := "unknown memory"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+				mem = fmt.Sprintf("%.1f GiB memory", kb/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s, %s/%s", runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func mib(b float64) string {
+	if b < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", b/(1<<20))
+}
+
+// writeReport writes report.md, results.csv, results.json and one SVG plot
+// per workload under cfg.Out.
+func writeReport(cfg Config, runs []Result, _ []int64) error {
+	gs := groups(runs)
+	if err := writeJSON(filepath.Join(cfg.Out, "results.json"), runs); err != nil {
+		return err
+	}
+	if err := writeCSV(filepath.Join(cfg.Out, "results.csv"), runs); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Superstep benchmark report\n\n")
+	fmt.Fprintf(&b, "Machine: %s.\n\n", machine())
+	fmt.Fprintf(&b, "Size `%s`, %d measured run(s) after one warm-up per row; every output validated before its time counts. "+
+		"Times are wall seconds, median [min–max]. COST = median Superstep time / median single-thread baseline time. "+
+		"CPU = user+system seconds of the harness and its children (separate-process mode: plus the coordinator and workers, from /proc/PID/stat).\n\n",
+		cfg.Size, cfg.Runs)
+	var rssNotes []string
+	for _, wl := range cfg.Workloads {
+		base := find(gs, wl, ModeBaseline, 0)
+		fmt.Fprintf(&b, "## %s\n\n", wl)
+		if len(runs) > 0 {
+			for _, r := range runs {
+				if r.Workload == wl {
+					fmt.Fprintf(&b, "Input: %d records, %.1f MiB.\n\n", r.Records, float64(r.InputBytes)/(1<<20))
+					break
+				}
+			}
+		}
+		fmt.Fprintf(&b, "| mode | workers | wall s (median [min–max]) | COST | CPU s | peak RSS | records/s | input MB/s | shuffle raw | shuffle compressed |\n")
+		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, g := range gs {
+			if g.workload != wl {
+				continue
+			}
+			w := g.stat(wall)
+			cost := "—"
+			if base != nil && g.mode != ModeBaseline {
+				cost = fmt.Sprintf("%.2f", w.med/base.stat(wall).med)
+			}
+			workers := strconv.Itoa(g.workers)
+			if g.mode == ModeBaseline {
+				workers = "1 thread"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.3f [%.3f–%.3f] | %s | %.2f | %s | %.0f | %.1f | %s | %s |\n",
+				g.mode, workers, w.med, w.min, w.max, cost,
+				g.stat(func(r Result) float64 { return r.UserS + r.SysS }).med,
+				mib(g.stat(func(r Result) float64 { return float64(r.PeakRSS) }).med),
+				g.stat(func(r Result) float64 { return r.RecordsPerS }).med,
+				g.stat(func(r Result) float64 { return r.MBPerS }).med,
+				mib(g.stat(func(r Result) float64 { return float64(r.ShuffleRaw) }).med),
+				mib(g.stat(func(r Result) float64 { return float64(r.ShuffleBytes) }).med))
+			note := fmt.Sprintf("%s: %s", g.mode, g.runs[0].RSSSource)
+			if !slices.Contains(rssNotes, note) {
+				rssNotes = append(rssNotes, note)
+			}
+		}
+		if wl == "shuffle" {
+			fmt.Fprintf(&b, "\nShuffle: baseline is one raw loopback TCP copy of the map output's bytes; embedded and process fetch the same partition "+
+				"from worker 0 with FetchPartition (gRPC streaming), as a reducer does. The in-process executor has no transport, so there is no local row.\n")
+		}
+		fmt.Fprintf(&b, "\n![%s: time vs workers](%s.svg)\n\n", wl, wl)
+		if err := plotWorkload(filepath.Join(cfg.Out, wl+".svg"), wl, gs); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(&b, "Peak RSS sources:\n\n")
+	for _, n := range rssNotes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	fmt.Fprintf(&b, "\n## Targets\n\n")
+	for _, t := range targets(gs) {
+		fmt.Fprintf(&b, "- %s\n", t)
+	}
+	fmt.Fprintf(&b, "\npagerank and webindex: not yet available (no Superstep jobs for them exist yet).\n")
+	return os.WriteFile(filepath.Join(cfg.Out, "report.md"), []byte(b.String()), 0o644)
+}
+
+// targets states each performance target, whether it is met and by how much.
+func targets(gs []*group) []string {
+	var out []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**missed**"
+	}
+	if base, ss := find(gs, "wordcount", ModeBaseline, 0), find(gs, "wordcount", ModeEmbedded, 2); base != nil && ss != nil {
+		c := ss.stat(wall).med / base.stat(wall).med
+		out = append(out, fmt.Sprintf("wordcount COST <= 1.0 at 2 workers (embedded cluster): COST %.2f, %s (%+.0f%% vs target)", c, verdict(c <= 1), (c-1)*100))
+	} else {
+		out = append(out, "wordcount COST <= 1.0 at 2 workers: not measured in this run")
+	}
+	for _, wl := range []string{"wordcount", "terasort"} {
+		for _, n := range []int{1, 2} {
+			l, e := find(gs, wl, ModeLocal, n), find(gs, wl, ModeEmbedded, n)
+			if l == nil || e == nil {
+				continue
+			}
+			o := e.stat(wall).med/l.stat(wall).med - 1
+			out = append(out, fmt.Sprintf("gRPC overhead <= 10%% (%s, %d workers, embedded vs in-process): %+.1f%%, %s (by %.1f points)", wl, n, o*100, verdict(o <= 0.10), (o-0.10)*100))
+		}
+	}
+	if base := find(gs, "shuffle", ModeBaseline, 0); base != nil {
+		for _, m := range []string{ModeEmbedded, ModeProcess} {
+			g := find(gs, "shuffle", m, 0)
+			if g == nil {
+				continue
+			}
+			f := base.stat(wall).med / g.stat(wall).med
+			out = append(out, fmt.Sprintf("shuffle >= 50%% of raw TCP (%s): %.0f%% of TCP throughput, %s (%+.0f points)", m, f*100, verdict(f >= 0.5), (f-0.5)*100))
+		}
+	} else {
+		out = append(out, "shuffle >= 50% of raw TCP: not measured in this run")
+	}
+	return out
+}
+
+func writeJSON(path string, runs []Result) error {
+	if runs == nil {
+		runs = []Result{}
+	}
+	b, err := json.MarshalIndent(runs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func writeCSV(path string, runs []Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"workload", "mode", "workers", "run", "records", "input_bytes", "wall_s", "user_s", "sys_s",
+		"peak_rss_bytes", "records_per_s", "input_mb_per_s", "shuffle_raw_bytes", "shuffle_compressed_bytes", "validated", "peak_rss_source"})
+	ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+	for _, r := range runs {
+		w.Write([]string{r.Workload, r.Mode, strconv.Itoa(r.Workers), strconv.Itoa(r.Run), strconv.FormatInt(r.Records, 10),
+			strconv.FormatInt(r.InputBytes, 10), ff(r.WallS), ff(r.UserS), ff(r.SysS), strconv.FormatInt(r.PeakRSS, 10),
+			ff(r.RecordsPerS), ff(r.MBPerS), strconv.FormatInt(r.ShuffleRaw, 10), strconv.FormatInt(r.ShuffleBytes, 10),
+			strconv.FormatBool(r.Validated), r.RSSSource})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// plotWorkload draws median wall time against workers, one line per mode,
+// with the single-thread baseline as a horizontal line.
+func plotWorkload(path, wl string, gs []*group) error {
+	p := plot.New()
+	p.Title.Text = wl + ": wall time vs workers (median)"
+	p.X.Label.Text = "workers"
+	p.Y.Label.Text = "seconds"
+	p.Y.Min = 0
+	maxW := 1
+	for _, g := range gs {
+		if g.workload == wl {
+			maxW = max(maxW, g.workers)
+		}
+	}
+	p.X.Min, p.X.Max = 0.5, float64(maxW)+0.5
+	i := 0
+	for _, mode := range []string{ModeLocal, ModeEmbedded, ModeProcess} {
+		var pts plotter.XYs
+		for _, g := range gs {
+			if g.workload == wl && g.mode == mode {
+				pts = append(pts, plotter.XY{X: float64(g.workers), Y: g.stat(wall).med})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, s, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color = plotutil.Color(i), plotutil.Color(i)
+		s.Shape = plotutil.Shape(i)
+		p.Add(l, s)
+		p.Legend.Add(mode, l, s)
+		i++
+	}
+	if base := find(gs, wl, ModeBaseline, 0); base != nil {
+		y := base.stat(wall).med
+		bl := plotter.NewFunction(func(float64) float64 { return y })
+		bl.Color = color.Black
+		bl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(bl)
+		p.Legend.Add("single-thread baseline", bl)
+	}
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+}

@@ -1,0 +1,319 @@
+package bsp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// ErrInput is matched by errors about the job's input: a missing file, an
+// unreadable one, a malformed record. The message names the file and line
+// (or byte offset).
+var ErrInput = errors.New("bad input")
+
+// InputError is an error in one input file.
+type InputError struct {
+	Path string
+	Line int64 // 1-based; 0 when unknown
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+func (e *InputError) Unwrap() []error { return []error{ErrInput, e.Err} }
+
+// FromSlice is a dataset of the given values, cut into `partitions` splits.
+// The plan captures xs: build it deterministically from the job's arguments.
+func FromSlice[T any](p *Plan, xs []T, partitions int) Dataset[T] {
+	if partitions < 1 {
+		partitions = 1
+	}
+	return newDataset[T](p, &node{kind: kindSource, op: "FromSlice", detail: fmt.Sprintf("%d values", len(xs)),
+		src: &sourceOp{
+			splits: func(context.Context, int) ([]Split, error) {
+				n := int64(len(xs))
+				var out []Split
+				for i := int64(0); i < int64(partitions) && n > 0; i++ {
+					a, b := n*i/int64(partitions), n*(i+1)/int64(partitions)
+					if b > a {
+						out = append(out, Split{Start: a, End: b})
+					}
+				}
+				return out, nil
+			},
+			read: func(tc *taskCtx, s Split, down any) error {
+				emit := down.(func(T))
+				if s.End > int64(len(xs)) {
+					return fmt.Errorf("%w: split [%d,%d) of %d values", ErrPlanMismatch, s.Start, s.End, len(xs))
+				}
+				for _, x := range xs[s.Start:s.End] {
+					if tc.stopped() {
+						return nil
+					}
+					tc.report.RecordsIn++
+					emit(x)
+				}
+				return nil
+			},
+		}})
+}
+
+// Split sizes for file sources.
+const (
+	minSplitBytes = 1 << 20
+	maxSplitBytes = 256 << 20
+)
+
+// listFiles expands paths (files, directories, globs) into regular files in
+// a deterministic order. Names starting with '.' or '_' inside directories
+// are skipped (temporary and marker files).
+func listFiles(paths []string) ([]string, []int64, error) {
+	var files []string
+	var sizes []int64
+	seen := map[string]bool{}
+	add := func(path string, size int64) {
+		if !seen[path] {
+			seen[path] = true
+			files = append(files, path)
+			sizes = append(sizes, size)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, nil, fmt.Errorf("%w: no input paths", ErrInput)
+	}
+	for _, pat := range paths {
+		matches := []string{pat}
+		if strings.ContainsAny(pat, "*?[") {
+			m, err := filepath.Glob(pat)
+			if err != nil {
+				return nil, nil, &InputError{Path: pat, Err: err}
+			}
+			if len(m) == 0 {
+				return nil, nil, &InputError{Path: pat, Err: errors.New("no file matches the pattern")}
+			}
+			slices.Sort(m)
+			matches = m
+		}
+		for _, path := range matches {
+			info, err := os.Stat(path)
+			if err != nil {
+				return nil, nil, &InputError{Path: path, Err: unwrapPathError(err)}
+			}
+			if !info.IsDir() {
+				add(path, info.Size())
+				continue
+			}
+			err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return &InputError{Path: p, Err: unwrapPathError(err)}
+				}
+				name := d.Name()
+				if p != path && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if d.Type().IsRegular() {
+					info, err := d.Info()
+					if err != nil {
+						return &InputError{Path: p, Err: unwrapPathError(err)}
+					}
+					add(p, info.Size())
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return files, sizes, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fileSplits cuts files into splits of about total/partitions bytes (within
+// [minSplitBytes, maxSplitBytes]); small files are packed together. With
+// byteRanges false each file stays whole. Empty files get no split.
+func fileSplits(paths []string, partitions int, byteRanges bool) ([]Split, error) {
+	files, sizes, err := listFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, s := range sizes {
+		total += s
+	}
+	target := min(max((total+int64(partitions)-1)/int64(partitions), minSplitBytes), maxSplitBytes)
+	var (
+		out  []Split
+		cur  Split
+		have int64
+	)
+	flush := func() {
+		if len(cur.Files) > 0 {
+			out = append(out, cur)
+		}
+		cur, have = Split{}, 0
+	}
+	for i, f := range files {
+		size := sizes[i]
+		for off := int64(0); off < size; {
+			n := size - off
+			if byteRanges {
+				n = min(n, target-have)
+			}
+			cur.Files = append(cur.Files, FileRange{Path: f, Start: off, End: off + n})
+			off += n
+			have += n
+			if have >= target {
+				flush()
+			}
+		}
+	}
+	flush()
+	return out, nil
+}
+
+// TextLines is a dataset of the lines of text files: paths may be files,
+// directories (all files below, skipping names that start with '.' or '_')
+// or glob patterns. Files are split by byte range at line boundaries. A line
+// is the bytes up to '\n', without it; a trailing '\r' is kept; a last line
+// without '\n' counts. Lines are not checked for UTF-8.
+func TextLines(p *Plan, paths ...string) Dataset[string] {
+	paths = slices.Clone(paths)
+	return newDataset[string](p, &node{kind: kindSource, op: "TextLines", detail: strings.Join(paths, ","),
+		src: &sourceOp{
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true) },
+			read: func(tc *taskCtx, s Split, down any) error {
+				emit := down.(func(string))
+				for _, fr := range s.Files {
+					err := readLines(tc, fr, func(line string, _ int64) error {
+						tc.report.RecordsIn++
+						emit(line)
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		}})
+}
+
+const lineChunk = 1 << 20
+
+// readLines calls fn for every line that starts in [fr.Start, fr.End) of the
+// file, with the line's byte offset. Lines are substrings of freshly
+// allocated chunks, never rewritten, so fn may keep them.
+func readLines(tc *taskCtx, fr FileRange, fn func(line string, off int64) error) error {
+	f, err := os.Open(fr.Path)
+	if err != nil {
+		return &InputError{Path: fr.Path, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	pos := fr.Start // file offset of data[0]
+	skipFirst := false
+	if fr.Start > 0 {
+		pos = fr.Start - 1 // the line starting at Start is ours iff byte Start-1 is '\n'
+		skipFirst = true
+	}
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return &InputError{Path: fr.Path, Err: err}
+	}
+	var (
+		data string // current chunk, data[i:] unread
+		i    int
+		eof  bool
+	)
+	fill := func() error {
+		tail := len(data) - i
+		buf := make([]byte, tail, max(lineChunk, 2*tail))
+		copy(buf, data[i:])
+		pos += int64(i)
+		n, err := io.ReadFull(f, buf[tail:cap(buf)])
+		buf = buf[:tail+n]
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			eof = true
+		} else if err != nil {
+			return &InputError{Path: fr.Path, Err: err}
+		}
+		data, i = unsafe.String(unsafe.SliceData(buf), len(buf)), 0
+		return nil
+	}
+	for {
+		j := strings.IndexByte(data[i:], '\n')
+		if j < 0 {
+			if !eof {
+				if tc.stopped() {
+					return nil
+				}
+				if err := fill(); err != nil {
+					return err
+				}
+				continue
+			}
+			if i < len(data) && !skipFirst && pos+int64(i) < fr.End {
+				return fn(data[i:], pos+int64(i))
+			}
+			return nil
+		}
+		off := pos + int64(i)
+		line := data[i : i+j]
+		i += j + 1
+		if skipFirst {
+			skipFirst = false
+			continue
+		}
+		if off >= fr.End {
+			return nil
+		}
+		if err := fn(line, off); err != nil {
+			return err
+		}
+		if tc.err != nil {
+			return nil
+		}
+	}
+}
+
+// lineNumber counts the lines before byte offset off of path (for error
+// messages about byte-range splits).
+func lineNumber(path string, off int64) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<16)
+	var n, read int64
+	for read < off {
+		m, err := f.Read(buf[:min(int64(len(buf)), off-read)])
+		n += int64(bytes.Count(buf[:m], []byte{'\n'}))
+		read += int64(m)
+		if err != nil {
+			break
+		}
+	}
+	return n + 1
+}

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/worker"
+)
+
+func newCoordinatorCmd() *cobra.Command {
+	var listen, dataDir, raftBind string
+	cmd := &cobra.Command{
+		Use:   "coordinator",
+		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
+		Long: "Run a coordinator. Its state (jobs, supersteps, attempts, committed outputs, workers) is applied through raft;\n" +
+			"with --data-dir it survives restarts, without it it lives in memory.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := server.DefaultConfig()
+			cfg.Listen, cfg.DataDir, cfg.RaftBind = listen, dataDir, raftBind
+			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			s, err := server.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "coordinator listening on %s\n", s.Addr())
+			<-cmd.Context().Done()
+			return s.Close()
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
+	cmd.Flags().StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
+	cmd.Flags().StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
+	return cmd
+}
+
+func newWorkerCmd() *cobra.Command {
+	var coord, listen, dataDir, memory, compression string
+	var slots int
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "run a worker that executes tasks and serves shuffle files",
+		Long:  "Run a worker. On SIGTERM or SIGINT it stops taking tasks, lets running ones finish (up to 30 s) and exits.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := worker.DefaultConfig()
+			cfg.Coordinator, cfg.Listen, cfg.DataDir, cfg.Slots = coord, listen, dataDir, slots
+			var err error
+			if cfg.Memory, err = parseBytes(memory); err != nil {
+				return usagef("--memory: %v", err)
+			}
+			if cfg.Compression, err = shuffle.ParseCompression(compression); err != nil {
+				return usagef("--compression: %v", err)
+			}
+			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			w, err := worker.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "worker %s serving on %s\n", w.ID(), w.Addr())
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return w.Stop(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&coord, "coordinator", env("coordinator", "127.0.0.1:7070"), "coordinator address [SUPERSTEP_COORDINATOR]")
+	f.StringVar(&listen, "listen", env("worker-listen", "127.0.0.1:0"), "address to serve shuffle files on [SUPERSTEP_WORKER_LISTEN]")
+	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
+	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
+	f.StringVar(&memory, "memory", env("memory", defaultMemory()), "memory budget for shuffle buffers [SUPERSTEP_MEMORY]")
+	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
+	return cmd
+}
+
+func coordinatorFlag(cmd *cobra.Command, addr *string) {
+	cmd.Flags().StringVar(addr, "coordinator", env("coordinator", "127.0.0.1:7070"), "coordinator address [SUPERSTEP_COORDINATOR]")
+}
+
+func newSubmitCmd() *cobra.Command {
+	rf := &runFlags{}
+	return &cobra.Command{
+		Use:   "submit JOB [--coordinator ADDR] [--detach] [job flags]",
+		Short: "submit a job to a cluster and wait for it",
+		Long: "Compile a job here and submit it to the coordinator; show a progress line per superstep and exit 0 only\n" +
+			"if the job succeeded. --detach prints the job id and returns at once.\n\n" + jobList(),
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, jfs, err := jobCommandLine(cmd, args, rf)
+			if job == nil {
+				return err
+			}
+			ctx := cmd.Context()
+			prog, err := compileJob(ctx, job, jfs, rf, bsp.CompileOptions{})
+			if err != nil {
+				return err
+			}
+			c, err := cluster.Dial(ctx, rf.coordinator)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id, err := c.Submit(ctx, prog)
+			if err != nil {
+				return err
+			}
+			if rf.detach {
+				fmt.Fprintln(cmd.OutOrStdout(), id)
+				return nil
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted\n", id)
+			pr := newProgress(cmd.ErrOrStderr(), rf.progress, prog)
+			st, err := c.Wait(ctx, id, pr.status)
+			pr.wait()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "job %s succeeded in %s\n", id, time.Duration(st.GetEndedUnixMs()-st.GetSubmittedUnixMs())*time.Millisecond)
+			return nil
+		},
+	}
+}
+
+// rpcError is the one-line form of a coordinator's error.
+func rpcError(err error) error { return errors.New(status.Convert(err).Message()) }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func stateName(s pb.JobState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+}
+
+func newJobsCmd() *cobra.Command {
+	var addr string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "list the cluster's jobs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster.Dial(cmd.Context(), addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			resp, err := c.CC.ListJobs(cmd.Context(), &pb.ListJobsRequest{})
+			if err != nil {
+				return rpcError(err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), resp.GetJobs())
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tSUPERSTEP")
+			for _, j := range resp.GetJobs() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\n", j.GetJobId(), j.GetName(), stateName(j.GetState()), j.GetCurrentStage()+1, len(j.GetStages()))
+			}
+			return tw.Flush()
+		},
+	}
+	coordinatorFlag(cmd, &addr)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newStatusCmd() *cobra.Command {
+	var addr string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status JOB_ID",
+		Short: "show a job's status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cluster.Dial(cmd.Context(), addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.CC.GetJob(cmd.Context(), &pb.GetJobRequest{JobId: args[0]})
+			if err != nil {
+				return rpcError(err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), st)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s (%s): %s\n", st.GetJobId(), st.GetName(), stateName(st.GetState()))
+			if st.GetError() != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "error: %s\n", st.GetError())
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUPERSTEP\tTASKS\tDONE\tRUNNING\tATTEMPTS\tRECORDS IN\tSHUFFLE\tOPS")
+			for _, s := range st.GetStages() {
+				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", s.GetStage()+1, s.GetTasks(), s.GetDone(), s.GetRunning(),
+					s.GetAttempts(), s.GetRecordsIn(), formatBytes(s.GetShuffleBytes()), strings.Join(s.GetOps(), "→"))
+			}
+			return tw.Flush()
+		},
+	}
+	coordinatorFlag(cmd, &addr)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newCancelCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "cancel JOB_ID",
+		Short: "cancel a job",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cluster.Dial(cmd.Context(), addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			resp, err := c.CC.CancelJob(cmd.Context(), &pb.CancelJobRequest{JobId: args[0]})
+			if err != nil {
+				return rpcError(err)
+			}
+			if resp.GetAlreadyFinal() {
+				return fmt.Errorf("job %s already ended (%s)", args[0], stateName(resp.GetStatus().GetState()))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s cancelled\n", args[0])
+			return nil
+		},
+	}
+	coordinatorFlag(cmd, &addr)
+	return cmd
+}
+
+func newWorkersCmd() *cobra.Command {
+	var addr string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "workers",
+		Short: "list the cluster's workers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cluster.Dial(cmd.Context(), addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			resp, err := c.CC.ListWorkers(cmd.Context(), &pb.ListWorkersRequest{})
+			if err != nil {
+				return rpcError(err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), resp.GetWorkers())
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKER\tADDRESS\tSLOTS\tFREE\tALIVE")
+			for _, w := range resp.GetWorkers() {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", w.GetWorkerId(), w.GetAddress(), w.GetSlots(), w.GetFreeSlots(), w.GetAlive())
+			}
+			return tw.Flush()
+		},
+	}
+	coordinatorFlag(cmd, &addr)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

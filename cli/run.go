@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/bsp/local"
+	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/worker"
+)
+
+// runFlags are the flags `run` and `explain` take besides the job's own.
+type runFlags struct {
+	workers     int
+	coordinator string
+	detach      bool
+	slots       int
+	partitions  int
+	memory      string
+	compression string
+	workDir     string
+	progress    string
+}
+
+// env returns the SUPERSTEP_* environment variable for a flag, or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv("SUPERSTEP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(env(name, "")); err == nil {
+		return v
+	}
+	return def
+}
+
+func defaultMemory() string {
+	if m := physicalMemory(); m > 0 {
+		return strconv.FormatInt(m/4, 10)
+	}
+	return "4GiB"
+}
+
+func (r *runFlags) register(fs *pflag.FlagSet) {
+	cpus := runtime.NumCPU()
+	fs.IntVar(&r.workers, "workers", envInt("workers", 2), "run: workers of the embedded cluster; 0 runs tasks in-process without gRPC [SUPERSTEP_WORKERS]")
+	fs.StringVar(&r.coordinator, "coordinator", env("coordinator", "127.0.0.1:7070"), "submit: coordinator address [SUPERSTEP_COORDINATOR]")
+	fs.BoolVar(&r.detach, "detach", false, "submit: print the job id and return without waiting")
+	fs.IntVar(&r.slots, "slots", envInt("slots", cpus), "tasks run at once, over all workers [SUPERSTEP_SLOTS]")
+	fs.IntVar(&r.partitions, "partitions", envInt("partitions", 0), "partitions of wide operators (default 2 x slots) [SUPERSTEP_PARTITIONS]")
+	fs.StringVar(&r.memory, "memory", env("memory", defaultMemory()), "memory budget for buffering shuffle data, e.g. 512MB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
+	fs.StringVar(&r.compression, "compression", env("compression", "zstd"), "shuffle block compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
+	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
+	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
+}
+
+func (r *runFlags) parts() int {
+	if r.partitions > 0 {
+		return r.partitions
+	}
+	return 2 * max(r.slots, 1)
+}
+
+// jobCommandLine parses `JOB [flags]` into the job and its flag set (which
+// also holds the run flags).
+func jobCommandLine(cmd *cobra.Command, args []string, rf *runFlags) (*bsp.Job, *pflag.FlagSet, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil, nil, cmd.Help()
+		}
+		return nil, nil, usagef("which job? %s", jobList())
+	}
+	job, err := bsp.Lookup(args[0])
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	jfs := job.FlagSet()
+	all := pflag.NewFlagSet(job.Name, pflag.ContinueOnError)
+	all.SetOutput(io.Discard)
+	all.AddFlagSet(jfs)
+	rf.register(all)
+	help := all.BoolP("help", "h", false, "help for this job")
+	if err := all.Parse(args[1:]); err != nil {
+		return nil, nil, usagef("%s: %v (see `superstep %s %s --help`)", job.Name, err, cmd.Name(), job.Name)
+	}
+	if *help {
+		fmt.Fprintf(cmd.OutOrStdout(), "superstep %s %s: %s\n\nJob flags:\n%s\n%s flags:\n", cmd.Name(), job.Name, job.Short,
+			jfs.FlagUsages(), cmd.Name())
+		rfs := pflag.NewFlagSet("", pflag.ContinueOnError)
+		(&runFlags{}).register(rfs)
+		fmt.Fprint(cmd.OutOrStdout(), rfs.FlagUsages())
+		return nil, nil, nil
+	}
+	if all.NArg() > 0 {
+		return nil, nil, usagef("%s: unexpected argument %q", job.Name, all.Arg(0))
+	}
+	if rf.slots < 1 {
+		return nil, nil, usagef("--slots must be at least 1")
+	}
+	return job, jfs, nil
+}
+
+func jobList() string {
+	var b strings.Builder
+	b.WriteString("registered jobs:")
+	for _, j := range bsp.Jobs() {
+		fmt.Fprintf(&b, "\n  %-12s %s", j.Name, j.Short)
+	}
+	return b.String()
+}
+
+func newJobID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// compileJob builds and compiles a job from its parsed flags.
+func compileJob(ctx context.Context, job *bsp.Job, jfs *pflag.FlagSet, rf *runFlags, o bsp.CompileOptions) (*bsp.Program, error) {
+	args := bsp.EncodeArgs(jfs)
+	plan, err := job.Build(args, rf.parts())
+	if err != nil {
+		return nil, err
+	}
+	o.JobID, o.Job, o.Args = newJobID(), job.Name, args
+	return bsp.Compile(ctx, plan, o)
+}
+
+func newRunCmd() *cobra.Command {
+	rf := &runFlags{}
+	return &cobra.Command{
+		Use:   "run JOB [flags]",
+		Short: "run a job on an embedded cluster in this process",
+		Long: "Run a registered job to completion on a coordinator and --workers workers started inside this process\n" +
+			"(real gRPC on loopback, the same code as a cluster); --workers 0 runs the tasks on a goroutine pool.\n\n" +
+			"`superstep run JOB --help` lists the job's flags.\n\n" + jobList(),
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, jfs, err := jobCommandLine(cmd, args, rf)
+			if job == nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if ran, err := job.RunDriver(ctx, jfs, cmd.OutOrStdout()); ran {
+				return err
+			}
+			mem, err := parseBytes(rf.memory)
+			if err != nil {
+				return usagef("--memory: %v", err)
+			}
+			comp, err := shuffle.ParseCompression(rf.compression)
+			if err != nil {
+				return usagef("--compression: %v", err)
+			}
+			prog, err := compileJob(ctx, job, jfs, rf, bsp.CompileOptions{})
+			if err != nil {
+				return err
+			}
+			pr := newProgress(cmd.ErrOrStderr(), rf.progress, prog)
+			var ex bsp.Executor
+			if rf.workers == 0 {
+				cfg := local.DefaultConfig()
+				cfg.Slots, cfg.Memory, cfg.Compression, cfg.WorkDir = rf.slots, mem, comp, rf.workDir
+				cfg.Progress = pr.event
+				lx, err := local.New(cfg)
+				if err != nil {
+					return usageError{err}
+				}
+				ex = lx
+			} else {
+				wc := worker.DefaultConfig()
+				wc.Slots = max(1, rf.slots/rf.workers)
+				wc.Memory, wc.Compression = mem/int64(rf.workers), comp
+				wc.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+				emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: rf.workers, Worker: wc, WorkDir: rf.workDir})
+				if err != nil {
+					return err
+				}
+				defer emb.Close()
+				cx := emb.Executor()
+				cx.OnStatus = pr.status
+				ex = cx
+			}
+			res, err := ex.Execute(ctx, prog)
+			pr.wait()
+			if err != nil {
+				return fmt.Errorf("job %s failed: %w", job.Name, err)
+			}
+			printSummary(cmd.ErrOrStderr(), prog, res)
+			return nil
+		},
+	}
+}
+
+func newExplainCmd() *cobra.Command {
+	rf := &runFlags{}
+	return &cobra.Command{
+		Use:                "explain JOB [flags]",
+		Short:              "print a job's supersteps without running it",
+		Long:               "Compile a job with the given flags and print its supersteps: inputs and splits, fused operators, shuffles with their partition counts and keys, and outputs.\n\n" + jobList(),
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, jfs, err := jobCommandLine(cmd, args, rf)
+			if job == nil {
+				return err
+			}
+			prog, err := compileJob(cmd.Context(), job, jfs, rf, bsp.CompileOptions{AllowExistingOutput: true})
+			if err != nil {
+				return err
+			}
+			return prog.Explain(cmd.OutOrStdout())
+		},
+	}
+}
+
+func printSummary(w io.Writer, prog *bsp.Program, res *bsp.Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "superstep\ttasks\tattempts\trecords in\trecords out\tshuffle\tshuffle raw\tspills\ttime\t")
+	for _, s := range res.Stages {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t\n", s.Stage+1, s.Tasks, s.Attempts, s.RecordsIn, s.RecordsOut,
+			formatBytes(s.ShuffleBytes), formatBytes(s.ShuffleRaw), s.Spills, s.Wall.Round(time.Millisecond))
+	}
+	tw.Flush()
+	for _, sk := range prog.Spec.Sinks {
+		fmt.Fprintf(w, "output: %s\n", sk.Dir)
+	}
+	fmt.Fprintf(w, "done in %s\n", res.Wall.Round(time.Millisecond))
+}

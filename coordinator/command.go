@@ -1,0 +1,340 @@
+package coordinator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// CommandVersion is the version of the encoded command envelope.
+// DecodeCommand rejects any other version.
+const CommandVersion = 1
+
+// maxCommandSize bounds the bytes DecodeCommand accepts.
+const maxCommandSize = 64 << 20
+
+// Command is one entry of the replicated log: an event that State.Apply
+// turns into a change of state. The concrete types are the structs of this
+// file; the set is closed. Every command is idempotent: applying it twice
+// (a retried RPC, a duplicate proposal) changes nothing the second time.
+type Command interface {
+	// Kind is the command's name in the encoded envelope.
+	Kind() string
+	validate() error
+}
+
+// SubmitJob creates a job. Submitting the same job again (same ID and
+// contents) is a no-op; the same ID with different contents is
+// ErrJobConflict. A job whose plan is malformed is not created (ErrBadSpec);
+// a job that no live worker can run is created already failed (ErrNoWorker).
+type SubmitJob struct {
+	Job  JobID  `json:"job"`
+	Name string `json:"name"` // registered job name
+	Args []byte `json:"args,omitempty"`
+	// Spec is the encoded bsp.Spec.
+	Spec []byte `json:"spec"`
+	// Fingerprint is the submitting binary's job-registry fingerprint; only
+	// workers with the same one run the job's tasks.
+	Fingerprint string `json:"fingerprint"`
+	// MaxAttempts is how many attempts of a task may fail in user code
+	// before the job fails; 0 means DefaultMaxAttempts.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+}
+
+// DefaultMaxAttempts is the attempt limit of a job submitted without one.
+const DefaultMaxAttempts = 3
+
+// CancelJob cancels a running job: its running attempts are marked lost and
+// its files are to be removed. Cancelling an ended job is a no-op.
+type CancelJob struct {
+	Job    JobID  `json:"job"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RegisterWorker adds a worker, or updates the address, slots and memory of
+// one already registered under the same ID and fingerprint.
+type RegisterWorker struct {
+	Worker      WorkerID `json:"worker"`
+	Addr        string   `json:"addr"`
+	Fingerprint string   `json:"fingerprint"`
+	// Jobs, when not empty, lists the registered job names of the worker's
+	// binary; the worker is then given only tasks of those jobs.
+	Jobs   []string `json:"jobs,omitempty"`
+	Slots  int      `json:"slots"`
+	Memory int64    `json:"memory,omitempty"`
+}
+
+// WorkerDead declares a worker dead (the leader proposes it when the
+// FailureDetector says so, or when a worker deregisters). Its running
+// attempts are lost and rerun elsewhere; the committed map and collect
+// outputs it held that are still needed are un-committed and recomputed.
+// A job that no live worker can run any more fails.
+type WorkerDead struct {
+	Worker WorkerID `json:"worker"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// AssignTask starts an attempt of a task on a worker. The attempt number
+// must be the task's next one (its number of attempts so far); assigning an
+// existing attempt to the same worker again is a no-op.
+type AssignTask struct {
+	AttemptID
+	Worker WorkerID `json:"worker"`
+}
+
+// TaskSucceeded reports a successful attempt. The first success of a task
+// is committed; a report for a task already committed, for an attempt that
+// is not running (lost, failed) or for a job that ended is ignored.
+type TaskSucceeded struct {
+	AttemptID
+	Worker WorkerID   `json:"worker"`
+	Report TaskReport `json:"report"`
+}
+
+// TaskFailed reports a failed attempt. Lost means the failure is not the
+// task's fault (its worker is going away, a map output could not be
+// fetched): lost attempts do not count against the job's attempt limit.
+// Otherwise Error is the user's error text, with the stack of a panic; once
+// a task has failed MaxAttempts times the job fails with it.
+type TaskFailed struct {
+	AttemptID
+	Worker WorkerID `json:"worker"`
+	Error  string   `json:"error"`
+	Lost   bool     `json:"lost,omitempty"`
+}
+
+// MapOutputLost reports that the committed output of a map (or collect)
+// task could not be read: attempt Attempt of the named task, the one that
+// was committed. That output is un-committed so that the task runs again.
+// A report about an attempt that is no longer the committed one is ignored.
+type MapOutputLost struct {
+	AttemptID
+	Reason string `json:"reason,omitempty"`
+}
+
+// FinishJob ends a job whose tasks have all committed (phase
+// JobCommitting): the leader proposes it after committing the sinks and
+// reading the collected outputs. Error, when set, fails the job instead.
+type FinishJob struct {
+	Job   JobID  `json:"job"`
+	Error string `json:"error,omitempty"`
+}
+
+// JobCleaned records that the files of an ended job were removed from its
+// workers, so that the leader stops asking.
+type JobCleaned struct {
+	Job JobID `json:"job"`
+}
+
+// Kind implements Command.
+func (SubmitJob) Kind() string { return "submit_job" }
+
+// Kind implements Command.
+func (CancelJob) Kind() string { return "cancel_job" }
+
+// Kind implements Command.
+func (RegisterWorker) Kind() string { return "register_worker" }
+
+// Kind implements Command.
+func (WorkerDead) Kind() string { return "worker_dead" }
+
+// Kind implements Command.
+func (AssignTask) Kind() string { return "assign_task" }
+
+// Kind implements Command.
+func (TaskSucceeded) Kind() string { return "task_succeeded" }
+
+// Kind implements Command.
+func (TaskFailed) Kind() string { return "task_failed" }
+
+// Kind implements Command.
+func (MapOutputLost) Kind() string { return "map_output_lost" }
+
+// Kind implements Command.
+func (FinishJob) Kind() string { return "finish_job" }
+
+// Kind implements Command.
+func (JobCleaned) Kind() string { return "job_cleaned" }
+
+func badf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadCommand, fmt.Sprintf(format, args...))
+}
+
+func (c SubmitJob) validate() error {
+	switch {
+	case c.Job == "":
+		return badf("submit_job: empty job ID")
+	case c.Name == "":
+		return badf("submit_job: empty job name")
+	case c.Fingerprint == "":
+		return badf("submit_job: empty fingerprint")
+	case c.MaxAttempts < 0:
+		return badf("submit_job: max attempts %d", c.MaxAttempts)
+	}
+	return nil
+}
+
+func (c CancelJob) validate() error {
+	if c.Job == "" {
+		return badf("cancel_job: empty job ID")
+	}
+	return nil
+}
+
+func (c RegisterWorker) validate() error {
+	switch {
+	case c.Worker == "":
+		return badf("register_worker: empty worker ID")
+	case c.Fingerprint == "":
+		return badf("register_worker: empty fingerprint")
+	case c.Slots < 1:
+		return badf("register_worker: %d slots", c.Slots)
+	case c.Memory < 0:
+		return badf("register_worker: memory %d", c.Memory)
+	}
+	return nil
+}
+
+func (c WorkerDead) validate() error {
+	if c.Worker == "" {
+		return badf("worker_dead: empty worker ID")
+	}
+	return nil
+}
+
+func (a AttemptID) validate(kind string) error {
+	if a.Job == "" || a.Stage < 0 || a.Task < 0 || a.Attempt < 0 {
+		return badf("%s: bad attempt %q/%d/%d/%d", kind, a.Job, a.Stage, a.Task, a.Attempt)
+	}
+	return nil
+}
+
+func (c AssignTask) validate() error {
+	if c.Worker == "" {
+		return badf("assign_task: empty worker ID")
+	}
+	return c.AttemptID.validate(c.Kind())
+}
+
+func (c TaskSucceeded) validate() error {
+	if c.Worker == "" {
+		return badf("task_succeeded: empty worker ID")
+	}
+	return c.AttemptID.validate(c.Kind())
+}
+
+func (c TaskFailed) validate() error {
+	if c.Worker == "" {
+		return badf("task_failed: empty worker ID")
+	}
+	return c.AttemptID.validate(c.Kind())
+}
+
+func (c MapOutputLost) validate() error { return c.AttemptID.validate(c.Kind()) }
+
+func (c FinishJob) validate() error {
+	if c.Job == "" {
+		return badf("finish_job: empty job ID")
+	}
+	return nil
+}
+
+func (c JobCleaned) validate() error {
+	if c.Job == "" {
+		return badf("job_cleaned: empty job ID")
+	}
+	return nil
+}
+
+// envelope is the encoded form of a command.
+type envelope struct {
+	Version int             `json:"v"`
+	Kind    string          `json:"kind"`
+	Body    json.RawMessage `json:"body"`
+}
+
+// EncodeCommand serializes a command: a versioned JSON envelope naming the
+// command's kind around its fields. It fails only for an invalid command.
+func EncodeCommand(c Command) ([]byte, error) {
+	if c == nil {
+		return nil, badf("nil command")
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	return json.Marshal(envelope{Version: CommandVersion, Kind: c.Kind(), Body: body})
+}
+
+// DecodeCommand parses an encoded command. It never panics on any input;
+// every error matches ErrBadCommand. Unknown fields, unknown kinds, other
+// versions and invalid field values are errors.
+func DecodeCommand(b []byte) (Command, error) {
+	if len(b) > maxCommandSize {
+		return nil, badf("%d bytes", len(b))
+	}
+	var env envelope
+	if err := strictUnmarshal(b, &env); err != nil {
+		return nil, err
+	}
+	if env.Version != CommandVersion {
+		return nil, badf("version %d, this coordinator reads version %d", env.Version, CommandVersion)
+	}
+	var c Command
+	var err error
+	switch env.Kind {
+	case SubmitJob{}.Kind():
+		c, err = decodeAs[SubmitJob](env.Body)
+	case CancelJob{}.Kind():
+		c, err = decodeAs[CancelJob](env.Body)
+	case RegisterWorker{}.Kind():
+		c, err = decodeAs[RegisterWorker](env.Body)
+	case WorkerDead{}.Kind():
+		c, err = decodeAs[WorkerDead](env.Body)
+	case AssignTask{}.Kind():
+		c, err = decodeAs[AssignTask](env.Body)
+	case TaskSucceeded{}.Kind():
+		c, err = decodeAs[TaskSucceeded](env.Body)
+	case TaskFailed{}.Kind():
+		c, err = decodeAs[TaskFailed](env.Body)
+	case MapOutputLost{}.Kind():
+		c, err = decodeAs[MapOutputLost](env.Body)
+	case FinishJob{}.Kind():
+		c, err = decodeAs[FinishJob](env.Body)
+	case JobCleaned{}.Kind():
+		c, err = decodeAs[JobCleaned](env.Body)
+	default:
+		return nil, badf("unknown command kind %q", env.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decodeAs[T Command](body []byte) (Command, error) {
+	var c T
+	if err := strictUnmarshal(body, &c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badf("trailing data")
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package coordinator
+
+import "fmt"
+
+// TaskReport is what a successful attempt reports, and what the state keeps
+// for the one committed attempt of each task. It carries locations and small
+// metadata only, never bulk data.
+type TaskReport struct {
+	// MapOutput is set by tasks of stages whose output is a shuffle or a
+	// collect: the file the attempt wrote on its worker.
+	MapOutput *MapOutputFile `json:"map_output,omitempty"`
+	// SinkFile is set by tasks of sink stages: the attempt-scoped part file
+	// that the job commit moves into place.
+	SinkFile *SinkFile `json:"sink_file,omitempty"`
+	// Samples are the sample keys of a sample stage's task.
+	Samples [][]byte `json:"samples,omitempty"`
+	// Counters are the task's statistics.
+	Counters Counters `json:"counters"`
+}
+
+// MapOutputFile locates one map task's shuffle (or collect) file on the
+// worker that ran the attempt.
+type MapOutputFile struct {
+	Path string `json:"path"`
+	// Sizes are the compressed bytes of each reduce partition in the file;
+	// the scheduler places reduce tasks near the most bytes. A collect
+	// output has one partition.
+	Sizes []int64 `json:"sizes"`
+	// Index is the file's encoded shuffle index (opaque here), handed to the
+	// reduce tasks that fetch from the file.
+	Index []byte `json:"index,omitempty"`
+}
+
+// SinkFile is an attempt-scoped sink part file.
+type SinkFile struct {
+	Node int    `json:"node"`
+	Part int    `json:"part"`
+	Path string `json:"path"`
+}
+
+// Counters are the statistics a task reports.
+type Counters struct {
+	RecordsIn    int64 `json:"records_in,omitempty"`
+	RecordsOut   int64 `json:"records_out,omitempty"`
+	ShuffleBytes int64 `json:"shuffle_bytes,omitempty"`
+	ShuffleRaw   int64 `json:"shuffle_raw,omitempty"`
+	Spills       int64 `json:"spills,omitempty"`
+}
+
+// Add folds c2 into c.
+func (c *Counters) Add(c2 Counters) {
+	c.RecordsIn += c2.RecordsIn
+	c.RecordsOut += c2.RecordsOut
+	c.ShuffleBytes += c2.ShuffleBytes
+	c.ShuffleRaw += c2.ShuffleRaw
+	c.Spills += c2.Spills
+}
+
+// check reports whether r is a complete report for a task of st.
+func (r *TaskReport) check(st *StageSpec) error {
+	switch st.Output.Kind {
+	case OutputShuffle, OutputCollect:
+		want := st.Output.Partitions
+		if st.Output.Kind == OutputCollect {
+			want = 1
+		}
+		if r.MapOutput == nil || r.MapOutput.Path == "" {
+			return fmt.Errorf("%s stage %d: report without a map output file", st.Output.Kind, st.ID)
+		}
+		if len(r.MapOutput.Sizes) != want {
+			return fmt.Errorf("stage %d: map output with %d partition sizes, want %d", st.ID, len(r.MapOutput.Sizes), want)
+		}
+		for _, n := range r.MapOutput.Sizes {
+			if n < 0 {
+				return fmt.Errorf("stage %d: negative partition size", st.ID)
+			}
+		}
+	case OutputSink:
+		if r.SinkFile == nil || r.SinkFile.Path == "" {
+			return fmt.Errorf("sink stage %d: report without a sink file", st.ID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/coordinator"
+)
+
+// leaderLoop acts on the state: it runs after every applied change and on a
+// ticker (for the failure detector). Decisions are made by the pure
+// functions of package coordinator under a read of the state; the I/O they
+// call for happens after the read.
+func (s *Server) leaderLoop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(max(s.cfg.HeartbeatInterval/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+		s.tick(ctx)
+	}
+}
+
+type pendingAssign struct {
+	a   coordinator.Assignment
+	msg *pb.TaskAssignment
+}
+
+type pendingCommit struct {
+	job     coordinator.JobID
+	spec    []byte
+	commits []coordinator.SinkCommit
+}
+
+type pendingCleanup struct {
+	job     coordinator.JobID
+	spec    []byte
+	failed  bool
+	holders []coordinator.WorkerID
+}
+
+func (s *Server) tick(ctx context.Context) {
+	s.mu.Lock()
+	dead := s.fd.Expired(time.Now())
+	connected := map[coordinator.WorkerID]*stream{}
+	for id, st := range s.streams {
+		connected[id] = st
+	}
+	s.mu.Unlock()
+	for _, w := range dead {
+		if _, err := s.propose(ctx, coordinator.WorkerDead{Worker: w, Reason: "no heartbeat for " + s.cfg.WorkerTimeout.String()}); err == nil {
+			s.cfg.Log.Warn("worker declared dead", "worker", w)
+			s.mu.Lock()
+			s.fd.Forget(w)
+			s.mu.Unlock()
+		}
+	}
+	var (
+		assigns  []pendingAssign
+		commits  []pendingCommit
+		cleanups []pendingCleanup
+	)
+	s.node.Read(func(st *coordinator.State) {
+		free := st.FreeSlots()
+		for w := range free {
+			if connected[w] == nil {
+				delete(free, w)
+			}
+		}
+		for _, a := range coordinator.Schedule(st, free) {
+			if msg := assignment(st, a); msg != nil {
+				assigns = append(assigns, pendingAssign{a: a, msg: msg})
+			}
+		}
+		for _, j := range st.Jobs {
+			switch {
+			case j.Phase == coordinator.JobCommitting:
+				commits = append(commits, pendingCommit{job: j.ID, spec: j.Spec, commits: st.SinkCommits(j.ID)})
+			case !j.Active() && !j.Cleaned:
+				cleanups = append(cleanups, pendingCleanup{job: j.ID, spec: j.Spec,
+					failed: j.Phase != coordinator.JobSucceeded, holders: st.FileHolders(j.ID)})
+			}
+		}
+	})
+	for _, pa := range assigns {
+		res, err := s.propose(ctx, pa.a.Command())
+		if err != nil || res.Err != nil || res.Ignored {
+			continue
+		}
+		if err := connected[pa.a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: pa.msg}}); err != nil {
+			_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: pa.a.AttemptID, Worker: pa.a.Worker,
+				Error: "could not send the assignment: " + err.Error(), Lost: true})
+		}
+	}
+	for _, c := range commits {
+		msg := ""
+		if err := commitJob(c); err != nil {
+			msg = "committing the output: " + err.Error()
+		}
+		if _, err := s.propose(ctx, coordinator.FinishJob{Job: c.job, Error: msg}); err == nil {
+			s.mu.Lock()
+			s.ended[c.job] = time.Now()
+			s.mu.Unlock()
+		}
+	}
+	for _, c := range cleanups {
+		for _, w := range c.holders {
+			if st := connected[w]; st != nil {
+				_ = st.Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_DeleteJob{
+					DeleteJob: &pb.DeleteJobFilesRequest{JobId: string(c.job)}}})
+			}
+		}
+		if c.failed {
+			if spec, err := bsp.DecodeSpec(c.spec); err == nil {
+				_ = bsp.AbortSinks(spec)
+			}
+		}
+		if _, err := s.propose(ctx, coordinator.JobCleaned{Job: c.job}); err == nil {
+			s.mu.Lock()
+			if _, ok := s.ended[c.job]; !ok {
+				s.ended[c.job] = time.Now()
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// commitJob moves every committed sink part into place and the outputs
+// into their directories. Repeating it after a crash is safe: parts already
+// moved are skipped.
+func commitJob(c pendingCommit) error {
+	spec, err := bsp.DecodeSpec(c.spec)
+	if err != nil {
+		return err
+	}
+	for _, sc := range c.commits {
+		sf := sc.Commit.Report.SinkFile
+		if sf == nil {
+			continue
+		}
+		if err := bsp.CommitSinkFile(spec, bsp.SinkFile{Node: sf.Node, Part: sf.Part, Path: sf.Path}); err != nil {
+			if _, statErr := os.Stat(sf.Path); !errors.Is(statErr, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return bsp.CommitSinks(spec)
+}
+
+// assignment builds the message that starts attempt a: the job, its plan,
+// the range bounds and the committed inputs of the task's stage.
+func assignment(st *coordinator.State, a coordinator.Assignment) *pb.TaskAssignment {
+	j := st.Job(a.Job)
+	if j == nil {
+		return nil
+	}
+	var args map[string]string
+	_ = json.Unmarshal(j.Args, &args)
+	msg := &pb.TaskAssignment{Attempt: &pb.AttemptRef{JobId: string(a.Job), Stage: int32(a.Stage), Task: int32(a.Task),
+		Attempt: int32(a.Attempt)}, JobName: j.Name, Args: args, Spec: j.Spec, Bounds: j.Bounds(a.Stage)}
+	stage := j.Plan().Stages[a.Stage]
+	if stage.Input.Kind == coordinator.InputShuffle {
+		refs, err := st.ShuffleInputs(a.Job, a.Stage)
+		if err != nil {
+			return nil
+		}
+		sides := make([]*pb.ShuffleInput, max(stage.Input.Sides, 1))
+		for i := range sides {
+			sides[i] = &pb.ShuffleInput{Node: int32(stage.Input.Node), Side: int32(i)}
+		}
+		for _, r := range refs {
+			if r.Side < 0 || r.Side >= len(sides) {
+				return nil
+			}
+			sides[r.Side].Outputs = append(sides[r.Side].Outputs, location(a.Job, r))
+		}
+		msg.Inputs = sides
+	}
+	return msg
+}
+
+func location(job coordinator.JobID, r coordinator.OutputRef) *pb.MapOutputLocation {
+	return &pb.MapOutputLocation{WorkerId: string(r.Worker), Address: r.Addr, Path: r.File.Path, Index: r.File.Index,
+		Attempt: &pb.AttemptRef{JobId: string(job), Stage: int32(r.Stage), Task: int32(r.Task), Attempt: int32(r.Attempt)}}
+}
+
+// status converts a job's state to its protocol form.
+func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
+	var out *pb.JobStatus
+	var spec []byte
+	s.node.Read(func(st *coordinator.State) {
+		j := st.Job(id)
+		if j == nil {
+			return
+		}
+		spec = j.Spec
+		out = &pb.JobStatus{JobId: string(j.ID), Name: j.Name, Error: j.Error, CurrentStage: int32(j.CurrentStage())}
+		switch j.Phase {
+		case coordinator.JobRunning, coordinator.JobCommitting:
+			out.State = pb.JobState_JOB_STATE_RUNNING
+		case coordinator.JobSucceeded:
+			out.State = pb.JobState_JOB_STATE_SUCCEEDED
+		case coordinator.JobFailed:
+			out.State = pb.JobState_JOB_STATE_FAILED
+		case coordinator.JobCancelled:
+			out.State = pb.JobState_JOB_STATE_CANCELLED
+		default:
+			out.State = pb.JobState_JOB_STATE_PENDING
+		}
+		for i, stg := range j.Stages {
+			ss := &pb.StageStatus{Stage: int32(i), Tasks: int32(len(stg.Tasks))}
+			for _, t := range stg.Tasks {
+				ss.Attempts += int32(len(t.Attempts))
+				if t.Committed != nil {
+					ss.Done++
+				} else if n := len(t.Attempts); n > 0 && t.Attempts[n-1].State == coordinator.AttemptRunning {
+					ss.Running++
+				}
+			}
+			c := j.StageCounters(i)
+			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills =
+				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills
+			out.Stages = append(out.Stages, ss)
+		}
+		if j.Phase == coordinator.JobSucceeded {
+			for node, refs := range st.CollectOutputs(id) {
+				co := &pb.CollectOutput{Node: int32(node)}
+				for _, r := range refs {
+					co.Outputs = append(co.Outputs, location(id, r))
+				}
+				out.Collected = append(out.Collected, co)
+			}
+		}
+	})
+	if out == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	ops, ok := s.ops[id]
+	s.mu.Unlock()
+	if !ok {
+		if bs, err := bsp.DecodeSpec(spec); err == nil {
+			for _, st := range bs.Stages {
+				ops = append(ops, st.Ops)
+			}
+		}
+		s.mu.Lock()
+		s.ops[id] = ops
+		s.mu.Unlock()
+	}
+	for i, ss := range out.Stages {
+		if i < len(ops) {
+			ss.Ops = ops[i]
+		}
+	}
+	s.mu.Lock()
+	if t, ok := s.submitted[id]; ok {
+		out.SubmittedUnixMs = t.UnixMilli()
+	}
+	if t, ok := s.ended[id]; ok {
+		out.EndedUnixMs = t.UnixMilli()
+	}
+	s.mu.Unlock()
+	return out, true
+}

@@ -1,0 +1,375 @@
+// Package server is the coordinator process: the gRPC Coordinator service
+// over the replicated state of package coordinator (applied through
+// coordinator/raftnode), and the leader loop that turns the state's
+// decisions into actions — assigning tasks on the workers' streams,
+// declaring silent workers dead, committing finished jobs' outputs and
+// deleting their shuffle files.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/coordinator/raftnode"
+)
+
+// Config configures a coordinator server; start from DefaultConfig.
+type Config struct {
+	Listen            string        // gRPC address (port 0: any)
+	DataDir           string        // raft log and snapshots; empty keeps state in memory
+	RaftBind          string        // raft peer address with a DataDir
+	HeartbeatInterval time.Duration // how often workers heartbeat
+	WorkerTimeout     time.Duration // silence after which a worker is declared dead
+	Log               *slog.Logger
+}
+
+// DefaultConfig is an in-memory coordinator on a free loopback port.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
+		Log: slog.Default()}
+}
+
+// Server is a running coordinator.
+type Server struct {
+	pb.UnimplementedCoordinatorServer
+	cfg  Config
+	node *raftnode.Node
+	lis  net.Listener
+	srv  *grpc.Server
+	wake chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
+
+	mu        sync.Mutex // guards the fields below
+	fd        *coordinator.FailureDetector
+	streams   map[coordinator.WorkerID]*stream
+	changed   chan struct{} // closed and replaced on every applied change
+	submitted map[coordinator.JobID]time.Time
+	ended     map[coordinator.JobID]time.Time
+	ops       map[coordinator.JobID][][]string // operator names per stage, decoded once per job
+}
+
+// stream is a worker's Connect stream.
+type stream struct {
+	mu   sync.Mutex // serializes Send
+	send func(*pb.CoordinatorMessage) error
+}
+
+func (s *stream) Send(m *pb.CoordinatorMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.send(m)
+}
+
+// Start starts a coordinator and waits until it leads.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	rc := raftnode.DefaultConfig()
+	rc.ID = "coordinator"
+	rc.DataDir, rc.BindAddr = cfg.DataDir, cfg.RaftBind
+	if rc.BindAddr == "" {
+		rc.BindAddr = "127.0.0.1:0"
+	}
+	if cfg.DataDir == "" {
+		// One in-memory voter: elect it quickly so an embedded cluster starts
+		// in milliseconds.
+		rc.HeartbeatTimeout = 50 * time.Millisecond
+	}
+	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
+		changed: make(chan struct{}), submitted: map[coordinator.JobID]time.Time{}, ended: map[coordinator.JobID]time.Time{},
+		ops: map[coordinator.JobID][][]string{}}
+	rc.OnApply = func(raftnode.Applied) { s.notify() }
+	node, err := raftnode.NewNode(rc)
+	if err != nil {
+		return nil, err
+	}
+	s.node = node
+	if err := node.WaitLeader(ctx); err != nil {
+		node.Close()
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		node.Close()
+		return nil, fmt.Errorf("coordinator: listen on %s: %w", cfg.Listen, err)
+	}
+	s.lis = lis
+	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20))
+	pb.RegisterCoordinatorServer(s.srv, s)
+	go s.srv.Serve(lis)
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.leaderLoop(lctx)
+	cfg.Log.Info("coordinator started", "addr", lis.Addr().String(), "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// Addr is the address clients and workers dial.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// Close stops the server. Idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	stop := s.stop
+	s.stop = nil
+	s.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	<-s.done
+	s.srv.Stop()
+	return s.node.Close()
+}
+
+// notify wakes the leader loop and the watchers after a state change.
+func (s *Server) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Server) propose(ctx context.Context, c coordinator.Command) (coordinator.Result, error) {
+	res, err := s.node.Propose(ctx, c)
+	if err != nil {
+		return res, status.Errorf(codes.Unavailable, "coordinator: %v", err)
+	}
+	return res, nil
+}
+
+// SubmitJob implements the Coordinator service.
+func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.SubmitJobResponse, error) {
+	args, _ := json.Marshal(req.GetArgs())
+	id := coordinator.JobID(req.GetJobId())
+	res, err := s.propose(ctx, coordinator.SubmitJob{Job: id, Name: req.GetName(), Args: args, Spec: req.GetSpec(),
+		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts())})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if _, ok := s.submitted[id]; !ok {
+		s.submitted[id] = time.Now()
+	}
+	s.mu.Unlock()
+	var je *coordinator.JobError
+	if res.Err != nil && !errors.As(res.Err, &je) {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", res.Err)
+	}
+	return &pb.SubmitJobResponse{JobId: req.GetJobId()}, nil
+}
+
+// GetJob implements the Coordinator service.
+func (s *Server) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.JobStatus, error) {
+	st, ok := s.status(coordinator.JobID(req.GetJobId()))
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
+	}
+	return st, nil
+}
+
+// ListJobs implements the Coordinator service.
+func (s *Server) ListJobs(context.Context, *pb.ListJobsRequest) (*pb.ListJobsResponse, error) {
+	var ids []coordinator.JobID
+	s.node.Read(func(st *coordinator.State) {
+		for _, j := range st.Jobs {
+			ids = append(ids, j.ID)
+		}
+	})
+	out := &pb.ListJobsResponse{}
+	for _, id := range ids {
+		if js, ok := s.status(id); ok {
+			out.Jobs = append(out.Jobs, js)
+		}
+	}
+	return out, nil
+}
+
+// CancelJob implements the Coordinator service.
+func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.CancelJobResponse, error) {
+	id := coordinator.JobID(req.GetJobId())
+	before, ok := s.status(id)
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
+	}
+	final := isFinal(before.GetState())
+	if !final {
+		reason := req.GetReason()
+		if reason == "" {
+			reason = "cancelled by request"
+		}
+		if _, err := s.propose(ctx, coordinator.CancelJob{Job: id, Reason: reason}); err != nil {
+			return nil, err
+		}
+	}
+	after, _ := s.status(id)
+	return &pb.CancelJobResponse{Status: after, AlreadyFinal: final}, nil
+}
+
+func isFinal(st pb.JobState) bool {
+	return st == pb.JobState_JOB_STATE_SUCCEEDED || st == pb.JobState_JOB_STATE_FAILED || st == pb.JobState_JOB_STATE_CANCELLED
+}
+
+// WatchJob implements the Coordinator service.
+func (s *Server) WatchJob(req *pb.GetJobRequest, out grpc.ServerStreamingServer[pb.JobStatus]) error {
+	id := coordinator.JobID(req.GetJobId())
+	var last []byte
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		st, ok := s.status(id)
+		if !ok {
+			return status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
+		}
+		b, _ := json.Marshal(st)
+		if string(b) != string(last) {
+			if err := out.Send(st); err != nil {
+				return err
+			}
+			last = b
+		}
+		if isFinal(st.GetState()) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-out.Context().Done():
+			return out.Context().Err()
+		}
+	}
+}
+
+// RegisterWorker implements the Coordinator service.
+func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
+	res, err := s.propose(ctx, coordinator.RegisterWorker{Worker: coordinator.WorkerID(req.GetWorkerId()),
+		Addr: req.GetAddress(), Fingerprint: req.GetFingerprint(), Jobs: req.GetJobs(), Slots: int(req.GetSlots()),
+		Memory: req.GetMemoryBytes()})
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "%v", res.Err)
+	}
+	s.mu.Lock()
+	s.fd.Heartbeat(coordinator.WorkerID(req.GetWorkerId()), time.Now())
+	s.mu.Unlock()
+	return &pb.RegisterWorkerResponse{HeartbeatIntervalMs: s.cfg.HeartbeatInterval.Milliseconds()}, nil
+}
+
+// Heartbeat implements the Coordinator service.
+func (s *Server) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	id := coordinator.WorkerID(req.GetWorkerId())
+	known := false
+	s.node.Read(func(st *coordinator.State) {
+		w := st.Worker(id)
+		known = w != nil && !w.Dead
+	})
+	if !known {
+		return &pb.HeartbeatResponse{Reregister: true}, nil
+	}
+	s.mu.Lock()
+	s.fd.Heartbeat(id, time.Now())
+	s.mu.Unlock()
+	return &pb.HeartbeatResponse{}, nil
+}
+
+// ListWorkers implements the Coordinator service.
+func (s *Server) ListWorkers(context.Context, *pb.ListWorkersRequest) (*pb.ListWorkersResponse, error) {
+	out := &pb.ListWorkersResponse{}
+	var free map[coordinator.WorkerID]int
+	s.node.Read(func(st *coordinator.State) {
+		free = st.FreeSlots()
+		for _, w := range st.Workers {
+			out.Workers = append(out.Workers, &pb.WorkerStatus{WorkerId: string(w.ID), Address: w.Addr,
+				Slots: int32(w.Slots), FreeSlots: int32(free[w.ID]), Alive: !w.Dead, Fingerprint: w.Fingerprint})
+		}
+	})
+	return out, nil
+}
+
+// Connect implements the Coordinator service: a worker's task stream.
+func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.CoordinatorMessage]) error {
+	first, err := conn.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Error(codes.InvalidArgument, "the first message of Connect must be a Hello")
+	}
+	id := coordinator.WorkerID(hello.GetWorkerId())
+	st := &stream{send: conn.Send}
+	s.mu.Lock()
+	s.streams[id] = st
+	s.mu.Unlock()
+	s.notify()
+	defer func() {
+		s.mu.Lock()
+		if s.streams[id] == st {
+			delete(s.streams, id)
+		}
+		s.mu.Unlock()
+	}()
+	for {
+		m, err := conn.Recv()
+		if err != nil {
+			return err
+		}
+		if r := m.GetResult(); r != nil {
+			if err := s.result(conn.Context(), id, r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func attemptOf(a *pb.AttemptRef) coordinator.AttemptID {
+	return coordinator.AttemptID{TaskID: coordinator.TaskID{Job: coordinator.JobID(a.GetJobId()), Stage: int(a.GetStage()),
+		Task: int(a.GetTask())}, Attempt: int(a.GetAttempt())}
+}
+
+// result turns a worker's task result into commands.
+func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskResult) error {
+	at := attemptOf(r.GetAttempt())
+	var cmd coordinator.Command
+	if r.GetOk() {
+		rep := coordinator.TaskReport{Samples: r.GetSamples()}
+		if c := r.GetCounters(); c != nil {
+			rep.Counters = coordinator.Counters{RecordsIn: c.GetRecordsIn(), RecordsOut: c.GetRecordsOut(),
+				ShuffleBytes: c.GetShuffleBytes(), ShuffleRaw: c.GetShuffleRawBytes(), Spills: c.GetSpills()}
+		}
+		if mo := r.GetMapOutput(); mo != nil {
+			rep.MapOutput = &coordinator.MapOutputFile{Path: mo.GetPath(), Sizes: mo.GetSizes(), Index: mo.GetIndex()}
+		}
+		if sf := r.GetSinkFile(); sf != nil {
+			rep.SinkFile = &coordinator.SinkFile{Node: int(sf.GetNode()), Part: int(sf.GetPart()), Path: sf.GetPath()}
+		}
+		cmd = coordinator.TaskSucceeded{AttemptID: at, Worker: w, Report: rep}
+	} else {
+		if li := r.GetLostInput(); li != nil && li.GetJobId() != "" {
+			if _, err := s.propose(ctx, coordinator.MapOutputLost{AttemptID: attemptOf(li), Reason: r.GetError()}); err != nil {
+				return err
+			}
+		}
+		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: r.GetError(), Lost: r.GetLost()}
+	}
+	_, err := s.propose(ctx, cmd)
+	return err
+}

@@ -1,0 +1,721 @@
+package coordinator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// JobPhase is where a job is in its life.
+type JobPhase string
+
+// Job phases. A job starts running; once every task of every stage has
+// committed it is committing (the leader commits its sinks and reads its
+// collected outputs, then proposes FinishJob); it ends succeeded, failed or
+// cancelled. Losing a needed output while committing moves it back to
+// running.
+const (
+	JobRunning    JobPhase = "running"
+	JobCommitting JobPhase = "committing"
+	JobSucceeded  JobPhase = "succeeded"
+	JobFailed     JobPhase = "failed"
+	JobCancelled  JobPhase = "cancelled"
+)
+
+// Ended reports whether p is a final phase.
+func (p JobPhase) Ended() bool {
+	return p == JobSucceeded || p == JobFailed || p == JobCancelled
+}
+
+// AttemptState is the state of one task attempt.
+type AttemptState string
+
+// Attempt states. Lost attempts failed through no fault of the task (their
+// worker died, their input was lost, their job ended) and do not count
+// against the attempt limit; failed ones do.
+const (
+	AttemptRunning   AttemptState = "running"
+	AttemptSucceeded AttemptState = "succeeded"
+	AttemptFailed    AttemptState = "failed"
+	AttemptLost      AttemptState = "lost"
+)
+
+// Attempt is one run of a task on a worker. Its number is its index in
+// Task.Attempts.
+type Attempt struct {
+	Worker WorkerID     `json:"worker"`
+	State  AttemptState `json:"state"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// Commit is the one committed attempt of a task and its report.
+type Commit struct {
+	Attempt int        `json:"attempt"`
+	Worker  WorkerID   `json:"worker"`
+	Report  TaskReport `json:"report"`
+}
+
+// Task is the state of one partition of one stage.
+type Task struct {
+	Attempts []Attempt `json:"attempts,omitempty"`
+	// Failures counts the attempts that failed in user code.
+	Failures int `json:"failures,omitempty"`
+	// Losses counts the times readers reported the task's committed output
+	// unreadable (MapOutputLost); a worker's death does not count.
+	Losses int `json:"losses,omitempty"`
+	// Committed is the committed attempt, nil while the task has none.
+	Committed *Commit `json:"committed,omitempty"`
+}
+
+// Running reports whether the task has a running attempt.
+func (t *Task) Running() bool {
+	for _, a := range t.Attempts {
+		if a.State == AttemptRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// Stage is the state of the tasks of one stage.
+type Stage struct {
+	Tasks []*Task `json:"tasks"`
+}
+
+// Job is the state of one submitted job.
+type Job struct {
+	ID          JobID    `json:"id"`
+	Name        string   `json:"name"`
+	Args        []byte   `json:"args,omitempty"`
+	Spec        []byte   `json:"spec"`
+	Fingerprint string   `json:"fingerprint"`
+	MaxAttempts int      `json:"max_attempts"`
+	Phase       JobPhase `json:"phase"`
+	// Error is why a failed or cancelled job ended.
+	Error string `json:"error,omitempty"`
+	// ErrorKind is "failed", "no_worker" or "cancelled" when Error is set.
+	ErrorKind string `json:"error_kind,omitempty"`
+	// Cleaned is set once the job's files were removed from its workers.
+	Cleaned bool     `json:"cleaned,omitempty"`
+	Stages  []*Stage `json:"stages"`
+
+	plan *Spec // decoded Spec
+}
+
+// Plan returns the job's decoded plan. The caller must not modify it.
+func (j *Job) Plan() *Spec { return j.plan }
+
+// Active reports whether the job is running or committing.
+func (j *Job) Active() bool { return j.Phase == JobRunning || j.Phase == JobCommitting }
+
+// Err returns the job's error: nil unless it failed or was cancelled.
+func (j *Job) Err() error {
+	switch j.Phase {
+	case JobFailed:
+		if j.ErrorKind == errorKindNoWorker {
+			return &JobError{Kind: ErrNoWorker, Msg: j.Error}
+		}
+		return &JobError{Kind: ErrJobFailed, Msg: j.Error}
+	case JobCancelled:
+		return &JobError{Kind: ErrJobCancelled, Msg: j.Error}
+	}
+	return nil
+}
+
+const (
+	errorKindFailed    = "failed"
+	errorKindNoWorker  = "no_worker"
+	errorKindCancelled = "cancelled"
+)
+
+// Task returns the task of stage stage, partition task, or nil.
+func (j *Job) Task(stage, task int) *Task {
+	if stage < 0 || stage >= len(j.Stages) || task < 0 || task >= len(j.Stages[stage].Tasks) {
+		return nil
+	}
+	return j.Stages[stage].Tasks[task]
+}
+
+// Worker is a registered worker. Liveness timestamps are not part of the
+// replicated state (see FailureDetector); Dead is set by WorkerDead.
+type Worker struct {
+	ID          WorkerID `json:"id"`
+	Addr        string   `json:"addr"`
+	Fingerprint string   `json:"fingerprint"`
+	Jobs        []string `json:"jobs,omitempty"`
+	Slots       int      `json:"slots"`
+	Memory      int64    `json:"memory,omitempty"`
+	// Running counts the running attempts on the worker.
+	Running    int    `json:"running,omitempty"`
+	Dead       bool   `json:"dead,omitempty"`
+	DeadReason string `json:"dead_reason,omitempty"`
+}
+
+// CanRun reports whether the worker is alive and can run tasks of j: same
+// registry fingerprint and, when it lists its jobs, j's name among them.
+func (w *Worker) CanRun(j *Job) bool {
+	if w.Dead || w.Fingerprint != j.Fingerprint {
+		return false
+	}
+	return len(w.Jobs) == 0 || slices.Contains(w.Jobs, j.Name)
+}
+
+// State is the replicated coordinator state. It is changed only by Apply,
+// which is deterministic; the exported fields are for reading (callers must
+// not modify them). A State is not safe for concurrent use; raftnode.Node
+// serializes access.
+type State struct {
+	// Jobs in submission order.
+	Jobs []*Job `json:"jobs"`
+	// Workers sorted by ID.
+	Workers []*Worker `json:"workers"`
+
+	jobs    map[JobID]*Job
+	workers map[WorkerID]*Worker
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{jobs: map[JobID]*Job{}, workers: map[WorkerID]*Worker{}}
+}
+
+// Job returns the job with the given ID, or nil.
+func (s *State) Job(id JobID) *Job { return s.jobs[id] }
+
+// Worker returns the worker with the given ID, or nil.
+func (s *State) Worker(id WorkerID) *Worker { return s.workers[id] }
+
+// PhaseChange says that a command moved a job to a new phase.
+type PhaseChange struct {
+	Job   JobID
+	Phase JobPhase
+}
+
+// Result is what applying one command did.
+type Result struct {
+	// Err is why the command was rejected, the state being unchanged; for a
+	// SubmitJob that created the job already failed (no live worker can run
+	// it), it is the job's error.
+	Err error
+	// Ignored is set when a valid command had no effect: a duplicate, a late
+	// report, a report about an attempt that is no longer running.
+	Ignored bool
+	// Phases lists the jobs whose phase the command changed, in order.
+	Phases []PhaseChange
+	// Uncommitted lists the tasks whose committed output was dropped to be
+	// recomputed.
+	Uncommitted []TaskID
+}
+
+func rejected(err error) Result { return Result{Err: err} }
+
+var ignored = Result{Ignored: true}
+
+// Apply applies one command. It is deterministic: the same state and
+// command give the same new state and result, on every replica. A command
+// that Apply rejects (Result.Err) leaves the state unchanged.
+func (s *State) Apply(c Command) Result {
+	if c == nil {
+		return rejected(badf("nil command"))
+	}
+	if err := c.validate(); err != nil {
+		return rejected(err)
+	}
+	switch c := c.(type) {
+	case SubmitJob:
+		return s.submit(c)
+	case CancelJob:
+		return s.cancel(c)
+	case RegisterWorker:
+		return s.register(c)
+	case WorkerDead:
+		return s.workerDead(c)
+	case AssignTask:
+		return s.assign(c)
+	case TaskSucceeded:
+		return s.succeeded(c)
+	case TaskFailed:
+		return s.failed(c)
+	case MapOutputLost:
+		return s.mapOutputLost(c)
+	case FinishJob:
+		return s.finish(c)
+	case JobCleaned:
+		return s.cleaned(c)
+	}
+	return rejected(badf("unknown command %T", c))
+}
+
+func (s *State) submit(c SubmitJob) Result {
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if j := s.jobs[c.Job]; j != nil {
+		if j.Name != c.Name || !bytes.Equal(j.Args, c.Args) || !bytes.Equal(j.Spec, c.Spec) ||
+			j.Fingerprint != c.Fingerprint || j.MaxAttempts != c.MaxAttempts {
+			return rejected(fmt.Errorf("%w: %s", ErrJobConflict, c.Job))
+		}
+		r := ignored
+		r.Err = j.Err()
+		return r
+	}
+	plan, err := DecodeSpec(c.Spec)
+	if err != nil {
+		return rejected(err)
+	}
+	if plan.JobID != "" && JobID(plan.JobID) != c.Job {
+		return rejected(fmt.Errorf("%w: spec of job %q submitted as %q", ErrBadSpec, plan.JobID, c.Job))
+	}
+	if plan.Job != "" && plan.Job != c.Name {
+		return rejected(fmt.Errorf("%w: spec of job name %q submitted as %q", ErrBadSpec, plan.Job, c.Name))
+	}
+	j := &Job{
+		ID: c.Job, Name: c.Name, Args: slices.Clone(c.Args), Spec: slices.Clone(c.Spec),
+		Fingerprint: c.Fingerprint, MaxAttempts: c.MaxAttempts, Phase: JobRunning, plan: plan,
+	}
+	for _, st := range plan.Stages {
+		stage := &Stage{Tasks: make([]*Task, st.Tasks)}
+		for i := range stage.Tasks {
+			stage.Tasks[i] = &Task{}
+		}
+		j.Stages = append(j.Stages, stage)
+	}
+	s.Jobs = append(s.Jobs, j)
+	s.jobs[j.ID] = j
+	var r Result
+	if !s.runnable(j) {
+		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindNoWorker, noWorkerMessage(j)))
+		r.Err = j.Err()
+		return r
+	}
+	// A plan whose stages all have zero tasks is complete at once.
+	if j.CurrentStage() == len(j.Stages) {
+		j.Phase = JobCommitting
+		r.Phases = append(r.Phases, PhaseChange{j.ID, JobCommitting})
+	}
+	return r
+}
+
+func noWorkerMessage(j *Job) string {
+	return fmt.Sprintf("no live worker can run job %q (fingerprint %s); start workers from the same binary", j.Name, j.Fingerprint)
+}
+
+// runnable reports whether some live worker can run j.
+func (s *State) runnable(j *Job) bool {
+	for _, w := range s.Workers {
+		if w.CanRun(j) {
+			return true
+		}
+	}
+	return false
+}
+
+// endJob moves j to a final phase; its running attempts are lost.
+func (s *State) endJob(j *Job, phase JobPhase, kind, msg string) PhaseChange {
+	j.Phase, j.ErrorKind, j.Error = phase, kind, msg
+	for si, st := range j.Stages {
+		for ti, t := range st.Tasks {
+			for ai := range t.Attempts {
+				if t.Attempts[ai].State == AttemptRunning {
+					s.finishAttempt(j, si, ti, ai, AttemptLost, "job "+string(phase))
+				}
+			}
+		}
+	}
+	return PhaseChange{j.ID, phase}
+}
+
+// finishAttempt moves a running attempt to a final state.
+func (s *State) finishAttempt(j *Job, stage, task, attempt int, st AttemptState, msg string) {
+	a := &j.Stages[stage].Tasks[task].Attempts[attempt]
+	if a.State == AttemptRunning {
+		if w := s.workers[a.Worker]; w != nil && w.Running > 0 {
+			w.Running--
+		}
+	}
+	a.State, a.Error = st, msg
+}
+
+func (s *State) cancel(c CancelJob) Result {
+	j := s.jobs[c.Job]
+	if j == nil {
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	}
+	if !j.Active() {
+		return ignored
+	}
+	msg := fmt.Sprintf("job %s cancelled", j.ID)
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	return Result{Phases: []PhaseChange{s.endJob(j, JobCancelled, errorKindCancelled, msg)}}
+}
+
+func (s *State) register(c RegisterWorker) Result {
+	if w := s.workers[c.Worker]; w != nil {
+		switch {
+		case w.Dead:
+			return rejected(fmt.Errorf("%w: %s", ErrWorkerDead, c.Worker))
+		case w.Fingerprint != c.Fingerprint:
+			return rejected(fmt.Errorf("%w: %s", ErrWorkerConflict, c.Worker))
+		case w.Addr == c.Addr && slices.Equal(w.Jobs, c.Jobs) && w.Slots == c.Slots && w.Memory == c.Memory:
+			return ignored
+		}
+		w.Addr, w.Jobs, w.Slots, w.Memory = c.Addr, slices.Clone(c.Jobs), c.Slots, c.Memory
+		return Result{}
+	}
+	w := &Worker{ID: c.Worker, Addr: c.Addr, Fingerprint: c.Fingerprint, Jobs: slices.Clone(c.Jobs),
+		Slots: c.Slots, Memory: c.Memory}
+	i := sort.Search(len(s.Workers), func(i int) bool { return s.Workers[i].ID >= w.ID })
+	s.Workers = slices.Insert(s.Workers, i, w)
+	s.workers[w.ID] = w
+	return Result{}
+}
+
+func (s *State) workerDead(c WorkerDead) Result {
+	w := s.workers[c.Worker]
+	if w == nil {
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownWorker, c.Worker))
+	}
+	if w.Dead {
+		return ignored
+	}
+	msg := fmt.Sprintf("worker %s died", w.ID)
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	var r Result
+	for _, j := range s.Jobs {
+		if !j.Active() {
+			continue
+		}
+		for si, st := range j.Stages {
+			for ti, t := range st.Tasks {
+				for ai, a := range t.Attempts {
+					if a.State == AttemptRunning && a.Worker == w.ID {
+						s.finishAttempt(j, si, ti, ai, AttemptLost, msg)
+					}
+				}
+			}
+		}
+		lost := s.uncommitLost(j, w.ID, msg)
+		r.Uncommitted = append(r.Uncommitted, lost...)
+		if j.Phase == JobCommitting && len(lost) > 0 {
+			j.Phase = JobRunning
+			r.Phases = append(r.Phases, PhaseChange{j.ID, JobRunning})
+		}
+	}
+	w.Dead, w.DeadReason, w.Running = true, c.Reason, 0
+	for _, j := range s.Jobs {
+		if j.Phase == JobRunning && !s.runnable(j) {
+			r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindNoWorker, noWorkerMessage(j)))
+		}
+	}
+	return r
+}
+
+// uncommitLost drops the committed outputs of j that lived on worker w and
+// are still needed: collect outputs (read when the job commits) and shuffle
+// outputs that a stage with an uncommitted task reads. Stages are visited
+// last to first, so that dropping a stage's outputs makes its own inputs
+// needed again.
+func (s *State) uncommitLost(j *Job, w WorkerID, msg string) []TaskID {
+	var out []TaskID
+	for si := len(j.Stages) - 1; si >= 0; si-- {
+		kind := j.plan.Stages[si].Output.Kind
+		if kind != OutputCollect && (kind != OutputShuffle || !j.outputNeeded(si)) {
+			continue
+		}
+		for ti, t := range j.Stages[si].Tasks {
+			if t.Committed != nil && t.Committed.Worker == w {
+				s.uncommit(j, si, ti, msg)
+				out = append(out, TaskID{j.ID, si, ti})
+			}
+		}
+	}
+	return out
+}
+
+// uncommit drops the committed output of a task; its attempt is marked lost.
+func (s *State) uncommit(j *Job, stage, task int, msg string) {
+	t := j.Stages[stage].Tasks[task]
+	t.Attempts[t.Committed.Attempt].State = AttemptLost
+	t.Attempts[t.Committed.Attempt].Error = msg
+	t.Committed = nil
+}
+
+// outputNeeded reports whether some stage that reads stage's shuffle output
+// has a task without a committed output.
+func (j *Job) outputNeeded(stage int) bool {
+	for _, c := range j.plan.Consumers(stage) {
+		if !j.StageComplete(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup finds the attempt a report names. It returns a rejection or
+// ignoring result when the command should go no further.
+func (s *State) lookup(a AttemptID, w WorkerID) (*Job, *Task, *Result) {
+	j := s.jobs[a.Job]
+	if j == nil {
+		r := rejected(fmt.Errorf("%w: %s", ErrUnknownJob, a.Job))
+		return nil, nil, &r
+	}
+	t := j.Task(a.Stage, a.Task)
+	if t == nil {
+		r := rejected(badf("%s: no such task", a))
+		return nil, nil, &r
+	}
+	if !j.Active() || a.Attempt >= len(t.Attempts) || t.Attempts[a.Attempt].Worker != w ||
+		t.Attempts[a.Attempt].State != AttemptRunning {
+		r := ignored
+		return nil, nil, &r
+	}
+	return j, t, nil
+}
+
+func (s *State) assign(c AssignTask) Result {
+	j := s.jobs[c.Job]
+	if j == nil {
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	}
+	t := j.Task(c.Stage, c.Task)
+	if t == nil {
+		return rejected(badf("%s: no such task", c.AttemptID))
+	}
+	if c.Attempt < len(t.Attempts) && t.Attempts[c.Attempt].Worker == c.Worker {
+		return ignored
+	}
+	w := s.workers[c.Worker]
+	switch {
+	case w == nil:
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownWorker, c.Worker))
+	case j.Phase != JobRunning:
+		return rejected(fmt.Errorf("%w: %s: job is %s", ErrNotAssignable, c.AttemptID, j.Phase))
+	case c.Stage != j.CurrentStage():
+		return rejected(fmt.Errorf("%w: %s: current stage is %d", ErrNotAssignable, c.AttemptID, j.CurrentStage()))
+	case t.Committed != nil:
+		return rejected(fmt.Errorf("%w: %s: task committed", ErrNotAssignable, c.AttemptID))
+	case t.Running():
+		return rejected(fmt.Errorf("%w: %s: task has a running attempt", ErrNotAssignable, c.AttemptID))
+	case c.Attempt != len(t.Attempts):
+		return rejected(fmt.Errorf("%w: %s: next attempt is %d", ErrNotAssignable, c.AttemptID, len(t.Attempts)))
+	case w.Dead:
+		return rejected(fmt.Errorf("%w: %s", ErrWorkerDead, c.Worker))
+	case !w.CanRun(j):
+		return rejected(fmt.Errorf("%w: %s: worker %s cannot run job %q", ErrNotAssignable, c.AttemptID, w.ID, j.Name))
+	case w.Running >= w.Slots:
+		return rejected(fmt.Errorf("%w: %s: worker %s has no free slot", ErrNotAssignable, c.AttemptID, w.ID))
+	}
+	t.Attempts = append(t.Attempts, Attempt{Worker: w.ID, State: AttemptRunning})
+	w.Running++
+	return Result{}
+}
+
+func (s *State) succeeded(c TaskSucceeded) Result {
+	j, t, r := s.lookup(c.AttemptID, c.Worker)
+	if r != nil {
+		return *r
+	}
+	if err := c.Report.check(&j.plan.Stages[c.Stage]); err != nil {
+		return s.fail(j, t, c.AttemptID, "invalid task report: "+err.Error(), false)
+	}
+	s.finishAttempt(j, c.Stage, c.Task, c.Attempt, AttemptSucceeded, "")
+	if t.Committed != nil {
+		return ignored
+	}
+	t.Committed = &Commit{Attempt: c.Attempt, Worker: c.Worker, Report: cloneReport(c.Report)}
+	var res Result
+	if j.Phase == JobRunning && j.CurrentStage() == len(j.Stages) {
+		j.Phase = JobCommitting
+		res.Phases = append(res.Phases, PhaseChange{j.ID, JobCommitting})
+	}
+	return res
+}
+
+func cloneReport(r TaskReport) TaskReport {
+	if r.MapOutput != nil {
+		mo := *r.MapOutput
+		mo.Sizes = slices.Clone(mo.Sizes)
+		mo.Index = slices.Clone(mo.Index)
+		r.MapOutput = &mo
+	}
+	if r.SinkFile != nil {
+		sf := *r.SinkFile
+		r.SinkFile = &sf
+	}
+	if r.Samples != nil {
+		samples := make([][]byte, len(r.Samples))
+		for i, k := range r.Samples {
+			samples[i] = slices.Clone(k)
+		}
+		r.Samples = samples
+	}
+	return r
+}
+
+func (s *State) failed(c TaskFailed) Result {
+	j, t, r := s.lookup(c.AttemptID, c.Worker)
+	if r != nil {
+		return *r
+	}
+	return s.fail(j, t, c.AttemptID, c.Error, c.Lost)
+}
+
+// fail ends a running attempt as failed or lost and fails the job when the
+// task is out of attempts.
+func (s *State) fail(j *Job, t *Task, a AttemptID, msg string, lost bool) Result {
+	if lost {
+		s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptLost, msg)
+		return Result{}
+	}
+	s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptFailed, msg)
+	t.Failures++
+	if t.Committed != nil || t.Failures < j.MaxAttempts {
+		return Result{}
+	}
+	text := fmt.Sprintf("job %s: stage %d task %d failed %d times: %s", j.ID, a.Stage, a.Task, t.Failures, msg)
+	return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, errorKindFailed, text)}}
+}
+
+func (s *State) mapOutputLost(c MapOutputLost) Result {
+	j := s.jobs[c.Job]
+	if j == nil {
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	}
+	t := j.Task(c.Stage, c.Task)
+	if t == nil {
+		return rejected(badf("%s: no such task", c.AttemptID))
+	}
+	kind := j.plan.Stages[c.Stage].Output.Kind
+	if !j.Active() || t.Committed == nil || t.Committed.Attempt != c.Attempt ||
+		(kind != OutputShuffle && kind != OutputCollect) {
+		return ignored
+	}
+	msg := "map output lost"
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	s.uncommit(j, c.Stage, c.Task, msg)
+	r := Result{Uncommitted: []TaskID{c.TaskID}}
+	// An output that is unreadable every time it is recomputed (a bug, a
+	// disk that corrupts what it stores) must not loop forever.
+	t.Losses++
+	if t.Losses >= j.MaxAttempts {
+		text := fmt.Sprintf("job %s: stage %d task %d: its output was unreadable %d times: %s", j.ID, c.Stage, c.Task, t.Losses, msg)
+		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindFailed, text))
+		return r
+	}
+	if j.Phase == JobCommitting {
+		j.Phase = JobRunning
+		r.Phases = append(r.Phases, PhaseChange{j.ID, JobRunning})
+	}
+	return r
+}
+
+func (s *State) finish(c FinishJob) Result {
+	j := s.jobs[c.Job]
+	if j == nil {
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	}
+	switch j.Phase {
+	case JobCommitting:
+	case JobRunning:
+		return rejected(fmt.Errorf("%w: finish of running job %s", ErrJobPhase, j.ID))
+	default:
+		return ignored
+	}
+	if c.Error != "" {
+		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, errorKindFailed, c.Error)}}
+	}
+	j.Phase = JobSucceeded
+	return Result{Phases: []PhaseChange{{j.ID, JobSucceeded}}}
+}
+
+func (s *State) cleaned(c JobCleaned) Result {
+	j := s.jobs[c.Job]
+	switch {
+	case j == nil:
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	case !j.Phase.Ended():
+		return rejected(fmt.Errorf("%w: clean of %s job %s", ErrJobPhase, j.Phase, j.ID))
+	case j.Cleaned:
+		return ignored
+	}
+	j.Cleaned = true
+	return Result{}
+}
+
+// Snapshot serializes the whole state. Equal states give equal bytes.
+func (s *State) Snapshot() ([]byte, error) {
+	return json.Marshal(snapshot{Version: snapshotVersion, State: s})
+}
+
+const snapshotVersion = 1
+
+type snapshot struct {
+	Version int    `json:"v"`
+	State   *State `json:"state"`
+}
+
+// RestoreState decodes a state written by Snapshot. It checks the state's
+// consistency and never panics on malformed input.
+func RestoreState(b []byte) (*State, error) {
+	var snap snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return nil, fmt.Errorf("coordinator: restore snapshot: %w", err)
+	}
+	if snap.Version != snapshotVersion || snap.State == nil {
+		return nil, fmt.Errorf("coordinator: restore snapshot: version %d", snap.Version)
+	}
+	s := snap.State
+	s.jobs, s.workers = map[JobID]*Job{}, map[WorkerID]*Worker{}
+	for i, w := range s.Workers {
+		if w == nil || s.workers[w.ID] != nil || (i > 0 && s.Workers[i-1].ID >= w.ID) {
+			return nil, fmt.Errorf("coordinator: restore snapshot: workers not sorted and unique")
+		}
+		s.workers[w.ID] = w
+	}
+	for _, j := range s.Jobs {
+		if j == nil || s.jobs[j.ID] != nil {
+			return nil, fmt.Errorf("coordinator: restore snapshot: duplicate job")
+		}
+		plan, err := DecodeSpec(j.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: restore snapshot: job %s: %w", j.ID, err)
+		}
+		if len(j.Stages) != len(plan.Stages) {
+			return nil, fmt.Errorf("coordinator: restore snapshot: job %s has %d stages, its plan %d", j.ID, len(j.Stages), len(plan.Stages))
+		}
+		for si, st := range j.Stages {
+			if st == nil || len(st.Tasks) != plan.Stages[si].Tasks {
+				return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d tasks", j.ID, si)
+			}
+			for _, t := range st.Tasks {
+				if t == nil || (t.Committed != nil && (t.Committed.Attempt < 0 || t.Committed.Attempt >= len(t.Attempts))) {
+					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: bad task", j.ID, si)
+				}
+			}
+		}
+		j.plan = plan
+		s.jobs[j.ID] = j
+	}
+	return s, nil
+}
+
+// Clone returns a deep copy of the state.
+func (s *State) Clone() *State {
+	b, err := s.Snapshot()
+	if err != nil {
+		panic(fmt.Sprintf("coordinator: snapshot of a valid state: %v", err))
+	}
+	c, err := RestoreState(b)
+	if err != nil {
+		panic(fmt.Sprintf("coordinator: restore of a fresh snapshot: %v", err))
+	}
+	return c
+}

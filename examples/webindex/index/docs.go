@@ -1,0 +1,144 @@
+package index
+
+import (
+	"bufio"
+	"encoding/binary"
+	"math"
+	"os"
+)
+
+const docsMagic = "SSDT"
+
+// Doc is one row of the document table.
+type Doc struct {
+	URL      string
+	Title    string
+	Length   uint32 // tokens
+	PageRank float64
+}
+
+// WriteDocs writes the document table; document i is docs[i].
+func WriteDocs(path string, docs []Doc) error {
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(path + ".tmp")
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(docsMagic)
+	w.Write(binary.LittleEndian.AppendUint32(nil, version))
+	w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(docs))))
+	var recs []byte
+	offs := make([]byte, 0, 8*(len(docs)+1))
+	for _, d := range docs {
+		offs = binary.LittleEndian.AppendUint64(offs, uint64(len(recs)))
+		recs = binary.AppendUvarint(recs, uint64(len(d.URL)))
+		recs = append(recs, d.URL...)
+		recs = binary.AppendUvarint(recs, uint64(len(d.Title)))
+		recs = append(recs, d.Title...)
+		recs = binary.LittleEndian.AppendUint32(recs, d.Length)
+		recs = binary.LittleEndian.AppendUint64(recs, math.Float64bits(d.PageRank))
+	}
+	offs = binary.LittleEndian.AppendUint64(offs, uint64(len(recs)))
+	w.Write(offs)
+	w.Write(recs)
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path + ".tmp")
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// Docs is an open document table.
+type Docs struct {
+	path  string
+	n     int
+	offs  []byte
+	recs  []byte
+	unmap func() error
+}
+
+// OpenDocs maps a document table.
+func OpenDocs(path string) (*Docs, error) {
+	data, unmap, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := parseDocs(path, data)
+	if err != nil {
+		unmap()
+		return nil, err
+	}
+	d.unmap = unmap
+	return d, nil
+}
+
+func parseDocs(path string, data []byte) (*Docs, error) {
+	if len(data) < 16 || string(data[:4]) != docsMagic || binary.LittleEndian.Uint32(data[4:]) != version {
+		return nil, corrupt(path, "not a document table of version %d", version)
+	}
+	n := binary.LittleEndian.Uint64(data[8:])
+	if n >= uint64(len(data)-16)/8 { // n+1 offsets must fit
+		return nil, corrupt(path, "%d documents", n)
+	}
+	offs := data[16 : 16+8*(n+1)]
+	recs := data[16+8*(n+1):]
+	if binary.LittleEndian.Uint64(offs[8*n:]) != uint64(len(recs)) {
+		return nil, corrupt(path, "records length")
+	}
+	return &Docs{path: path, n: int(n), offs: offs, recs: recs}, nil
+}
+
+// Len is the number of documents.
+func (d *Docs) Len() int { return d.n }
+
+// Doc returns document i.
+func (d *Docs) Doc(i int) (Doc, error) {
+	if i < 0 || i >= d.n {
+		return Doc{}, corrupt(d.path, "no document %d", i)
+	}
+	a, b := binary.LittleEndian.Uint64(d.offs[8*i:]), binary.LittleEndian.Uint64(d.offs[8*i+8:])
+	if a > b || b > uint64(len(d.recs)) {
+		return Doc{}, corrupt(d.path, "document %d outside the table", i)
+	}
+	r := d.recs[a:b]
+	var out Doc
+	str := func() (string, bool) {
+		l, n := binary.Uvarint(r)
+		if n <= 0 || l > uint64(len(r)-n) {
+			return "", false
+		}
+		s := string(r[n : n+int(l)])
+		r = r[n+int(l):]
+		return s, true
+	}
+	var ok1, ok2 bool
+	out.URL, ok1 = str()
+	out.Title, ok2 = str()
+	if !ok1 || !ok2 || len(r) != 12 {
+		return Doc{}, corrupt(d.path, "document %d record", i)
+	}
+	out.Length = binary.LittleEndian.Uint32(r)
+	out.PageRank = math.Float64frombits(binary.LittleEndian.Uint64(r[4:]))
+	return out, nil
+}
+
+// Close unmaps the table.
+func (d *Docs) Close() error {
+	if d.unmap == nil {
+		return nil
+	}
+	err := d.unmap()
+	d.unmap = nil
+	return err
+}

@@ -1,0 +1,214 @@
+// Package postings encodes the posting list of one term: the documents that
+// contain it, in increasing document order, each with its term frequency and
+// token positions.
+//
+// Layout (all integers unsigned varints):
+//
+//	count                         number of postings
+//	skips                         number of skip entries
+//	skips × (lastDoc, byteOffset) one entry per block of BlockSize postings:
+//	                              the block's last document and the offset of
+//	                              the next block from the start of the data
+//	data                          per posting: doc delta (from the previous
+//	                              posting's doc, the first from 0), tf, then tf
+//	                              position deltas (the first from 0)
+//
+// Deltas keep the numbers small, varints keep them short, and the skip
+// entries let Advance jump over whole blocks when intersecting lists.
+package postings
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// BlockSize is the number of postings between skip entries.
+const BlockSize = 128
+
+// Posting is one document of a term's list.
+type Posting struct {
+	Doc       uint32
+	Positions []uint32 // increasing; len(Positions) is the term frequency
+}
+
+// ErrCorrupt is matched by every decoding error.
+var ErrCorrupt = errors.New("postings: corrupt list")
+
+// Encode appends the encoding of ps to dst. Docs must be strictly
+// increasing and positions increasing within a posting, each posting
+// having at least one position.
+func Encode(dst []byte, ps []Posting) ([]byte, error) {
+	var data []byte
+	type skip struct{ doc, off uint64 }
+	var skips []skip
+	prev := uint64(0)
+	for i, p := range ps {
+		if i > 0 && uint64(p.Doc) <= prev {
+			return dst, fmt.Errorf("postings: doc %d after doc %d", p.Doc, prev)
+		}
+		if len(p.Positions) == 0 {
+			return dst, fmt.Errorf("postings: doc %d has no positions", p.Doc)
+		}
+		data = binary.AppendUvarint(data, uint64(p.Doc)-prev)
+		prev = uint64(p.Doc)
+		data = binary.AppendUvarint(data, uint64(len(p.Positions)))
+		last := uint64(0)
+		for j, pos := range p.Positions {
+			if j > 0 && uint64(pos) < last {
+				return dst, fmt.Errorf("postings: doc %d: positions not increasing", p.Doc)
+			}
+			data = binary.AppendUvarint(data, uint64(pos)-last)
+			last = uint64(pos)
+		}
+		if (i+1)%BlockSize == 0 && i+1 < len(ps) {
+			skips = append(skips, skip{uint64(p.Doc), uint64(len(data))})
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(ps)))
+	dst = binary.AppendUvarint(dst, uint64(len(skips)))
+	for _, s := range skips {
+		dst = binary.AppendUvarint(dst, s.doc)
+		dst = binary.AppendUvarint(dst, s.off)
+	}
+	return append(dst, data...), nil
+}
+
+// Iterator walks an encoded list. It does not allocate per posting.
+type Iterator struct {
+	data   []byte // postings data
+	skips  []byte // skip entries, still encoded
+	count  int
+	i      int // postings read
+	off    int // offset in data of the next posting
+	doc    uint64
+	tf     int
+	posOff int // offset of the current posting's positions
+	err    error
+}
+
+// NewIterator parses the header of an encoded list. b is not copied.
+func NewIterator(b []byte) (*Iterator, error) {
+	it := &Iterator{}
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad count", ErrCorrupt)
+	}
+	b = b[n:]
+	nskips, n := binary.Uvarint(b)
+	if n <= 0 || nskips > count/BlockSize {
+		return nil, fmt.Errorf("%w: bad skip count", ErrCorrupt)
+	}
+	b = b[n:]
+	start := b
+	for range 2 * nskips {
+		_, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: bad skip entry", ErrCorrupt)
+		}
+		b = b[n:]
+	}
+	it.skips = start[:len(start)-len(b)]
+	it.data, it.count = b, int(count)
+	return it, nil
+}
+
+// Len is the number of postings (the document frequency).
+func (it *Iterator) Len() int { return it.count }
+
+func (it *Iterator) uvarint() uint64 {
+	v, n := binary.Uvarint(it.data[it.off:])
+	if n <= 0 {
+		it.err = fmt.Errorf("%w: bad varint at %d", ErrCorrupt, it.off)
+		return 0
+	}
+	it.off += n
+	return v
+}
+
+// Next moves to the next posting; false at the end or on error.
+func (it *Iterator) Next() bool {
+	if it.err != nil || it.i >= it.count {
+		return false
+	}
+	// Step over the previous posting's positions.
+	it.off = it.posOff
+	for range it.tf {
+		it.uvarint()
+	}
+	delta := it.uvarint()
+	tf := it.uvarint()
+	if it.err != nil {
+		return false
+	}
+	if (it.i > 0 && delta == 0) || it.doc+delta > 1<<32-1 || tf == 0 || tf > uint64(len(it.data)-it.off) {
+		it.err = fmt.Errorf("%w: posting %d", ErrCorrupt, it.i)
+		return false
+	}
+	it.doc += delta
+	it.tf = int(tf)
+	it.posOff = it.off
+	it.i++
+	return true
+}
+
+// Doc is the current posting's document.
+func (it *Iterator) Doc() uint32 { return uint32(it.doc) }
+
+// TF is the current posting's term frequency.
+func (it *Iterator) TF() int { return it.tf }
+
+// Positions appends the current posting's positions to dst.
+func (it *Iterator) Positions(dst []uint32) []uint32 {
+	off := it.off
+	it.off = it.posOff
+	pos := uint64(0)
+	for range it.tf {
+		pos += it.uvarint()
+		if it.err != nil || pos > 1<<32-1 {
+			if it.err == nil {
+				it.err = fmt.Errorf("%w: position overflow", ErrCorrupt)
+			}
+			break
+		}
+		dst = append(dst, uint32(pos))
+	}
+	it.off = off
+	return dst
+}
+
+// Advance moves to the first posting whose document is at least target,
+// jumping over whole blocks through the skip entries; false if there is
+// none.
+func (it *Iterator) Advance(target uint32) bool {
+	if it.i > 0 && it.Doc() >= target {
+		return true
+	}
+	rest := it.skips // validated by NewIterator
+	for k := 0; len(rest) > 0; k++ {
+		d, n := binary.Uvarint(rest)
+		o, m := binary.Uvarint(rest[n:])
+		rest = rest[n+m:]
+		end := (k + 1) * BlockSize // postings before the next block
+		if end <= it.i {
+			continue // already past this block
+		}
+		if d >= uint64(target) {
+			break // the target is in this block
+		}
+		if o > uint64(len(it.data)) {
+			it.err = fmt.Errorf("%w: skip offset %d", ErrCorrupt, o)
+			return false
+		}
+		it.i, it.doc, it.off, it.posOff, it.tf = end, d, int(o), int(o), 0
+	}
+	for it.Next() {
+		if it.Doc() >= target {
+			return true
+		}
+	}
+	return false
+}
+
+// Err is the decoding error that stopped the iterator, if any.
+func (it *Iterator) Err() error { return it.err }

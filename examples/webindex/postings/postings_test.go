@@ -1,0 +1,147 @@
+package postings
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+func randomList(r *rand.Rand, n int) []Posting {
+	ps := make([]Posting, n)
+	doc := uint32(0)
+	for i := range ps {
+		doc += 1 + uint32(r.IntN(50))
+		if i == 0 {
+			doc = uint32(r.IntN(3))
+		}
+		tf := 1 + r.IntN(4)
+		pos := make([]uint32, tf)
+		p := uint32(0)
+		for j := range pos {
+			p += uint32(r.IntN(100))
+			pos[j] = p
+		}
+		ps[i] = Posting{Doc: doc, Positions: pos}
+	}
+	return ps
+}
+
+func seeded(t *testing.T) *rand.Rand {
+	s := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", s)
+	return rand.New(rand.NewPCG(s, 5))
+}
+
+func TestRoundTripAndAdvance(t *testing.T) {
+	r := seeded(t)
+	for _, n := range []int{0, 1, BlockSize - 1, BlockSize, BlockSize + 1, 5*BlockSize + 17} {
+		ps := randomList(r, n)
+		b, err := Encode(nil, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := NewIterator(b)
+		if err != nil || it.Len() != n {
+			t.Fatalf("n=%d: %v len %d", n, err, it.Len())
+		}
+		var pos []uint32
+		for i := 0; it.Next(); i++ {
+			// Read positions of every other posting only: skipping must work too.
+			if i%2 == 0 {
+				pos = it.Positions(pos[:0])
+				if !slices.Equal(pos, ps[i].Positions) {
+					t.Fatalf("n=%d posting %d positions %v, want %v", n, i, pos, ps[i].Positions)
+				}
+			}
+			if it.Doc() != ps[i].Doc || it.TF() != len(ps[i].Positions) {
+				t.Fatalf("n=%d posting %d: doc %d tf %d", n, i, it.Doc(), it.TF())
+			}
+		}
+		if it.Err() != nil {
+			t.Fatal(it.Err())
+		}
+		// Advance to random targets in increasing order equals a linear scan.
+		it, _ = NewIterator(b)
+		target := uint32(0)
+		for range 50 {
+			target += uint32(r.IntN(400))
+			want := -1
+			for i, p := range ps {
+				if p.Doc >= target {
+					want = i
+					break
+				}
+			}
+			got := it.Advance(target)
+			if (want < 0) == got || (got && it.Doc() != ps[want].Doc) {
+				t.Fatalf("n=%d Advance(%d): %v doc %d, want posting %d", n, target, got, it.Doc(), want)
+			}
+			if !got {
+				break
+			}
+			if p := it.Positions(nil); !slices.Equal(p, ps[want].Positions) {
+				t.Fatalf("positions after Advance differ")
+			}
+		}
+	}
+}
+
+func TestEncodeRejectsBadInput(t *testing.T) {
+	for _, ps := range [][]Posting{
+		{{Doc: 3, Positions: []uint32{1}}, {Doc: 3, Positions: []uint32{1}}},
+		{{Doc: 1}},
+		{{Doc: 1, Positions: []uint32{5, 2}}},
+	} {
+		if _, err := Encode(nil, ps); err == nil {
+			t.Errorf("%v accepted", ps)
+		}
+	}
+}
+
+func FuzzIterator(f *testing.F) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 3, 300} {
+		b, _ := Encode(nil, randomList(r, n))
+		f.Add(b, uint32(100))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, target uint32) {
+		it, err := NewIterator(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatal(err)
+			}
+			return
+		}
+		prev, n := -1, 0
+		for it.Next() {
+			if int(it.Doc()) <= prev && n > 0 {
+				t.Fatalf("docs not increasing")
+			}
+			prev, n = int(it.Doc()), n+1
+			if len(it.Positions(nil)) > it.TF() {
+				t.Fatal("more positions than tf")
+			}
+		}
+		if it.Err() == nil && n != it.Len() {
+			t.Fatalf("%d postings read of %d without error", n, it.Len())
+		}
+		it2, _ := NewIterator(b)
+		if it2.Advance(target) && it2.Doc() < target {
+			t.Fatal("Advance stopped before its target")
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	ps := randomList(rand.New(rand.NewPCG(1, 2)), 100000)
+	enc, _ := Encode(nil, ps)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		it, _ := NewIterator(enc)
+		for it.Next() {
+		}
+	}
+}

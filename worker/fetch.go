@@ -1,0 +1,368 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/shuffle"
+)
+
+// fetchChunk is the size a FetchPartition chunk grows to before it is sent.
+const fetchChunk = 4 << 20
+
+// Shuffle streams move hundreds of megabytes: gRPC's default 64 KiB flow
+// control windows would make every stream wait for window updates, so
+// both ends of the Worker service use large fixed windows.
+const fetchWindow = 8 << 20
+
+// FetchDialOptions are the client options for the Worker service.
+func FetchDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(fetchWindow), grpc.WithInitialConnWindowSize(fetchWindow),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(shuffle.MaxBlockSize + 1<<20))}
+}
+
+// files caches open map output files; FileReader.ReadBlock is safe for
+// concurrent use.
+type files struct {
+	mu   sync.Mutex // guards open
+	open map[string]*shuffle.FileReader
+}
+
+func (f *files) get(path string) (*shuffle.FileReader, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.open[path]; ok {
+		return r, nil
+	}
+	r, err := shuffle.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f.open[path] = r
+	return r, nil
+}
+
+// dropUnder closes the files under dir (a job's directory being deleted).
+func (f *files) dropUnder(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, r := range f.open {
+		if strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			r.Close()
+			delete(f.open, p)
+		}
+	}
+}
+
+func (f *files) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, r := range f.open {
+		r.Close()
+		delete(f.open, p)
+	}
+}
+
+// FetchPartition implements the Worker service: it streams the blocks of one
+// run of one partition of a map output file under the worker's data
+// directory.
+func (w *Worker) FetchPartition(req *pb.FetchRequest, stream grpc.ServerStreamingServer[pb.FetchChunk]) error {
+	path := filepath.Clean(req.GetPath())
+	if rel, err := filepath.Rel(w.cfg.DataDir, path); err != nil || strings.HasPrefix(rel, "..") {
+		return status.Errorf(codes.PermissionDenied, "%s is not a shuffle file of this worker", req.GetPath())
+	}
+	fr, err := w.files.get(path)
+	if err != nil {
+		return status.Errorf(codes.NotFound, "%v", err)
+	}
+	ix := fr.Index()
+	p, run := int(req.GetPartition()), int(req.GetRun())
+	if p < 0 || p >= len(ix.Runs) || run < 0 || run >= len(ix.Runs[p]) {
+		return status.Errorf(codes.InvalidArgument, "%s has no partition %d run %d", path, p, run)
+	}
+	// Adjacent blocks are read with one ReadAt straight into the chunk that
+	// is sent: one system call and no copy per chunk.
+	blocks := ix.Runs[p][run].Blocks
+	for i := 0; i < len(blocks); {
+		start, end := blocks[i].Offset, blocks[i].Offset+blocks[i].Length
+		j := i + 1
+		for j < len(blocks) && blocks[j].Offset == end && end-start+blocks[j].Length <= fetchChunk {
+			end += blocks[j].Length
+			j++
+		}
+		chunk, err := fr.ReadRange(start, end-start)
+		if err != nil {
+			return status.Errorf(codes.DataLoss, "%v", err)
+		}
+		if err := stream.Send(&pb.FetchChunk{Data: chunk}); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// DeleteJobFiles implements the Worker service.
+func (w *Worker) DeleteJobFiles(_ context.Context, req *pb.DeleteJobFilesRequest) (*pb.DeleteJobFilesResponse, error) {
+	return &pb.DeleteJobFilesResponse{}, w.deleteJob(req.GetJobId())
+}
+
+// peers caches client connections to other workers.
+type peers struct {
+	mu    sync.Mutex // guards conns
+	conns map[string]*grpc.ClientConn
+}
+
+func (p *peers) client(addr string) (pb.WorkerClient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[addr]; ok {
+		return pb.NewWorkerClient(c), nil
+	}
+	c, err := grpc.NewClient(addr, FetchDialOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	p.conns[addr] = c
+	return pb.NewWorkerClient(c), nil
+}
+
+func (p *peers) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.conns {
+		c.Close()
+		delete(p.conns, a)
+	}
+}
+
+// lostInput says which committed map output a task could not read; it
+// matches bsp.ErrMapOutputLost.
+type lostInput struct {
+	ref *pb.AttemptRef
+	err error
+}
+
+func (e *lostInput) Error() string {
+	return fmt.Sprintf("map output of stage %d task %d attempt %d: %v", e.ref.GetStage(), e.ref.GetTask(), e.ref.GetAttempt(), e.err)
+}
+func (e *lostInput) Unwrap() []error { return []error{bsp.ErrMapOutputLost, e.err} }
+
+// inputs implements bsp.ShuffleInputs for one task from its assignment:
+// runs in files of this worker are read directly, others are fetched.
+type inputs struct {
+	w      *Worker
+	shuf   []*pb.ShuffleInput
+	mem    memory.Allocator
+	cached map[string]*shuffle.Index
+}
+
+func (in *inputs) Runs(_ context.Context, node, side, part int) ([]bsp.RunOpener, error) {
+	var openers []bsp.RunOpener
+	for _, si := range in.shuf {
+		if int(si.GetNode()) != node || int(si.GetSide()) != side {
+			continue
+		}
+		for _, o := range si.GetOutputs() {
+			ix, ok := in.cached[o.GetPath()]
+			if !ok {
+				var err error
+				if ix, err = shuffle.UnmarshalIndex(o.GetIndex()); err != nil {
+					return nil, &lostInput{ref: o.GetAttempt(), err: err}
+				}
+				in.cached[o.GetPath()] = ix
+			}
+			if part >= len(ix.Runs) {
+				return nil, &lostInput{ref: o.GetAttempt(), err: fmt.Errorf("%s has %d partitions", o.GetPath(), len(ix.Runs))}
+			}
+			for r, run := range ix.Runs[part] {
+				openers = append(openers, in.opener(o, part, r, run))
+			}
+		}
+		return openers, nil
+	}
+	return nil, fmt.Errorf("%w: assignment lists no input for node %d side %d", bsp.ErrMapOutputLost, node, side)
+}
+
+func (in *inputs) opener(o *pb.MapOutputLocation, part, r int, run shuffle.Run) bsp.RunOpener {
+	return func(ctx context.Context) (shuffle.RecordIterator, error) {
+		if o.GetWorkerId() == in.w.id {
+			fr, err := in.w.files.get(o.GetPath())
+			if err != nil {
+				return nil, &lostInput{ref: o.GetAttempt(), err: err}
+			}
+			return &lostWrap{RecordIterator: shuffle.NewRunIterator(shuffle.FileBlockSource(fr), run, in.mem), ref: o.GetAttempt()}, nil
+		}
+		return &remoteRun{w: in.w, loc: o, part: part, run: r, mem: in.mem}, nil
+	}
+}
+
+// lostWrap marks a local run's read errors as a lost input.
+type lostWrap struct {
+	shuffle.RecordIterator
+	ref *pb.AttemptRef
+}
+
+func (l *lostWrap) Err() error {
+	if err := l.RecordIterator.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return &lostInput{ref: l.ref, err: err}
+	}
+	return l.RecordIterator.Err()
+}
+
+// fetchAttempts is how many times a reducer tries to fetch a run before it
+// reports the map output lost.
+const fetchAttempts = 3
+
+// remoteRun streams one run from the worker that holds it. A failed fetch
+// is retried from the start (blocks already delivered are skipped) before
+// it is reported as a lost input.
+type remoteRun struct {
+	w      *Worker
+	loc    *pb.MapOutputLocation
+	part   int
+	run    int
+	mem    memory.Allocator
+	stream grpc.ServerStreamingClient[pb.FetchChunk]
+	cancel context.CancelFunc
+	buf    []byte
+	seen   int // blocks delivered
+	got    int // blocks received on the current stream
+	tries  int
+	rec    arrow.RecordBatch
+	err    error
+	done   bool
+}
+
+func (r *remoteRun) open(ctx context.Context) error {
+	c, err := r.w.peers.client(r.loc.GetAddress())
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s, err := c.FetchPartition(sctx, &pb.FetchRequest{JobId: r.loc.GetAttempt().GetJobId(), Path: r.loc.GetPath(),
+		Partition: int32(r.part), Run: int32(r.run)})
+	if err != nil {
+		cancel()
+		return err
+	}
+	r.stream, r.cancel, r.buf, r.got = s, cancel, r.buf[:0], 0
+	return nil
+}
+
+// nextBlock returns the next framed block of the run, or nil at its end.
+func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
+	for {
+		if r.stream == nil {
+			if err := r.open(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if len(r.buf) >= shuffle.BlockHeaderSize {
+			n, err := shuffle.BlockLen(r.buf)
+			if err != nil {
+				return nil, err
+			}
+			if len(r.buf) >= n {
+				b := r.buf[:n:n]
+				r.buf = r.buf[n:]
+				r.got++
+				if r.got <= r.seen { // already delivered before a retry
+					continue
+				}
+				r.seen++
+				return b, nil
+			}
+		}
+		chunk, err := r.stream.Recv()
+		if err == io.EOF {
+			if len(r.buf) != 0 {
+				return nil, fmt.Errorf("stream ended inside a block")
+			}
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.buf = append(r.buf, chunk.GetData()...)
+	}
+}
+
+func (r *remoteRun) Next(ctx context.Context) bool {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	if r.err != nil || r.done {
+		return false
+	}
+	for {
+		b, err := r.nextBlock(ctx)
+		if err == nil && b == nil {
+			r.done = true
+			r.closeStream()
+			return false
+		}
+		if err == nil {
+			rec, derr := shuffle.DecodeBlock(b, r.mem)
+			if derr == nil {
+				r.rec = rec
+				return true
+			}
+			err = derr
+		}
+		r.closeStream()
+		if ctx.Err() != nil {
+			r.err = ctx.Err()
+			return false
+		}
+		r.tries++
+		if r.tries >= fetchAttempts || errors.Is(err, shuffle.ErrCorrupt) {
+			r.err = &lostInput{ref: r.loc.GetAttempt(), err: fmt.Errorf("fetch %s from %s: %w", r.loc.GetPath(), r.loc.GetAddress(), err)}
+			return false
+		}
+		// Back off before fetching again: a worker restarting its listener or a
+		// moment of overload should not cost a recomputation.
+		select {
+		case <-ctx.Done():
+			r.err = ctx.Err()
+			return false
+		case <-time.After(time.Duration(r.tries) * 100 * time.Millisecond):
+		}
+	}
+}
+
+func (r *remoteRun) closeStream() {
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel, r.stream = nil, nil
+	}
+}
+
+func (r *remoteRun) Record() arrow.RecordBatch { return r.rec }
+func (r *remoteRun) Err() error                { return r.err }
+func (r *remoteRun) Close() error {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	r.closeStream()
+	r.done = true
+	return nil
+}

@@ -1,0 +1,451 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/shuffle"
+)
+
+// Config configures a worker; start from DefaultConfig.
+type Config struct {
+	ID          string // empty: a fresh random id
+	Coordinator string // host:port of the coordinator
+	Listen      string // host:port to serve shuffle files on (port 0: any)
+	Advertise   string // address peers dial; empty: the listener's address
+	DataDir     string // shuffle and spill files
+	Slots       int    // tasks run at once
+	Memory      int64  // bytes for all running tasks' shuffle buffers
+	Compression shuffle.Compression
+	Mem         memory.Allocator
+	Log         *slog.Logger
+	// Fingerprint is the job-registry fingerprint the worker registers
+	// with; empty means this binary's (bsp.Fingerprint). Only tests and
+	// tools that know what they do set it.
+	Fingerprint string
+	// RegisterTimeout bounds how long Start waits for the coordinator.
+	RegisterTimeout time.Duration
+}
+
+// DefaultConfig listens on a free loopback port with two slots and 1 GiB.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:0", Slots: 2, Memory: 1 << 30, Compression: shuffle.Zstd,
+		Mem: memory.NewGoAllocator(), Log: slog.Default(), RegisterTimeout: 10 * time.Second}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Coordinator == "":
+		return errors.New("worker: no coordinator address (--coordinator)")
+	case c.DataDir == "":
+		return errors.New("worker: no data directory (--data-dir)")
+	case c.Slots < 1:
+		return fmt.Errorf("worker: slots must be at least 1, got %d", c.Slots)
+	case c.Memory < 1<<20:
+		return fmt.Errorf("worker: memory must be at least 1 MiB, got %d", c.Memory)
+	case c.Mem == nil || c.Log == nil:
+		return errors.New("worker: no allocator or logger")
+	}
+	return nil
+}
+
+type attemptKey struct {
+	job                  string
+	stage, task, attempt int32
+}
+
+func keyOf(a *pb.AttemptRef) attemptKey {
+	return attemptKey{a.GetJobId(), a.GetStage(), a.GetTask(), a.GetAttempt()}
+}
+
+// Worker is a running worker.
+type Worker struct {
+	pb.UnimplementedWorkerServer
+	cfg   Config
+	id    string
+	lis   net.Listener
+	srv   *grpc.Server
+	conn  *grpc.ClientConn
+	cc    pb.CoordinatorClient
+	files files
+	peers peers
+	slots chan struct{}
+	stop  context.CancelFunc
+	loops sync.WaitGroup // connect and heartbeat loops
+	tasks sync.WaitGroup // running tasks
+
+	mu       sync.Mutex // guards the fields below
+	running  map[attemptKey]context.CancelFunc
+	seen     map[attemptKey]bool
+	progs    map[string]*bsp.Program
+	draining bool
+	send     func(*pb.WorkerMessage) error
+}
+
+// ErrNoCoordinator means the coordinator could not be reached.
+var ErrNoCoordinator = errors.New("no coordinator")
+
+// Start starts serving shuffle files, registers with the coordinator and
+// begins taking tasks. It returns once registered.
+func Start(ctx context.Context, cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("worker: listen on %s: %w", cfg.Listen, err)
+	}
+	if cfg.Advertise == "" {
+		cfg.Advertise = lis.Addr().String()
+	}
+	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
+		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
+		slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]context.CancelFunc{},
+		seen: map[attemptKey]bool{}, progs: map[string]*bsp.Program{}}
+	pb.RegisterWorkerServer(w.srv, w)
+	go w.srv.Serve(lis)
+	w.conn, err = grpc.NewClient(cfg.Coordinator, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
+	if err != nil {
+		w.srv.Stop()
+		return nil, err
+	}
+	w.cc = pb.NewCoordinatorClient(w.conn)
+	interval, err := w.register(ctx)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	w.loops.Add(2)
+	go func() { defer w.loops.Done(); w.connectLoop(lctx) }()
+	go func() { defer w.loops.Done(); w.heartbeatLoop(lctx, interval) }()
+	cfg.Log.Info("worker started", "id", w.id, "addr", cfg.Advertise, "coordinator", cfg.Coordinator, "slots", cfg.Slots)
+	return w, nil
+}
+
+// ID is the worker's id.
+func (w *Worker) ID() string { return w.id }
+
+// Addr is the address peers fetch shuffle files from.
+func (w *Worker) Addr() string { return w.cfg.Advertise }
+
+func (w *Worker) fingerprint() string {
+	if w.cfg.Fingerprint != "" {
+		return w.cfg.Fingerprint
+	}
+	return bsp.Fingerprint()
+}
+
+func (w *Worker) register(ctx context.Context) (time.Duration, error) {
+	names := []string{}
+	for _, j := range bsp.Jobs() {
+		names = append(names, j.Name)
+	}
+	req := &pb.RegisterWorkerRequest{WorkerId: w.id, Address: w.cfg.Advertise, Fingerprint: w.fingerprint(),
+		Jobs: names, Slots: int32(w.cfg.Slots), MemoryBytes: w.cfg.Memory}
+	deadline := time.Now().Add(w.cfg.RegisterTimeout)
+	var err error
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var resp *pb.RegisterWorkerResponse
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err = w.cc.RegisterWorker(cctx, req)
+		cancel()
+		if err == nil {
+			return time.Duration(max(resp.GetHeartbeatIntervalMs(), 50)) * time.Millisecond, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	return 0, fmt.Errorf("%w at %s: is `superstep coordinator` running? (%v)", ErrNoCoordinator, w.cfg.Coordinator, err)
+}
+
+func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		n := len(w.running)
+		w.mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, interval*4)
+		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n)})
+		cancel()
+		if err == nil && resp.GetReregister() {
+			w.cfg.Log.Warn("coordinator does not know this worker; stopping", "id", w.id)
+			go w.Stop(context.Background())
+			return
+		}
+	}
+}
+
+// connectLoop holds the task stream, reconnecting while the worker runs.
+func (w *Worker) connectLoop(ctx context.Context) {
+	for wait := 50 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, time.Second) {
+		if err := w.serveStream(ctx); ctx.Err() == nil {
+			w.cfg.Log.Warn("task stream broken; reconnecting", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (w *Worker) serveStream(ctx context.Context) error {
+	s, err := w.cc.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	var sendMu sync.Mutex
+	send := func(m *pb.WorkerMessage) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return s.Send(m)
+	}
+	if err := send(&pb.WorkerMessage{Msg: &pb.WorkerMessage_Hello{Hello: &pb.Hello{WorkerId: w.id}}}); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.send = send
+	w.mu.Unlock()
+	for {
+		m, err := s.Recv()
+		if err != nil {
+			return err
+		}
+		switch msg := m.Msg.(type) {
+		case *pb.CoordinatorMessage_Assign:
+			w.assign(msg.Assign)
+		case *pb.CoordinatorMessage_Cancel:
+			w.mu.Lock()
+			if cancel, ok := w.running[keyOf(msg.Cancel)]; ok {
+				cancel()
+			}
+			w.mu.Unlock()
+		case *pb.CoordinatorMessage_DeleteJob:
+			if err := w.deleteJob(msg.DeleteJob.GetJobId()); err != nil {
+				w.cfg.Log.Warn("deleting job files", "job", msg.DeleteJob.GetJobId(), "err", err)
+			}
+		}
+	}
+}
+
+// report sends a task result, retrying until a stream is up (the
+// coordinator ignores duplicates).
+func (w *Worker) report(ctx context.Context, res *pb.TaskResult) {
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		w.mu.Lock()
+		send := w.send
+		w.mu.Unlock()
+		if send != nil && send(&pb.WorkerMessage{Msg: &pb.WorkerMessage_Result{Result: res}}) == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (w *Worker) assign(a *pb.TaskAssignment) {
+	k := keyOf(a.GetAttempt())
+	w.mu.Lock()
+	if w.seen[k] {
+		w.mu.Unlock()
+		return // a repeated assignment
+	}
+	w.seen[k] = true
+	if w.draining {
+		w.mu.Unlock()
+		go w.report(context.Background(), &pb.TaskResult{Attempt: a.GetAttempt(), Lost: true, Error: "worker is stopping"})
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.running[k] = cancel
+	w.tasks.Add(1)
+	w.mu.Unlock()
+	go func() {
+		defer w.tasks.Done()
+		defer cancel()
+		w.slots <- struct{}{}
+		res := w.runTask(ctx, a)
+		<-w.slots
+		w.mu.Lock()
+		delete(w.running, k)
+		w.mu.Unlock()
+		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		w.report(rctx, res)
+		rcancel()
+	}()
+}
+
+// program returns the job's plan bound to the assignment's spec, building it
+// once per job.
+func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
+	jobID := a.GetAttempt().GetJobId()
+	w.mu.Lock()
+	p, ok := w.progs[jobID]
+	w.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	spec, err := bsp.DecodeSpec(a.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	job, err := bsp.Lookup(a.GetJobName())
+	if err != nil {
+		return nil, err
+	}
+	plan, err := job.Build(a.GetArgs(), spec.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	if p, err = bsp.Bind(plan, spec); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.progs[jobID] = p
+	w.mu.Unlock()
+	return p, nil
+}
+
+func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {
+	res := &pb.TaskResult{Attempt: a.GetAttempt()}
+	prog, err := w.program(a)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	env := &bsp.TaskEnv{Mem: w.cfg.Mem, MemoryBudget: w.cfg.Memory / int64(w.cfg.Slots), WorkDir: w.cfg.DataDir,
+		Compression: w.cfg.Compression, Inputs: &inputs{w: w, shuf: a.GetInputs(), mem: w.cfg.Mem, cached: map[string]*shuffle.Index{}}}
+	at := a.GetAttempt()
+	rep, err := prog.RunTask(ctx, bsp.TaskSpec{Stage: int(at.GetStage()), Partition: int(at.GetTask()),
+		Attempt: int(at.GetAttempt()), Bounds: a.GetBounds()}, env)
+	if err != nil {
+		res.Error = err.Error()
+		var li *lostInput
+		switch {
+		case errors.As(err, &li):
+			res.Lost, res.LostInput = true, li.ref
+		case ctx.Err() != nil:
+			res.Lost = true
+		}
+		return res
+	}
+	res.Ok = true
+	res.Counters = &pb.Counters{RecordsIn: rep.RecordsIn, RecordsOut: rep.RecordsOut, ShuffleBytes: rep.ShuffleBytes,
+		ShuffleRawBytes: rep.ShuffleRaw, Spills: int64(rep.Spills)}
+	if mo := rep.MapOutput; mo != nil {
+		ixb, _ := mo.Index.MarshalBinary()
+		sizes := make([]int64, mo.Index.NumPartitions)
+		for p := range sizes {
+			sizes[p] = mo.Index.PartitionBytes(p)
+		}
+		res.MapOutput = &pb.MapOutputFile{Path: mo.Path, Index: ixb, Sizes: sizes}
+	}
+	if sf := rep.SinkFile; sf != nil {
+		res.SinkFile = &pb.SinkFile{Node: int32(sf.Node), Part: int32(sf.Part), Path: sf.Path}
+	}
+	res.Samples = rep.Samples
+	return res
+}
+
+func (w *Worker) deleteJob(jobID string) error {
+	if jobID == "" || filepath.Base(jobID) != jobID {
+		return fmt.Errorf("worker: bad job id %q", jobID)
+	}
+	dir := filepath.Join(w.cfg.DataDir, jobID)
+	w.files.dropUnder(dir)
+	w.mu.Lock()
+	delete(w.progs, jobID)
+	for k, cancel := range w.running {
+		if k.job == jobID {
+			cancel() // the job ended: its attempts report themselves lost and are ignored
+		}
+	}
+	w.mu.Unlock()
+	return os.RemoveAll(dir)
+}
+
+// Stop stops taking tasks, lets running tasks finish until ctx ends (then
+// cancels them; they report themselves lost), and shuts the worker down.
+// It is idempotent.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	if w.draining {
+		w.mu.Unlock()
+		return nil
+	}
+	w.draining = true
+	w.mu.Unlock()
+	done := make(chan struct{})
+	go func() { w.tasks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		w.mu.Lock()
+		for _, cancel := range w.running {
+			cancel()
+		}
+		w.mu.Unlock()
+		<-done
+	}
+	w.close()
+	return nil
+}
+
+func (w *Worker) close() {
+	if w.stop != nil {
+		w.stop()
+	}
+	w.loops.Wait()
+	w.srv.Stop()
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	w.files.closeAll()
+	w.peers.closeAll()
+}
