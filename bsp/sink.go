@@ -49,6 +49,22 @@ func attemptPath(tmp string, part, attempt int, ext string) string {
 	return filepath.Join(tmp, "_attempts", fmt.Sprintf("%05d-a%d", part, attempt), partName(part, ext))
 }
 
+// RemoveSinkAttempt removes the part file of a sink attempt that will not
+// be committed, with its attempt directory, and then the job's temporary
+// directory if nothing else is left in it: an attempt that ends after the
+// job was aborted must not leave the directory behind.
+func RemoveSinkAttempt(path string) {
+	dir := filepath.Dir(path)
+	_ = os.RemoveAll(dir)
+	attempts := filepath.Dir(dir)
+	if filepath.Base(attempts) != "_attempts" {
+		return
+	}
+	if os.Remove(attempts) == nil { // only succeeds when empty
+		_ = os.Remove(filepath.Dir(attempts))
+	}
+}
+
 func checkSinkDir(sk SinkSpec) error {
 	if _, err := os.Stat(sk.Dir); err == nil && !sk.Overwrite {
 		return fmt.Errorf("%w: output %s already exists (remove it or use --overwrite)", ErrPlan, sk.Dir)
@@ -74,7 +90,13 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 	}
 	tmp := SinkTempDir(term.sink.dir, tc.prog.Spec.JobID)
 	path := attemptPath(tmp, tc.spec.Partition, tc.spec.Attempt, term.sink.ext)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// A failing attempt removes the empty directories above its own (see
+	// RemoveSinkAttempt); one retry covers losing that race.
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = os.MkdirAll(filepath.Dir(path), 0o755)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", term.sink.dir, err)
 	}
 	f, err := os.Create(path)
@@ -85,7 +107,7 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 	tc.onClose(func() {
 		if !w.done { // a failed attempt leaves nothing behind
 			_ = f.Close()
-			_ = os.RemoveAll(filepath.Dir(path))
+			RemoveSinkAttempt(path)
 		}
 	})
 	tc.report.SinkFile = &SinkFile{Node: term.id, Part: tc.spec.Partition, Path: path}

@@ -119,8 +119,8 @@ func (w *Worker) FetchPartition(req *pb.FetchRequest, stream grpc.ServerStreamin
 }
 
 // DeleteJobFiles implements the Worker service.
-func (w *Worker) DeleteJobFiles(_ context.Context, req *pb.DeleteJobFilesRequest) (*pb.DeleteJobFilesResponse, error) {
-	return &pb.DeleteJobFilesResponse{}, w.deleteJob(req.GetJobId())
+func (w *Worker) DeleteJobFiles(ctx context.Context, req *pb.DeleteJobFilesRequest) (*pb.DeleteJobFilesResponse, error) {
+	return &pb.DeleteJobFilesResponse{}, w.deleteJob(ctx, req.GetJobId())
 }
 
 // peers caches client connections to other workers.

@@ -65,6 +65,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// runningTask is an assigned attempt until its goroutine has ended.
+type runningTask struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the attempt ran and cleaned up
+}
+
 type attemptKey struct {
 	job                  string
 	stage, task, attempt int32
@@ -90,9 +96,12 @@ type Worker struct {
 	loops sync.WaitGroup // connect and heartbeat loops
 	tasks sync.WaitGroup // running tasks
 
-	mu       sync.Mutex // guards the fields below
-	running  map[attemptKey]context.CancelFunc
-	seen     map[attemptKey]bool
+	mu      sync.Mutex // guards the fields below
+	running map[attemptKey]*runningTask
+	seen    map[attemptKey]bool
+	// deleted holds the jobs whose files were deleted: their late
+	// assignments are refused and their late sink files removed.
+	deleted  map[string]bool
 	progs    map[string]*bsp.Program
 	draining bool
 	send     func(*pb.WorkerMessage) error
@@ -130,8 +139,8 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
-		slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]context.CancelFunc{},
-		seen: map[attemptKey]bool{}, progs: map[string]*bsp.Program{}}
+		slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
+		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, progs: map[string]*bsp.Program{}}
 	pb.RegisterWorkerServer(w.srv, w)
 	go w.srv.Serve(lis)
 	w.conn, err = grpc.NewClient(cfg.Coordinator, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -259,14 +268,18 @@ func (w *Worker) serveStream(ctx context.Context) error {
 			w.assign(msg.Assign)
 		case *pb.CoordinatorMessage_Cancel:
 			w.mu.Lock()
-			if cancel, ok := w.running[keyOf(msg.Cancel)]; ok {
-				cancel()
+			if rt, ok := w.running[keyOf(msg.Cancel)]; ok {
+				rt.cancel()
 			}
 			w.mu.Unlock()
 		case *pb.CoordinatorMessage_DeleteJob:
-			if err := w.deleteJob(msg.DeleteJob.GetJobId()); err != nil {
-				w.cfg.Log.Warn("deleting job files", "job", msg.DeleteJob.GetJobId(), "err", err)
-			}
+			// Not waited for here: the job's attempts may take a moment to
+			// notice they were cancelled, and this loop must keep reading.
+			go func(job string) {
+				if err := w.deleteJob(context.Background(), job); err != nil {
+					w.cfg.Log.Warn("deleting job files", "job", job, "err", err)
+				}
+			}(msg.DeleteJob.GetJobId())
 		}
 	}
 }
@@ -297,13 +310,18 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		return // a repeated assignment
 	}
 	w.seen[k] = true
-	if w.draining {
+	if w.draining || w.deleted[k.job] {
+		why := "worker is stopping"
+		if !w.draining {
+			why = "the job has ended"
+		}
 		w.mu.Unlock()
-		go w.report(context.Background(), &pb.TaskResult{Attempt: a.GetAttempt(), Lost: true, Error: "worker is stopping"})
+		go w.report(context.Background(), &pb.TaskResult{Attempt: a.GetAttempt(), Lost: true, Error: why})
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w.running[k] = cancel
+	rt := &runningTask{cancel: cancel, done: make(chan struct{})}
+	w.running[k] = rt
 	w.tasks.Add(1)
 	w.mu.Unlock()
 	go func() {
@@ -314,7 +332,14 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		<-w.slots
 		w.mu.Lock()
 		delete(w.running, k)
+		late := w.deleted[k.job]
 		w.mu.Unlock()
+		if sf := res.GetSinkFile(); late && sf != nil {
+			// The job ended while this attempt ran: nobody will commit
+			// its part, so it must not outlive the job.
+			bsp.RemoveSinkAttempt(sf.GetPath())
+		}
+		close(rt.done)
 		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		w.report(rctx, res)
 		rcancel()
@@ -393,20 +418,33 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 	return res
 }
 
-func (w *Worker) deleteJob(jobID string) error {
+// deleteJob cancels the job's running attempts, waits until they have
+// stopped writing (or ctx ends), and removes the job's files. Attempts
+// assigned afterwards are refused, so nothing of the job comes back.
+func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 	if jobID == "" || filepath.Base(jobID) != jobID {
 		return fmt.Errorf("worker: bad job id %q", jobID)
 	}
-	dir := filepath.Join(w.cfg.DataDir, jobID)
-	w.files.dropUnder(dir)
 	w.mu.Lock()
+	w.deleted[jobID] = true
 	delete(w.progs, jobID)
-	for k, cancel := range w.running {
+	var wait []chan struct{}
+	for k, rt := range w.running {
 		if k.job == jobID {
-			cancel() // the job ended: its attempts report themselves lost and are ignored
+			rt.cancel() // the job ended: its attempts report themselves lost and are ignored
+			wait = append(wait, rt.done)
 		}
 	}
 	w.mu.Unlock()
+	for _, done := range wait {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("worker: deleting job %s: its attempts are still running: %w", jobID, ctx.Err())
+		}
+	}
+	dir := filepath.Join(w.cfg.DataDir, jobID)
+	w.files.dropUnder(dir)
 	return os.RemoveAll(dir)
 }
 
@@ -427,8 +465,8 @@ func (w *Worker) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		w.mu.Lock()
-		for _, cancel := range w.running {
-			cancel()
+		for _, rt := range w.running {
+			rt.cancel()
 		}
 		w.mu.Unlock()
 		<-done
