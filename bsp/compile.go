@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -24,6 +26,30 @@ type CompileOptions struct {
 	// AllowExistingOutput skips the check that sink directories do not exist
 	// (for explaining a plan without running it).
 	AllowExistingOutput bool
+	// CheckpointDir is where Pregel stages write their checkpoints, under
+	// a directory per job; empty: DefaultCheckpointDir. On a cluster it must
+	// be shared by every worker.
+	CheckpointDir string
+}
+
+// DefaultCheckpointDir is where checkpoints go when CompileOptions names no
+// directory: a directory under the system's temporary directory, which is
+// enough for one machine.
+func DefaultCheckpointDir() string { return filepath.Join(os.TempDir(), "superstep-checkpoints") }
+
+// RemoveCheckpoints deletes the checkpoints of the spec's Pregel stages.
+// Executors call it when the job ends, whatever the outcome.
+func RemoveCheckpoints(spec *Spec) error {
+	var first error
+	for _, st := range spec.Stages {
+		if it := st.Iterate; it != nil && it.CheckpointDir != "" {
+			if err := os.RemoveAll(it.CheckpointDir); err != nil && first == nil {
+				first = err
+			}
+			_ = os.Remove(filepath.Dir(it.CheckpointDir)) // the job's directory, once empty
+		}
+	}
+	return first
 }
 
 // Compile cuts the plan into supersteps at its wide operators, fuses the
@@ -39,6 +65,18 @@ func Compile(ctx context.Context, p *Plan, o CompileOptions) (*Program, error) {
 		return nil, err
 	}
 	spec.JobID, spec.Job, spec.Args = o.JobID, o.Job, o.Args
+	ckpt := o.CheckpointDir
+	if ckpt == "" {
+		ckpt = DefaultCheckpointDir()
+	}
+	if ckpt, err = filepath.Abs(ckpt); err != nil {
+		return nil, err
+	}
+	for i := range spec.Stages {
+		if it := spec.Stages[i].Iterate; it != nil {
+			it.CheckpointDir = filepath.Join(ckpt, o.JobID, fmt.Sprintf("stage-%d", i))
+		}
+	}
 	for _, sk := range spec.Sinks {
 		if o.AllowExistingOutput {
 			break
@@ -144,6 +182,10 @@ func (c *compiler) stage(term *node, side int) (int, error) {
 		st.Input = InputSpec{Kind: InputShuffle, Node: n.id, Sides: len(n.parents)}
 		st.Deps = deps
 		st.Tasks = n.wide.partitions
+		if it := n.wide.iterate; it != nil {
+			cp := *it
+			st.Iterate = &cp
+		}
 	default:
 		return 0, fmt.Errorf("%w: node %d (%s) cannot start a stage", ErrPlan, n.id, n.op)
 	}

@@ -134,6 +134,11 @@ type wideOp struct {
 	write      func(tc *taskCtx, side int, out shuffleOut) (down any, finish func() error)
 	read       func(tc *taskCtx, part int, down any) error
 	sample     func(tc *taskCtx) (down any, finish func() [][]byte) // range shuffles only
+	// iterate and iter are set for Pregel: the stage reading this node runs
+	// one superstep per task; iter calls open (the stage's chain and output)
+	// only when the task emits the final vertices.
+	iterate *IterateSpec
+	iter    func(tc *taskCtx, part int, open func() (any, error)) error
 }
 
 // sinkOp writes the records of one partition to an attempt-scoped file.

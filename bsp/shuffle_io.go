@@ -340,6 +340,11 @@ func openSorted[V any](tc *taskCtx, node, side, part int, keyOnly bool) (*sorted
 	if err != nil {
 		return nil, err
 	}
+	return openSortedFrom[V](tc, openers, keyOnly)
+}
+
+// openSortedFrom merges the given runs.
+func openSortedFrom[V any](tc *taskCtx, openers []RunOpener, keyOnly bool) (*sortedReader[V], error) {
 	inputs := make([]func() (shuffle.RecordIterator, error), len(openers))
 	for i, o := range openers {
 		inputs[i] = func() (shuffle.RecordIterator, error) { return o(tc.ctx) }

@@ -221,6 +221,33 @@ func TextLines(p *Plan, paths ...string) Dataset[string] {
 		}})
 }
 
+// ParseLines is TextLines with a parser: parse turns each line into zero or
+// more records. An error from parse fails the job with the file name and
+// line number (an *InputError matching ErrInput).
+func ParseLines[T any](p *Plan, parse func(line string, emit func(T)) error, paths ...string) Dataset[T] {
+	paths = slices.Clone(paths)
+	return newDataset[T](p, &node{kind: kindSource, op: "ParseLines", detail: strings.Join(paths, ","),
+		src: &sourceOp{
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true) },
+			read: func(tc *taskCtx, s Split, down any) error {
+				emit := down.(func(T))
+				for _, fr := range s.Files {
+					err := readLines(tc, fr, func(line string, off int64) error {
+						tc.report.RecordsIn++
+						if err := parse(line, emit); err != nil {
+							return &InputError{Path: fr.Path, Line: lineNumber(fr.Path, off), Err: err}
+						}
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		}})
+}
+
 const lineChunk = 1 << 20
 
 // readLines calls fn for every line that starts in [fr.Start, fr.End) of the

@@ -36,6 +36,44 @@ type StageSpec struct {
 	Output OutputSpec `json:"output"`
 	Tasks  int        `json:"tasks"`
 	Deps   []int      `json:"deps,omitempty"` // stages whose outputs this stage reads
+	// Iterate is set for the stage that runs a Pregel iteration.
+	Iterate *IterateSpec `json:"iterate,omitempty"`
+}
+
+// MessageSide is the shuffle side of a Pregel stage's message outputs: the
+// map outputs its tasks write in superstep k and read in superstep k+1.
+const MessageSide = -1
+
+// IterateSpec describes a stage that runs a Pregel iteration: its tasks run
+// superstep after superstep over vertex partitions that stay resident in the
+// process that ran the previous superstep, and the stage ends when one
+// superstep's tasks all report IterReport.Final. Executors drive it so:
+//
+//   - Superstep 0 (TaskSpec.Superstep 0) reads the stage's shuffle input,
+//     like any stage, and loads the partition.
+//   - When every task of superstep k has succeeded without Final, superstep
+//     k+1 starts. Its tasks get TaskSpec.Aggregates (the IterReport.Aggregates
+//     of every task of k, in task order) and read, through
+//     ShuffleInputs.Runs(node, MessageSide, part), the message outputs
+//     (TaskReport.MapOutput, Side MessageSide) of every task of k. TaskSpec.
+//     Final is set when k+1 == MaxSupersteps or when, summed over the tasks
+//     of k, Active and Messages are both zero.
+//   - Task p of superstep k+1 must run where task p of k succeeded; a task
+//     that finds no resident partition fails with ErrStateLost. The executor
+//     then rolls the whole stage back to the newest superstep c whose tasks
+//     all reported Checkpoint (c is a multiple of CheckpointEvery), and runs
+//     superstep c+1 with TaskSpec.Restore set and the aggregates of c, in any
+//     process; with no checkpoint yet, it reruns superstep 0.
+//   - A Final task emits the vertices into the stage's chain and output, whose
+//     MapOutput or SinkFile is then committed as for any other stage.
+//
+// Checkpoints are files under CheckpointDir, which every process of the job
+// must be able to read; executors remove it when the job ends
+// (RemoveCheckpoints).
+type IterateSpec struct {
+	MaxSupersteps   int    `json:"max_supersteps"`
+	CheckpointEvery int    `json:"checkpoint_every,omitempty"` // 0: never
+	CheckpointDir   string `json:"checkpoint_dir,omitempty"`
 }
 
 // Input kinds of a stage.

@@ -21,6 +21,12 @@ type TaskSpec struct {
 	// Bounds are the range partitioner's bounds for a stage whose output is a
 	// range shuffle (computed by the executor from the sample stages).
 	Bounds [][]byte
+
+	// Pregel stages (StageSpec.Iterate) only; see IterateSpec.
+	Superstep  int      // the superstep this task runs
+	Restore    bool     // reload the partition from the checkpoint of Superstep-1
+	Final      bool     // the iteration ended: emit the vertices
+	Aggregates [][]byte // every task's aggregator partials of Superstep-1, in task order
 }
 
 func (t TaskSpec) String() string {
@@ -53,6 +59,7 @@ type TaskEnv struct {
 	WorkDir      string           // map outputs and spill files go under it
 	Compression  shuffle.Compression
 	Inputs       ShuffleInputs
+	Resident     ResidentStore // Pregel partitions; nil: none survive a task
 }
 
 // MapOutput is a committed-candidate map output file.
@@ -78,6 +85,32 @@ type TaskReport struct {
 	MapOutput    *MapOutput
 	SinkFile     *SinkFile
 	Samples      [][]byte
+	Iter         *IterReport // Pregel stages only
+}
+
+// IterReport is what a task of a Pregel stage tells the executor about the
+// superstep it ran.
+type IterReport struct {
+	Superstep  int
+	Active     int64  // vertices that did not vote to halt
+	Messages   int64  // messages sent (after map-side combining)
+	Aggregates []byte // this task's aggregator partials
+	Final      bool   // the task emitted its vertices: the iteration is over
+	Checkpoint bool   // the task wrote the checkpoint of this superstep
+}
+
+// ErrStateLost means a Pregel task found no resident vertex partition for
+// the previous superstep (its process restarted, or the task was scheduled
+// elsewhere): the executor rolls back to the last checkpoint.
+var ErrStateLost = errors.New("bsp: resident vertex partition lost")
+
+// ResidentStore keeps Pregel vertex partitions between the supersteps of a
+// job in one process. Executors give every task of a process the same store
+// and drop a job's entries when it ends.
+type ResidentStore interface {
+	Get(key string) (any, bool)
+	Put(key string, v any)
+	Delete(key string)
 }
 
 // TaskError is a failure of user code or of the task itself; Stack is set
@@ -173,41 +206,33 @@ func (p *Program) RunTask(ctx context.Context, spec TaskSpec, env *TaskEnv) (rep
 func (p *Program) runTask(tc *taskCtx) error {
 	st := tc.stage
 	nodes := p.plan.nodes
-	term := nodes[st.Output.Node]
-	var (
-		down   any
-		finish func() error
-	)
-	switch st.Output.Kind {
-	case OutputShuffle:
-		out, err := tc.openShuffleOut(term)
-		if err != nil {
-			return err
-		}
-		down, finish = term.wide.write(tc, st.Output.Side, out)
-	case OutputSample:
-		d, fin := term.wide.sample(tc)
-		down = d
-		finish = func() error { tc.report.Samples = fin(); return nil }
-	case OutputSink, OutputCollect:
-		pw, err := tc.openPartWriter(term)
-		if err != nil {
-			return err
-		}
-		down, finish = term.sink.open(tc, pw)
-	default:
-		return fmt.Errorf("%w: output kind %q", ErrBadSpec, st.Output.Kind)
-	}
-	flushes := make([]func(), len(st.Chain))
-	for i := len(st.Chain) - 1; i >= 0; i-- {
-		down, flushes[i] = nodes[st.Chain[i]].wrap(tc, down)
-	}
 	in := nodes[st.Input.Node]
+	var (
+		flushes []func()
+		finish  func() error
+	)
+	open := func() (any, error) {
+		down, fin, fl, err := p.openPipeline(tc)
+		finish, flushes = fin, fl
+		return down, err
+	}
 	var err error
-	if st.Input.Kind == InputSource {
-		err = in.src.read(tc, st.Input.Splits[tc.spec.Partition], down)
-	} else {
-		err = in.wide.read(tc, tc.spec.Partition, down)
+	switch {
+	case st.Iterate != nil:
+		if in.wide == nil || in.wide.iter == nil {
+			return fmt.Errorf("%w: stage %d iterates over node %d, which is not a Pregel node", ErrBadSpec, st.ID, in.id)
+		}
+		err = in.wide.iter(tc, tc.spec.Partition, open)
+	default:
+		var down any
+		if down, err = open(); err != nil {
+			return err
+		}
+		if st.Input.Kind == InputSource {
+			err = in.src.read(tc, st.Input.Splits[tc.spec.Partition], down)
+		} else {
+			err = in.wide.read(tc, tc.spec.Partition, down)
+		}
 	}
 	tc.fail(err)
 	for _, f := range flushes {
@@ -218,10 +243,45 @@ func (p *Program) runTask(tc *taskCtx) error {
 	if tc.err != nil {
 		return tc.err
 	}
-	if err := finish(); err != nil {
-		return err
+	if finish != nil {
+		if err := finish(); err != nil {
+			return err
+		}
 	}
 	return tc.err
+}
+
+// openPipeline opens the stage's output and wraps its operator chain around
+// it, returning what the input feeds.
+func (p *Program) openPipeline(tc *taskCtx) (down any, finish func() error, flushes []func(), err error) {
+	st := tc.stage
+	nodes := p.plan.nodes
+	term := nodes[st.Output.Node]
+	switch st.Output.Kind {
+	case OutputShuffle:
+		out, err := tc.openShuffleOut(term)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		down, finish = term.wide.write(tc, st.Output.Side, out)
+	case OutputSample:
+		d, fin := term.wide.sample(tc)
+		down = d
+		finish = func() error { tc.report.Samples = fin(); return nil }
+	case OutputSink, OutputCollect:
+		pw, err := tc.openPartWriter(term)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		down, finish = term.sink.open(tc, pw)
+	default:
+		return nil, nil, nil, fmt.Errorf("%w: output kind %q", ErrBadSpec, st.Output.Kind)
+	}
+	flushes = make([]func(), len(st.Chain))
+	for i := len(st.Chain) - 1; i >= 0; i-- {
+		down, flushes[i] = nodes[st.Chain[i]].wrap(tc, down)
+	}
+	return down, finish, flushes, nil
 }
 
 // shuffleOut is where a map task writes: its output file and partitioner.

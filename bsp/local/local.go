@@ -90,8 +90,9 @@ func (e *Executor) Execute(ctx context.Context, prog *bsp.Program) (res *bsp.Res
 	}
 	jobDir := filepath.Join(workDir, prog.Spec.JobID)
 	r := &run{cfg: e.cfg, prog: prog, workDir: workDir, outputs: map[outKey][]*bsp.MapOutput{},
-		files: map[string]*shuffle.FileReader{}}
+		files: map[string]*shuffle.FileReader{}, resident: &resident{m: map[string]any{}}}
 	defer func() {
+		_ = bsp.RemoveCheckpoints(prog.Spec)
 		r.closeFiles()
 		if rmErr := os.RemoveAll(jobDir); err == nil && rmErr != nil {
 			err = rmErr
@@ -152,6 +153,33 @@ type run struct {
 	mu      sync.Mutex // guards the fields below
 	outputs map[outKey][]*bsp.MapOutput
 	files   map[string]*shuffle.FileReader
+
+	resident *resident // Pregel partitions of this run
+}
+
+// resident is the in-process bsp.ResidentStore of one run.
+type resident struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+func (s *resident) Get(k string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[k]
+	return v, ok
+}
+
+func (s *resident) Put(k string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = v
+}
+
+func (s *resident) Delete(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
 }
 
 func (r *run) isCollect(node int) bool {
@@ -168,26 +196,56 @@ func (r *run) stage(ctx context.Context, st *bsp.StageSpec, bounds [][]byte) (bs
 	start := time.Now()
 	stats := bsp.StageStats{Stage: st.ID, Tasks: st.Tasks}
 	r.progress(Event{Stage: st.ID, Tasks: st.Tasks, Task: -1, Ops: st.Ops})
+	r.prepareOutputs(st)
+	var (
+		samples [][]byte
+		err     error
+	)
+	if st.Iterate != nil {
+		err = r.iterate(ctx, st, &stats)
+	} else {
+		var reps []*bsp.TaskReport
+		reps, err = r.tasks(ctx, st, bsp.TaskSpec{Stage: st.ID, Bounds: bounds}, &stats, true)
+		for _, rep := range reps {
+			samples = append(samples, rep.Samples...)
+		}
+	}
+	if err != nil {
+		return stats, nil, err
+	}
+	stats.Wall = time.Since(start)
+	r.progress(Event{Stage: st.ID, Tasks: st.Tasks, Task: -1, Done: true, Ops: st.Ops})
+	return stats, samples, nil
+}
+
+func (r *run) prepareOutputs(st *bsp.StageSpec) {
 	if st.Output.Kind == bsp.OutputShuffle || st.Output.Kind == bsp.OutputCollect {
 		r.mu.Lock()
 		r.outputs[outKey{st.Output.Node, st.Output.Side}] = make([]*bsp.MapOutput, st.Tasks)
 		r.mu.Unlock()
 	}
+}
+
+// tasks runs every task of st (ts gives the stage and iteration fields),
+// commits each when commit is set, and returns the reports in task order.
+func (r *run) tasks(ctx context.Context, st *bsp.StageSpec, ts bsp.TaskSpec, stats *bsp.StageStats, commit bool) ([]*bsp.TaskReport, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex // guards firstErr, stats, samples
-		first   error
-		samples [][]byte
+		wg    sync.WaitGroup
+		mu    sync.Mutex // guards first, stats, reps
+		first error
+		reps  = make([]*bsp.TaskReport, st.Tasks)
 	)
 	next := make(chan int)
 	env := &bsp.TaskEnv{Mem: r.cfg.Mem, MemoryBudget: r.cfg.Memory / int64(r.cfg.Slots), WorkDir: r.workDir,
-		Compression: r.cfg.Compression, Inputs: r}
+		Compression: r.cfg.Compression, Inputs: r, Resident: r.resident}
 	for range min(r.cfg.Slots, max(st.Tasks, 1)) {
 		wg.Go(func() {
 			for part := range next {
-				rep, attempts, err := r.task(ctx, st, part, bounds, env)
+				spec := ts
+				spec.Partition = part
+				rep, attempts, err := r.task(ctx, spec, env, commit)
 				mu.Lock()
 				stats.Attempts += attempts
 				if err != nil {
@@ -197,7 +255,7 @@ func (r *run) stage(ctx context.Context, st *bsp.StageSpec, bounds [][]byte) (bs
 					}
 				} else {
 					stats.Add(rep)
-					samples = append(samples, rep.Samples...)
+					reps[part] = rep
 				}
 				mu.Unlock()
 				if err == nil {
@@ -220,11 +278,93 @@ feed:
 		first = ctx.Err()
 	}
 	if first != nil {
-		return stats, nil, first
+		return nil, first
 	}
-	stats.Wall = time.Since(start)
-	r.progress(Event{Stage: st.ID, Tasks: st.Tasks, Task: -1, Done: true, Ops: st.Ops})
-	return stats, samples, nil
+	return reps, nil
+}
+
+// iterate drives a Pregel stage (see bsp.IterateSpec): superstep after
+// superstep until the tasks report Final, rolling back to the last
+// checkpoint when a partition is lost.
+func (r *run) iterate(ctx context.Context, st *bsp.StageSpec, stats *bsp.StageStats) error {
+	it := st.Iterate
+	msgKey := outKey{st.Input.Node, bsp.MessageSide}
+	type checkpoint struct {
+		superstep int
+		aggs      [][]byte
+		final     bool
+	}
+	var (
+		ckpt      *checkpoint
+		ts        = bsp.TaskSpec{Stage: st.ID}
+		rollbacks int
+	)
+	defer r.dropMessages(msgKey)
+	for {
+		reps, err := r.tasks(ctx, st, ts, stats, false)
+		if errors.Is(err, bsp.ErrStateLost) && rollbacks < r.cfg.MaxAttempts {
+			rollbacks++
+			r.dropMessages(msgKey)
+			ts = bsp.TaskSpec{Stage: st.ID}
+			if ckpt != nil {
+				ts = bsp.TaskSpec{Stage: st.ID, Superstep: ckpt.superstep + 1, Restore: true, Final: ckpt.final, Aggregates: ckpt.aggs}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var (
+			aggs             [][]byte
+			final            = true
+			active, messages int64
+			checkpointed     = true
+			outs             = make([]*bsp.MapOutput, len(reps))
+		)
+		for i, rep := range reps {
+			if rep.Iter == nil {
+				return fmt.Errorf("stage %d task %d: a Pregel task returned no iteration report", st.ID, i)
+			}
+			final = final && rep.Iter.Final
+			active += rep.Iter.Active
+			messages += rep.Iter.Messages
+			checkpointed = checkpointed && rep.Iter.Checkpoint
+			aggs = append(aggs, rep.Iter.Aggregates)
+			outs[i] = rep.MapOutput
+		}
+		if final {
+			return nil
+		}
+		r.dropMessages(msgKey)
+		r.mu.Lock()
+		r.outputs[msgKey] = outs
+		r.mu.Unlock()
+		next := ts.Superstep + 1
+		ts = bsp.TaskSpec{Stage: st.ID, Superstep: next, Aggregates: aggs,
+			Final: next >= it.MaxSupersteps || (active == 0 && messages == 0)}
+		if checkpointed && len(reps) > 0 {
+			ckpt = &checkpoint{superstep: next - 1, aggs: aggs, final: ts.Final}
+		}
+	}
+}
+
+// dropMessages forgets and deletes the message outputs of a superstep once
+// the next one has read them.
+func (r *run) dropMessages(k outKey) {
+	r.mu.Lock()
+	outs := r.outputs[k]
+	delete(r.outputs, k)
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if fr, ok := r.files[o.Path]; ok {
+			_ = fr.Close()
+			delete(r.files, o.Path)
+		}
+		_ = os.Remove(o.Path)
+	}
+	r.mu.Unlock()
 }
 
 var progressMu sync.Mutex
@@ -239,19 +379,23 @@ func (r *run) progress(ev Event) {
 }
 
 // task runs attempts of one task until one succeeds or MaxAttempts failed,
-// then commits the successful attempt.
-func (r *run) task(ctx context.Context, st *bsp.StageSpec, part int, bounds [][]byte, env *bsp.TaskEnv) (*bsp.TaskReport, int, error) {
+// then commits the successful attempt when commit is set.
+func (r *run) task(ctx context.Context, ts bsp.TaskSpec, env *bsp.TaskEnv, commit bool) (*bsp.TaskReport, int, error) {
 	var err error
 	for attempt := range r.cfg.MaxAttempts {
 		if ctx.Err() != nil {
 			return nil, attempt, ctx.Err()
 		}
 		var rep *bsp.TaskReport
-		rep, err = r.prog.RunTask(ctx, bsp.TaskSpec{Stage: st.ID, Partition: part, Attempt: attempt, Bounds: bounds}, env)
+		ts.Attempt = attempt
+		rep, err = r.prog.RunTask(ctx, ts, env)
 		if err == nil {
+			if !commit && (rep.Iter == nil || !rep.Iter.Final) {
+				return rep, attempt + 1, nil
+			}
 			return rep, attempt + 1, r.commit(rep)
 		}
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, bsp.ErrStateLost) {
 			return nil, attempt + 1, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/superstep/superstep/cli"
+	_ "github.com/superstep/superstep/examples/graph"
 	_ "github.com/superstep/superstep/examples/rmat"
 	_ "github.com/superstep/superstep/examples/terasort"
 	_ "github.com/superstep/superstep/examples/wordcount"
