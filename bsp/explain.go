@@ -22,6 +22,14 @@ func (p *Program) Explain(w io.Writer) error {
 			fmt.Fprintf(&b, "  input   shuffle of %s #%d (%d partitions, %s by %s) -> %s\n", in.op, in.id,
 				in.wide.partitions, in.wide.shuffle, orNone(in.wide.key), in.typ)
 		}
+		if it := st.Iterate; it != nil {
+			every := "never"
+			if it.CheckpointEvery > 0 {
+				every = fmt.Sprintf("every %d supersteps", it.CheckpointEvery)
+			}
+			fmt.Fprintf(&b, "  iterate up to %d vertex supersteps over resident partitions; messages shuffled by %s; checkpoints %s\n",
+				it.MaxSupersteps, orNone(in.wide.key), every)
+		}
 		for _, id := range st.Chain {
 			n := nodes[id]
 			fmt.Fprintf(&b, "  fused   %s -> %s\n", n.op, n.typ)

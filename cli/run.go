@@ -35,6 +35,7 @@ type runFlags struct {
 	compression string
 	workDir     string
 	progress    string
+	checkpoints string
 }
 
 // env returns the SUPERSTEP_* environment variable for a flag, or def.
@@ -69,6 +70,7 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.memory, "memory", env("memory", defaultMemory()), "memory budget for buffering shuffle data, e.g. 512MB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	fs.StringVar(&r.compression, "compression", env("compression", "zstd"), "shuffle block compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
 	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
+	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
 	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
 }
 
@@ -141,6 +143,7 @@ func compileJob(ctx context.Context, job *bsp.Job, jfs *pflag.FlagSet, rf *runFl
 		return nil, err
 	}
 	o.JobID, o.Job, o.Args = newJobID(), job.Name, args
+	o.CheckpointDir = rf.checkpoints
 	return bsp.Compile(ctx, plan, o)
 }
 
