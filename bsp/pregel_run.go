@@ -1,0 +1,735 @@
+package bsp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/superstep/superstep/internal/codec"
+	"github.com/superstep/superstep/shuffle"
+)
+
+// pregelPart is one resident vertex partition, sorted by encoded key. It
+// lives in memory (compact slices) while it fits the task's memory budget;
+// beyond that it lives in a state file on the worker's disk (file set, the
+// slices empty), which every superstep streams and rewrites.
+type pregelPart[K, V, E any] struct {
+	superstep int  // the last superstep applied
+	dirty     bool // a superstep failed half-way through it
+	n         int64
+
+	keys    []string
+	ids     []K
+	vals    []V
+	halted  []bool
+	edgeOff []int64 // out-edges of vertex i: edges[edgeOff[i]:edgeOff[i+1]]
+	edges   []OutEdge[K, E]
+	edgeKey []string // encoded destination keys, shared between equal ones
+
+	file string // the state file when spilled
+}
+
+// checkpointRow is one vertex in a state or checkpoint file.
+type checkpointRow[K, V, E any] struct {
+	Key    []byte
+	ID     K
+	Value  V
+	Halted bool
+	Edges  []OutEdge[K, E]
+}
+
+// vrow is the vertex being visited by scan.
+type vrow[K, V, E any] struct {
+	key     []byte
+	id      K
+	val     V
+	halted  bool
+	edges   []OutEdge[K, E]
+	edgeKey []string // nil for a spilled partition
+}
+
+// pregelRun is one task of a Pregel stage: one superstep of one partition.
+type pregelRun[K, V, E, M any] struct {
+	tc          *taskCtx
+	prog        *VertexProgram[K, V, E, M]
+	kr          *keyer[K]
+	node        int
+	partNo      int
+	hasVertices bool
+	edgeSide    int
+
+	superstep int
+	part      *pregelPart[K, V, E]
+	aggs      *aggState
+	sw        *sortedWriter[M]
+	sent      int64
+}
+
+func (r *pregelRun[K, V, E, M]) residentKey() string {
+	return r.tc.prog.Spec.JobID + "/" + strconv.Itoa(r.tc.spec.Stage) + "/" + strconv.Itoa(r.partNo)
+}
+
+func (r *pregelRun[K, V, E, M]) checkpointDir(superstep int) string {
+	return filepath.Join(r.tc.stage.Iterate.CheckpointDir, fmt.Sprintf("ss-%06d", superstep))
+}
+
+// localDir holds the job's Pregel files on this worker (message outputs and
+// spilled partitions); it goes with the job's other files.
+func (r *pregelRun[K, V, E, M]) localDir() string {
+	tc := r.tc
+	return filepath.Join(tc.env.WorkDir, tc.prog.Spec.JobID, fmt.Sprintf("pregel-%d", r.node))
+}
+
+func (r *pregelRun[K, V, E, M]) statePath() string {
+	return filepath.Join(r.localDir(), fmt.Sprintf("state-%05d.ssf", r.partNo))
+}
+
+func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
+	tc := r.tc
+	spec := tc.spec
+	r.superstep = spec.Superstep
+	var err error
+	if r.aggs, err = newAggState(r.prog.Aggregators); err != nil {
+		return err
+	}
+	if err := r.aggs.load(spec.Aggregates); err != nil {
+		return err
+	}
+	res := tc.env.Resident
+	key := r.residentKey()
+	var msgs []RunOpener
+	switch {
+	case spec.Superstep == 0:
+		if err := r.load(); err != nil {
+			return err
+		}
+	case spec.Restore:
+		if msgs, err = r.restore(spec.Superstep - 1); err != nil {
+			return err
+		}
+	default:
+		var st any
+		ok := false
+		if res != nil {
+			st, ok = res.Get(key)
+		}
+		part, _ := st.(*pregelPart[K, V, E])
+		if !ok || part == nil || part.dirty || part.superstep != spec.Superstep-1 {
+			have := "none"
+			if part != nil {
+				have = fmt.Sprintf("superstep %d (dirty %v)", part.superstep, part.dirty)
+			}
+			return fmt.Errorf("%w: partition %d needs superstep %d, this process has %s", ErrStateLost, r.partNo, spec.Superstep-1, have)
+		}
+		r.part = part
+		if msgs, err = tc.env.Inputs.Runs(tc.ctx, r.node, MessageSide, r.partNo); err != nil {
+			return err
+		}
+	}
+	final := spec.Final
+	if spec.Superstep > 0 && r.prog.Master != nil {
+		m := &Master{superstep: spec.Superstep, aggs: r.aggs}
+		if !r.prog.Master(m) {
+			final = true
+		}
+		if m.err != nil {
+			return m.err
+		}
+	}
+	if final {
+		if err := r.emit(open); err != nil {
+			return err
+		}
+		if res != nil {
+			res.Delete(key)
+		}
+		if r.part.file != "" {
+			_ = os.Remove(r.part.file)
+		}
+		return nil
+	}
+	r.part.dirty = true
+	if res != nil {
+		res.Put(key, r.part) // so a failed attempt is seen as dirty, not stale
+	}
+	rep := &IterReport{Superstep: spec.Superstep}
+	if rep.Active, err = r.compute(msgs); err != nil {
+		return err
+	}
+	if tc.err != nil {
+		return tc.err
+	}
+	if err := r.sw.finish(); err != nil {
+		return err
+	}
+	rep.Messages = r.sent
+	vc := r.aggs.cur[0].(*cellOf[int64])
+	vc.V, vc.Set = r.part.n, true
+	if rep.Aggregates, err = r.aggs.encode(); err != nil {
+		return fmt.Errorf("Pregel aggregates: %w", err)
+	}
+	if every := tc.stage.Iterate.CheckpointEvery; every > 0 && spec.Superstep%every == 0 {
+		if err := r.checkpoint(); err != nil {
+			return fmt.Errorf("Pregel checkpoint of superstep %d: %w", spec.Superstep, err)
+		}
+		rep.Checkpoint = true
+	}
+	r.part.superstep, r.part.dirty = spec.Superstep, false
+	tc.report.Iter = rep
+	return nil
+}
+
+// partBuilder assembles a partition vertex by vertex, in key order, in
+// memory until its estimated size passes the task's memory budget and in a
+// state file after that.
+type partBuilder[K, V, E, M any] struct {
+	r      *pregelRun[K, V, E, M]
+	p      *pregelPart[K, V, E]
+	intern map[string]string
+	vest   *sizeEstimate[V]
+	eest   *sizeEstimate[OutEdge[K, E]]
+	used   int64
+	sw     *stateWriter[K, V, E]
+}
+
+func (r *pregelRun[K, V, E, M]) newBuilder(superstep int) (*partBuilder[K, V, E, M], error) {
+	vc, err := codec.For[V]()
+	if err != nil {
+		return nil, err
+	}
+	ec, err := codec.For[OutEdge[K, E]]()
+	if err != nil {
+		return nil, err
+	}
+	return &partBuilder[K, V, E, M]{r: r, p: &pregelPart[K, V, E]{superstep: superstep, edgeOff: []int64{0}},
+		intern: map[string]string{}, vest: newSizeEstimate(r.tc, vc), eest: newSizeEstimate(r.tc, ec)}, nil
+}
+
+// add appends a vertex; key may be kept.
+func (b *partBuilder[K, V, E, M]) add(key string, id K, val V, halted bool, edges []OutEdge[K, E]) error {
+	p := b.p
+	p.n++
+	if b.sw != nil {
+		return b.sw.add(bytesOf(key), id, val, halted, edges)
+	}
+	p.keys = append(p.keys, key)
+	p.ids = append(p.ids, id)
+	p.vals = append(p.vals, val)
+	p.halted = append(p.halted, halted)
+	b.used += int64(len(key)) + 48 + b.vest.of(val)
+	for _, e := range edges {
+		dk := b.r.kr.view(e.Dst)
+		s, ok := b.intern[dk]
+		if !ok {
+			s = strings.Clone(dk) // dk aliases the keyer's buffer
+			b.intern[s] = s
+			b.used += int64(len(s)) + 48
+		}
+		p.edges = append(p.edges, e)
+		p.edgeKey = append(p.edgeKey, s)
+		b.used += 16 + b.eest.of(e)
+	}
+	p.edgeOff = append(p.edgeOff, int64(len(p.edges)))
+	if b.used > b.r.tc.env.MemoryBudget {
+		return b.spill()
+	}
+	return nil
+}
+
+// spill moves what was built so far into a state file; the rest streams
+// there.
+func (b *partBuilder[K, V, E, M]) spill() error {
+	r := b.r
+	r.tc.report.Spills++
+	sw, err := r.newStateWriter(r.statePath())
+	if err != nil {
+		return err
+	}
+	b.sw = sw
+	p := b.p
+	for i := range p.keys {
+		if err := sw.add(bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i], p.edges[p.edgeOff[i]:p.edgeOff[i+1]]); err != nil {
+			return err
+		}
+	}
+	n := p.n
+	*p = pregelPart[K, V, E]{superstep: p.superstep, n: n}
+	b.intern = nil
+	return nil
+}
+
+func (b *partBuilder[K, V, E, M]) finish() (*pregelPart[K, V, E], error) {
+	if b.sw != nil {
+		path, err := b.sw.commit()
+		if err != nil {
+			return nil, err
+		}
+		b.p.file = path
+	}
+	return b.p, nil
+}
+
+// load builds the partition from the stage's shuffle input: the vertex side
+// (if any) and the edge side, merged by key.
+func (r *pregelRun[K, V, E, M]) load() error {
+	tc := r.tc
+	er, err := openSorted[pregelEdgeRow[K, E]](tc, r.node, r.edgeSide, r.partNo, false)
+	if err != nil {
+		return err
+	}
+	eg := &grouper[pregelEdgeRow[K, E]]{r: er, tc: tc}
+	var vg *grouper[V]
+	if r.hasVertices {
+		vr, err := openSorted[V](tc, r.node, 0, r.partNo, false)
+		if err != nil {
+			return err
+		}
+		vg = &grouper[V]{r: vr, tc: tc}
+	}
+	b, err := r.newBuilder(-1)
+	if err != nil {
+		return err
+	}
+	var edges []OutEdge[K, E]
+	eok := eg.nextGroup()
+	vok := vg != nil && vg.nextGroup()
+	for (eok || vok) && !tc.stopped() {
+		var key []byte
+		switch {
+		case !vok:
+			key = eg.key
+		case !eok:
+			key = vg.key
+		default:
+			key = eg.key
+			if bytes.Compare(vg.key, eg.key) < 0 {
+				key = vg.key
+			}
+		}
+		ks := string(key)
+		var id K
+		if err := r.kr.decode(key, &id); err != nil {
+			return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
+		}
+		var val V
+		have := false
+		if vok && bytes.Equal(vg.key, key) {
+			for v := range vg.values {
+				if have {
+					return fmt.Errorf("Pregel: vertex %v appears twice in the vertex dataset", id)
+				}
+				val, have = v, true
+			}
+			vg.skipRest()
+			vok = vg.nextGroup()
+		}
+		if !have && r.prog.Init != nil {
+			val = r.prog.Init(id)
+		}
+		edges = edges[:0]
+		if eok && bytes.Equal(eg.key, key) {
+			for e := range eg.values {
+				if !e.Rev {
+					edges = append(edges, OutEdge[K, E]{Dst: e.Dst, Value: e.Value})
+				}
+			}
+			eg.skipRest()
+			eok = eg.nextGroup()
+		}
+		if err := b.add(ks, id, val, false, edges); err != nil {
+			return err
+		}
+	}
+	if tc.err != nil {
+		return tc.err
+	}
+	if eg.err != nil {
+		return eg.err
+	}
+	if vg != nil && vg.err != nil {
+		return vg.err
+	}
+	r.part, err = b.finish()
+	return err
+}
+
+// scan visits every vertex in key order. Unless readOnly, changes fn makes
+// to the row's value and halted flag are kept (for a spilled partition by
+// rewriting its state file).
+func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) error) error {
+	p := r.part
+	var row vrow[K, V, E]
+	if p.file == "" {
+		for i := range p.keys {
+			row.key, row.id, row.val, row.halted = bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i]
+			row.edges, row.edgeKey = p.edges[p.edgeOff[i]:p.edgeOff[i+1]], p.edgeKey[p.edgeOff[i]:p.edgeOff[i+1]]
+			if err := fn(&row); err != nil {
+				return err
+			}
+			if !readOnly {
+				p.vals[i], p.halted[i] = row.val, row.halted
+			}
+		}
+		return nil
+	}
+	var sw *stateWriter[K, V, E]
+	if !readOnly {
+		var err error
+		if sw, err = r.newStateWriter(p.file); err != nil {
+			return err
+		}
+		defer sw.abort()
+	}
+	err := r.readState(p.file, func(cr *checkpointRow[K, V, E]) error {
+		row.key, row.id, row.val, row.halted, row.edges, row.edgeKey = cr.Key, cr.ID, cr.Value, cr.Halted, cr.Edges, nil
+		if err := fn(&row); err != nil {
+			return err
+		}
+		if sw != nil {
+			return sw.add(row.key, row.id, row.val, row.halted, row.edges)
+		}
+		return nil
+	})
+	if err != nil || sw == nil {
+		return err
+	}
+	_, err = sw.commit()
+	return err
+}
+
+// send buffers one message for the shuffle, combining when it can. owned
+// says key stays valid (an interned edge key or a string ID).
+func (r *pregelRun[K, V, E, M]) send(key string, owned bool, m M) {
+	r.sent++
+	if r.prog.Combine != nil {
+		if i, ok := r.sw.lookup(key); ok {
+			r.sw.vals[i] = r.prog.Combine(r.sw.vals[i], m)
+			return
+		}
+	}
+	r.sw.add(key, owned, m)
+}
+
+// compute runs the vertex program over the partition, delivering the
+// messages of msgs (merged in key order, like the vertices). It returns the
+// vertices left active.
+func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
+	tc := r.tc
+	path := filepath.Join(r.localDir(), fmt.Sprintf("ss%06d-map%05d-a%d.ssf", tc.spec.Superstep, r.partNo, tc.spec.Attempt))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, err
+	}
+	parts := tc.prog.plan.nodes[r.node].wide.partitions
+	fw, err := shuffle.NewFileWriter(path, parts, shuffle.WriterOptions{Compression: tc.env.Compression})
+	if err != nil {
+		return 0, err
+	}
+	tc.onClose(func() { _ = fw.Abort() })
+	tc.report.MapOutput = &MapOutput{Node: r.node, Side: MessageSide, Part: r.partNo, Path: path}
+	out := shuffleOut{w: fw, part: shuffle.NewHashPartitioner(parts), n: parts}
+	if r.sw, err = newSortedWriter[M](tc, out, r.prog.Combine != nil, false); err != nil {
+		return 0, err
+	}
+	var g *grouper[M]
+	gok := false
+	if len(msgs) > 0 {
+		mr, err := openSortedFrom[M](tc, msgs, false)
+		if err != nil {
+			return 0, err
+		}
+		g = &grouper[M]{r: mr, tc: tc}
+		gok = g.nextGroup()
+	}
+	v := &Vertex[K, V, E, M]{r: r}
+	var (
+		inbox  []M
+		active int64
+		seen   int
+	)
+	err = r.scan(false, func(row *vrow[K, V, E]) error {
+		inbox = inbox[:0]
+		if gok && bytes.Compare(g.key, row.key) < 0 {
+			return r.unknownTarget(g.key)
+		}
+		if gok && bytes.Equal(g.key, row.key) {
+			for m := range g.values {
+				if r.prog.Combine != nil && len(inbox) == 1 {
+					inbox[0] = r.prog.Combine(inbox[0], m)
+				} else {
+					inbox = append(inbox, m)
+				}
+			}
+			g.skipRest()
+			if g.err != nil {
+				return g.err
+			}
+			gok = g.nextGroup()
+		}
+		if seen++; seen&1023 == 0 && tc.stopped() {
+			return tc.err
+		}
+		if row.halted && len(inbox) == 0 {
+			return nil
+		}
+		v.ID, v.Value, v.halt, v.edges, v.edgeKey = row.id, row.val, false, row.edges, row.edgeKey
+		r.prog.Compute(v, inbox)
+		row.val, row.halted = v.Value, v.halt
+		if !v.halt {
+			active++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if gok {
+		return 0, r.unknownTarget(g.key)
+	}
+	if g != nil && g.err != nil {
+		return 0, g.err
+	}
+	return active, nil
+}
+
+func (r *pregelRun[K, V, E, M]) unknownTarget(key []byte) error {
+	var id K
+	if err := r.kr.decode(key, &id); err != nil {
+		return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
+	}
+	return fmt.Errorf("Pregel superstep %d: a message was sent to vertex %v, which does not exist", r.superstep-1, id)
+}
+
+// emit feeds the final vertex values into the stage's chain and output.
+func (r *pregelRun[K, V, E, M]) emit(open func() (any, error)) error {
+	down, err := open()
+	if err != nil {
+		return err
+	}
+	out := down.(func(KV[K, V]))
+	seen := 0
+	err = r.scan(true, func(row *vrow[K, V, E]) error {
+		out(KV[K, V]{Key: row.id, Value: row.val})
+		if seen++; seen&1023 == 0 && r.tc.stopped() {
+			return r.tc.err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.tc.report.Iter = &IterReport{Superstep: r.superstep, Final: true}
+	return nil
+}
+
+// checkpoint writes the partition's state and a copy of its message output
+// under the superstep's checkpoint directory. Each file appears atomically.
+func (r *pregelRun[K, V, E, M]) checkpoint() error {
+	tc := r.tc
+	dir := r.checkpointDir(r.superstep)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	suffix := fmt.Sprintf(".a%d.tmp", tc.spec.Attempt)
+	statePath := filepath.Join(dir, fmt.Sprintf("state-%05d.ssf", r.partNo))
+	if r.part.file != "" {
+		if err := copyFileAtomic(r.part.file, statePath, suffix); err != nil {
+			return err
+		}
+	} else {
+		sw, err := r.newStateWriter(statePath)
+		if err != nil {
+			return err
+		}
+		defer sw.abort()
+		err = r.scan(true, func(row *vrow[K, V, E]) error {
+			return sw.add(row.key, row.id, row.val, row.halted, row.edges)
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := sw.commit(); err != nil {
+			return err
+		}
+	}
+	msgPath := filepath.Join(dir, fmt.Sprintf("msgs-%05d.ssf", r.partNo))
+	return copyFileAtomic(tc.report.MapOutput.Path, msgPath, suffix)
+}
+
+// restore loads the partition from the checkpoint of superstep c and returns
+// the openers of the messages in flight after it (every task's, for this
+// partition, in task order).
+func (r *pregelRun[K, V, E, M]) restore(c int) ([]RunOpener, error) {
+	tc := r.tc
+	dir := r.checkpointDir(c)
+	b, err := r.newBuilder(c)
+	if err != nil {
+		return nil, err
+	}
+	err = r.readState(filepath.Join(dir, fmt.Sprintf("state-%05d.ssf", r.partNo)), func(row *checkpointRow[K, V, E]) error {
+		return b.add(string(row.Key), row.ID, row.Value, row.Halted, row.Edges)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("Pregel: restoring superstep %d: %w", c, err)
+	}
+	if r.part, err = b.finish(); err != nil {
+		return nil, err
+	}
+	var openers []RunOpener
+	for t := range tc.stage.Tasks {
+		mf, err := shuffle.OpenFile(filepath.Join(dir, fmt.Sprintf("msgs-%05d.ssf", t)))
+		if err != nil {
+			return nil, fmt.Errorf("Pregel: restoring the messages of superstep %d: %w", c, err)
+		}
+		tc.onClose(func() { _ = mf.Close() })
+		ix := mf.Index()
+		if r.partNo >= len(ix.Runs) {
+			return nil, fmt.Errorf("Pregel: checkpoint %s has %d partitions", mf.Path(), len(ix.Runs))
+		}
+		for _, run := range ix.Runs[r.partNo] {
+			openers = append(openers, func(context.Context) (shuffle.RecordIterator, error) {
+				return shuffle.NewRunIterator(shuffle.FileBlockSource(mf), run, tc.env.Mem), nil
+			})
+		}
+	}
+	return openers, nil
+}
+
+// stateWriter writes vertices to a state or checkpoint file: a one-partition
+// shuffle file (compressed, checksummed blocks) written under a temporary
+// name and renamed into place by commit.
+type stateWriter[K, V, E any] struct {
+	path, tmp string
+	fw        *shuffle.FileWriter
+	b         *codec.Builder[checkpointRow[K, V, E]]
+	row       checkpointRow[K, V, E]
+	done      bool
+}
+
+func (r *pregelRun[K, V, E, M]) newStateWriter(path string) (*stateWriter[K, V, E], error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	c, err := codec.For[checkpointRow[K, V, E]]()
+	if err != nil {
+		return nil, err
+	}
+	tmp := fmt.Sprintf("%s.s%d-a%d.tmp", path, r.superstep, r.tc.spec.Attempt)
+	fw, err := shuffle.NewFileWriter(tmp, 1, shuffle.WriterOptions{Compression: r.tc.env.Compression})
+	if err != nil {
+		return nil, err
+	}
+	return &stateWriter[K, V, E]{path: path, tmp: tmp, fw: fw, b: c.NewBuilder(r.tc.env.Mem)}, nil
+}
+
+func (w *stateWriter[K, V, E]) add(key []byte, id K, val V, halted bool, edges []OutEdge[K, E]) error {
+	w.row.Key, w.row.ID, w.row.Value, w.row.Halted, w.row.Edges = key, id, val, halted, edges
+	w.b.Append(&w.row)
+	if w.b.Bytes() >= blockBytes || w.b.Len() >= blockRows {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *stateWriter[K, V, E]) flush() error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	rec := w.b.NewRecord()
+	defer rec.Release()
+	return w.fw.Write(0, rec)
+}
+
+// commit closes the file and renames it into place.
+func (w *stateWriter[K, V, E]) commit() (string, error) {
+	if err := w.flush(); err != nil {
+		return "", err
+	}
+	if _, err := w.fw.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(w.tmp, w.path); err != nil {
+		return "", err
+	}
+	w.done = true
+	w.b.Release()
+	return w.path, nil
+}
+
+// abort drops an uncommitted file; it is a no-op after commit.
+func (w *stateWriter[K, V, E]) abort() {
+	if !w.done {
+		w.done = true
+		_ = w.fw.Abort()
+		_ = os.Remove(w.tmp)
+		w.b.Release()
+	}
+}
+
+// readState calls fn for every vertex of a state or checkpoint file, in
+// order. The row is reused between calls.
+func (r *pregelRun[K, V, E, M]) readState(path string, fn func(*checkpointRow[K, V, E]) error) error {
+	tc := r.tc
+	fr, err := shuffle.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	cd, err := codec.For[checkpointRow[K, V, E]]()
+	if err != nil {
+		return err
+	}
+	var row checkpointRow[K, V, E]
+	for _, run := range fr.Index().Runs[0] {
+		it := shuffle.NewRunIterator(shuffle.FileBlockSource(fr), run, tc.env.Mem)
+		for it.Next(tc.ctx) {
+			rd, err := cd.NewReader(it.Record())
+			if err != nil {
+				_ = it.Close()
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			for i := 0; i < rd.Len(); i++ {
+				rd.Read(i, &row)
+				if err := fn(&row); err != nil {
+					_ = it.Close()
+					return err
+				}
+			}
+		}
+		err := it.Err()
+		_ = it.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func copyFileAtomic(src, dst, tmpSuffix string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + tmpSuffix
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
