@@ -132,8 +132,18 @@ func (p *Plan) stages(ctx context.Context, io bool) (*Spec, error) {
 			return nil, err
 		}
 		if out.sink != nil && !out.sink.collect {
-			c.spec.Sinks = append(c.spec.Sinks, SinkSpec{Node: out.id, Dir: out.sink.dir, Ext: out.sink.ext,
-				Overwrite: out.sink.overwrite, Stage: id})
+			sk := SinkSpec{Node: out.id, Dir: out.sink.dir, Ext: out.sink.ext,
+				Overwrite: out.sink.overwrite, Stage: id, Name: out.sink.name, Single: out.sink.single}
+			if sk.Single && c.io && c.spec.Stages[id].Tasks != 1 {
+				return nil, fmt.Errorf("%w: %s writes one file but its superstep has %d tasks (use Partitions(1) upstream)",
+					ErrPlan, sk.FileName(0), c.spec.Stages[id].Tasks)
+			}
+			for _, o := range c.spec.Sinks {
+				if filepath.Clean(o.Dir) == filepath.Clean(sk.Dir) && (o.Name == sk.Name && o.Ext == sk.Ext || o.Overwrite != sk.Overwrite) {
+					return nil, fmt.Errorf("%w: two sinks write %s files into %s (or disagree on overwriting it)", ErrPlan, sk.FileName(0), sk.Dir)
+				}
+			}
+			c.spec.Sinks = append(c.spec.Sinks, sk)
 		}
 	}
 	return c.spec, nil

@@ -76,7 +76,7 @@ func CommitSinkFile(spec *Spec, sf SinkFile) error {
 		if sk.Node != sf.Node {
 			continue
 		}
-		dst := filepath.Join(SinkTempDir(sk.Dir, spec.JobID), partName(sf.Part, sk.Ext))
+		dst := filepath.Join(SinkTempDir(sk.Dir, spec.JobID), sk.FileName(sf.Part))
 		if err := os.Rename(sf.Path, dst); err != nil {
 			return fmt.Errorf("commit %s: %w", dst, err)
 		}
@@ -93,7 +93,12 @@ func (p *Program) CommitJob() error { return CommitSinks(p.Spec) }
 
 // CommitSinks is CommitJob for executors that hold only the Spec.
 func CommitSinks(spec *Spec) error {
+	done := map[string]bool{} // sinks may share a directory
 	for _, sk := range spec.Sinks {
+		if done[filepath.Clean(sk.Dir)] {
+			continue
+		}
+		done[filepath.Clean(sk.Dir)] = true
 		tmp := SinkTempDir(sk.Dir, spec.JobID)
 		if err := os.MkdirAll(tmp, 0o755); err != nil {
 			return err

@@ -46,7 +46,12 @@ func (p *Program) Explain(w io.Writer) error {
 		case OutputSample:
 			fmt.Fprintf(&b, "  output  key sample for the range partitioner of %s #%d (%d partitions)\n", out.op, out.id, st.Output.Partitions)
 		case OutputSink:
-			fmt.Fprintf(&b, "  output  %s %s (part-NNNNN.%s)\n", out.op, out.sink.dir, out.sink.ext)
+			sk := SinkSpec{Ext: out.sink.ext, Name: out.sink.name, Single: out.sink.single}
+			name := sk.FileName(0)
+			if !sk.Single {
+				name = strings.Replace(name, "00000", "NNNNN", 1)
+			}
+			fmt.Fprintf(&b, "  output  %s %s (%s)\n", out.op, out.sink.dir, name)
 		case OutputCollect:
 			fmt.Fprintf(&b, "  output  Collect (returned to the submitter)\n")
 		}

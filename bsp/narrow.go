@@ -33,6 +33,23 @@ func FlatMap[T, U any](d Dataset[T], fn func(x T, emit func(U))) Dataset[U] {
 	})
 }
 
+// MapPartitions calls fn once per partition with the partition's number and
+// all its records, in order (held in memory), for computations that need a
+// whole partition or a record's position in it, such as numbering.
+func MapPartitions[T, U any](d Dataset[T], fn func(part int, in []T, emit func(U))) Dataset[U] {
+	return newDataset[U](d.plan, &node{
+		kind: kindNarrow, op: "MapPartitions", parents: []*node{d.n},
+		wrap: func(tc *taskCtx, down any) (any, func()) {
+			emit := down.(func(U))
+			var buf []T
+			return func(x T) { buf = append(buf, x) }, func() {
+				fn(tc.spec.Partition, buf, emit)
+				buf = nil
+			}
+		},
+	})
+}
+
 // Filter keeps the records for which keep returns true.
 func Filter[T any](d Dataset[T], keep func(T) bool) Dataset[T] {
 	return newDataset[T](d.plan, &node{

@@ -145,6 +145,8 @@ type wideOp struct {
 type sinkOp struct {
 	dir       string
 	ext       string
+	name      string // file base name; "" is "part"
+	single    bool   // one file, name.ext (the stage must have one task)
 	overwrite bool
 	collect   bool
 	open      func(tc *taskCtx, w *partWriter) (down any, finish func() error)
@@ -157,6 +159,7 @@ type options struct {
 	partitions int
 	overwrite  bool
 	header     bool
+	single     bool
 }
 
 // Partitions sets the number of output partitions of a wide operator.
@@ -168,6 +171,10 @@ func Overwrite() Option { return func(o *options) { o.overwrite = true } }
 
 // Header makes WriteTSV start every part file with a header line.
 func Header() Option { return func(o *options) { o.header = true } }
+
+// SingleFile makes WriteBinary write one file named after the sink, not one
+// per partition.
+func SingleFile() Option { return func(o *options) { o.single = true } }
 
 func (p *Plan) options(opts []Option) options {
 	o := options{partitions: p.partitions}

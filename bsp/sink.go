@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,8 +37,6 @@ type partWriter struct {
 
 func (w *partWriter) Write(b []byte) (int, error) { return w.bw.Write(b) }
 
-func partName(part int, ext string) string { return fmt.Sprintf("part-%05d.%s", part, ext) }
-
 // SinkTempDir is where a job's sink writes before the job commits: a hidden
 // sibling of the output directory, so that the final rename is atomic.
 func SinkTempDir(dir, jobID string) string {
@@ -45,8 +44,9 @@ func SinkTempDir(dir, jobID string) string {
 	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".superstep-"+jobID)
 }
 
-func attemptPath(tmp string, part, attempt int, ext string) string {
-	return filepath.Join(tmp, "_attempts", fmt.Sprintf("%05d-a%d", part, attempt), partName(part, ext))
+func attemptPath(tmp string, part, attempt int, sink *sinkOp) string {
+	sk := SinkSpec{Ext: sink.ext, Name: sink.name, Single: sink.single}
+	return filepath.Join(tmp, "_attempts", fmt.Sprintf("%s.%05d-a%d", sk.FileName(0), part, attempt), sk.FileName(part))
 }
 
 // RemoveSinkAttempt removes the part file of a sink attempt that will not
@@ -89,7 +89,7 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 		return &partWriter{collect: shuffleOut{w: w, n: 1}}, nil
 	}
 	tmp := SinkTempDir(term.sink.dir, tc.prog.Spec.JobID)
-	path := attemptPath(tmp, tc.spec.Partition, tc.spec.Attempt, term.sink.ext)
+	path := attemptPath(tmp, tc.spec.Partition, tc.spec.Attempt, term.sink)
 	// A failing attempt removes the empty directories above its own (see
 	// RemoveSinkAttempt); one retry covers losing that race.
 	err := os.MkdirAll(filepath.Dir(path), 0o755)
@@ -142,6 +142,35 @@ func sinkNode[T any](d Dataset[T], op, dir, ext string, opts []Option,
 	}
 	d.plan.addSink(&node{kind: kindSink, op: op, detail: dir, typ: typeName[T](), parents: []*node{d.n},
 		sink: &sinkOp{dir: dir, ext: ext, overwrite: o.overwrite, open: open}})
+}
+
+// WriteBinary writes each partition in a format of the caller's: open gets
+// the partition's file (buffered; the sink syncs and commits it) and returns
+// the functions that write one record and finish the file. Files are named
+// name-NNNNN.ext, or name.ext with SingleFile (which needs a one-partition
+// dataset). Several sinks may write into one directory under different
+// names; the directory then appears whole when the job commits.
+func WriteBinary[T any](d Dataset[T], dir, name, ext string, open func(w io.Writer) (write func(T) error, finish func() error), opts ...Option) {
+	o := d.plan.options(opts)
+	if name == "" || strings.ContainsAny(name, "/\\.") || ext == "" || strings.ContainsAny(ext, "/\\") {
+		d.plan.fail(fmt.Errorf("%w: WriteBinary: bad file name %q.%q", ErrPlan, name, ext))
+	}
+	d.plan.addSink(&node{kind: kindSink, op: "WriteBinary", detail: dir, typ: typeName[T](), parents: []*node{d.n},
+		sink: &sinkOp{dir: dir, ext: ext, name: name, single: o.single, overwrite: o.overwrite,
+			open: func(tc *taskCtx, w *partWriter) (any, func() error) {
+				write, finish := open(w.bw)
+				return func(v T) {
+						tc.report.RecordsOut++
+						if tc.err == nil {
+							tc.fail(write(v))
+						}
+					}, func() error {
+						if err := finish(); err != nil {
+							return err
+						}
+						return w.finish()
+					}
+			}}})
 }
 
 // WriteText writes each string as one line ("\n" appended).

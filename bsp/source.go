@@ -221,6 +221,29 @@ func TextLines(p *Plan, paths ...string) Dataset[string] {
 		}})
 }
 
+// WholeFiles is a dataset of file paths, one record per file (paths may be
+// files, directories or globs, as for TextLines), for inputs that must be
+// read whole: archives, compressed files, one document per file. Files are
+// packed into splits of about equal size; empty files are skipped.
+func WholeFiles(p *Plan, paths ...string) Dataset[string] {
+	paths = slices.Clone(paths)
+	return newDataset[string](p, &node{kind: kindSource, op: "WholeFiles", detail: strings.Join(paths, ","),
+		src: &sourceOp{
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false) },
+			read: func(tc *taskCtx, s Split, down any) error {
+				emit := down.(func(string))
+				for _, fr := range s.Files {
+					if tc.stopped() {
+						return nil
+					}
+					tc.report.RecordsIn++
+					emit(fr.Path)
+				}
+				return nil
+			},
+		}})
+}
+
 // ParseLines is TextLines with a parser: parse turns each line into zero or
 // more records. An error from parse fails the job with the file name and
 // line number (an *InputError matching ErrInput).

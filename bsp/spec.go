@@ -118,6 +118,22 @@ type SinkSpec struct {
 	Ext       string `json:"ext"`
 	Overwrite bool   `json:"overwrite,omitempty"`
 	Stage     int    `json:"stage"`
+	// Name is the files' base name ("part" when empty); Single sinks
+	// write one file, Name.Ext, instead of Name-NNNNN.Ext.
+	Name   string `json:"name,omitempty"`
+	Single bool   `json:"single,omitempty"`
+}
+
+// FileName is the name of partition part's file of the sink.
+func (sk SinkSpec) FileName(part int) string {
+	name := sk.Name
+	if name == "" {
+		name = "part"
+	}
+	if sk.Single {
+		return name + "." + sk.Ext
+	}
+	return fmt.Sprintf("%s-%05d.%s", name, part, sk.Ext)
 }
 
 // Split is one task's share of a source: byte ranges of files, taken in
