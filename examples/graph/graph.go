@@ -168,9 +168,9 @@ func buildPageRank(p *bsp.Plan, a bsp.Args) error {
 	cfg := PageRankConfig{Damping: d, Tol: tol, MaxIter: iters, CheckpointEvery: checkpointEvery(a)}
 	rank := func(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }
 	if a.Bool("int-ids") {
-		writeTSV(PageRank(Edges(p, false, intID, a.Strings("edges")...), cfg), rank, a)
+		writeTSV(PageRank(bsp.Dataset[bsp.KV[int64, float64]]{}, Edges(p, false, intID, a.Strings("edges")...), cfg), rank, a)
 	} else {
-		writeTSV(PageRank(Edges(p, false, stringID, a.Strings("edges")...), cfg), rank, a)
+		writeTSV(PageRank(bsp.Dataset[bsp.KV[string, float64]]{}, Edges(p, false, stringID, a.Strings("edges")...), cfg), rank, a)
 	}
 	return nil
 }
@@ -186,9 +186,11 @@ type PageRankConfig struct {
 // PageRank ranks the vertices of a directed graph as networkx.pagerank does:
 // duplicate edges count once, a dangling vertex's rank is spread uniformly,
 // and the iteration stops when the L1 change is below N*Tol or after MaxIter
-// iterations. Superstep 0 counts the vertices, superstep 1 sets every rank
-// to 1/N, and superstep i+1 runs iteration i.
-func PageRank[K any](edges bsp.Dataset[bsp.Edge[K, float64]], cfg PageRankConfig) bsp.Dataset[bsp.KV[K, float64]] {
+// iterations. The vertices are those of vertices (which may be the zero
+// Dataset; their values are ignored) and every edge endpoint. Superstep 0
+// counts the vertices, superstep 1 sets every rank to 1/N, and superstep
+// i+1 runs iteration i.
+func PageRank[K any](vertices bsp.Dataset[bsp.KV[K, float64]], edges bsp.Dataset[bsp.Edge[K, float64]], cfg PageRankConfig) bsp.Dataset[bsp.KV[K, float64]] {
 	edges = bsp.Distinct(bsp.Map(edges, func(e bsp.Edge[K, float64]) bsp.Edge[K, float64] {
 		e.Value = 0
 		return e
@@ -227,7 +229,7 @@ func PageRank[K any](edges bsp.Dataset[bsp.Edge[K, float64]], cfg PageRankConfig
 		MaxSupersteps:   cfg.MaxIter + 2,
 		CheckpointEvery: cfg.CheckpointEvery,
 	}
-	return bsp.Pregel(bsp.Dataset[bsp.KV[K, float64]]{}, edges, prog)
+	return bsp.Pregel(vertices, edges, prog)
 }
 
 func buildComponents(p *bsp.Plan, a bsp.Args) error {

@@ -3,6 +3,7 @@ package index
 import (
 	"bufio"
 	"encoding/binary"
+	"io"
 	"math"
 	"os"
 )
@@ -15,6 +16,8 @@ type Doc struct {
 	Title    string
 	Length   uint32 // tokens
 	PageRank float64
+	// Text is the page's visible text (whitespace collapsed), for snippets.
+	Text string
 }
 
 // WriteDocs writes the document table; document i is docs[i].
@@ -28,7 +31,22 @@ func WriteDocs(path string, docs []Doc) error {
 		os.Remove(path + ".tmp")
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	if err := WriteDocsTo(f, docs); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path + ".tmp")
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// WriteDocsTo writes the document table to out.
+func WriteDocsTo(out io.Writer, docs []Doc) error {
+	w := bufio.NewWriterSize(out, 1<<20)
 	w.WriteString(docsMagic)
 	w.Write(binary.LittleEndian.AppendUint32(nil, version))
 	w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(docs))))
@@ -42,21 +60,13 @@ func WriteDocs(path string, docs []Doc) error {
 		recs = append(recs, d.Title...)
 		recs = binary.LittleEndian.AppendUint32(recs, d.Length)
 		recs = binary.LittleEndian.AppendUint64(recs, math.Float64bits(d.PageRank))
+		recs = binary.AppendUvarint(recs, uint64(len(d.Text)))
+		recs = append(recs, d.Text...)
 	}
 	offs = binary.LittleEndian.AppendUint64(offs, uint64(len(recs)))
 	w.Write(offs)
 	w.Write(recs)
-	if err := w.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path + ".tmp")
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return w.Flush()
 }
 
 // Docs is an open document table.
@@ -122,14 +132,18 @@ func (d *Docs) Doc(i int) (Doc, error) {
 		r = r[n+int(l):]
 		return s, true
 	}
-	var ok1, ok2 bool
+	var ok1, ok2, ok3 bool
 	out.URL, ok1 = str()
 	out.Title, ok2 = str()
-	if !ok1 || !ok2 || len(r) != 12 {
+	if !ok1 || !ok2 || len(r) < 12 {
 		return Doc{}, corrupt(d.path, "document %d record", i)
 	}
 	out.Length = binary.LittleEndian.Uint32(r)
 	out.PageRank = math.Float64frombits(binary.LittleEndian.Uint64(r[4:]))
+	r = r[12:]
+	if out.Text, ok3 = str(); !ok3 || len(r) != 0 {
+		return Doc{}, corrupt(d.path, "document %d record", i)
+	}
 	return out, nil
 }
 

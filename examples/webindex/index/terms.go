@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -18,7 +19,7 @@ const BlockTerms = 64
 
 const (
 	termsMagic   = "SSIX"
-	version      = 1
+	version      = 2
 	termsFooter  = 8 + 8 + 8 + 4 + 4 + 4
 	maxTermBytes = 1 << 10
 )
@@ -38,6 +39,7 @@ type TermsWriter struct {
 	path   string
 	f      *os.File
 	w      *bufio.Writer
+	err    error
 	off    uint64
 	dict   []byte
 	blocks []byte
@@ -52,11 +54,36 @@ func NewTermsWriter(path string) (*TermsWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &TermsWriter{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	w := NewTermsWriterTo(f)
+	w.path, w.f = path, f
+	return w, nil
+}
+
+// NewTermsWriterTo writes a terms file to out; Finish completes it.
+func NewTermsWriterTo(out io.Writer) *TermsWriter {
+	w := &TermsWriter{w: bufio.NewWriterSize(out, 1<<20)}
 	w.w.WriteString(termsMagic)
 	w.w.Write(binary.LittleEndian.AppendUint32(nil, version))
 	w.off = 8
-	return w, nil
+	return w
+}
+
+// Finish writes the dictionary and the footer and flushes; for a writer
+// made by NewTermsWriterTo it is the last call.
+func (w *TermsWriter) Finish() error {
+	dictOff := w.off
+	blockOff := dictOff + uint64(len(w.dict))
+	crc := crc32.Update(crc32.Checksum(w.dict, castagnoli), castagnoli, w.blocks)
+	w.w.Write(w.dict)
+	w.w.Write(w.blocks)
+	f := binary.LittleEndian.AppendUint64(nil, dictOff)
+	f = binary.LittleEndian.AppendUint64(f, blockOff)
+	f = binary.LittleEndian.AppendUint64(f, uint64(len(w.blocks)))
+	f = binary.LittleEndian.AppendUint32(f, uint32((w.n+BlockTerms-1)/BlockTerms))
+	f = binary.LittleEndian.AppendUint32(f, crc)
+	f = append(f, termsMagic...)
+	w.w.Write(f)
+	return w.w.Flush()
 }
 
 // Add writes a term and its postings.
@@ -92,19 +119,7 @@ func (w *TermsWriter) Add(term string, ps []postings.Posting) error {
 
 // Close writes the dictionary and footer and renames the file into place.
 func (w *TermsWriter) Close() error {
-	dictOff := w.off
-	blockOff := dictOff + uint64(len(w.dict))
-	crc := crc32.Update(crc32.Checksum(w.dict, castagnoli), castagnoli, w.blocks)
-	w.w.Write(w.dict)
-	w.w.Write(w.blocks)
-	f := binary.LittleEndian.AppendUint64(nil, dictOff)
-	f = binary.LittleEndian.AppendUint64(f, blockOff)
-	f = binary.LittleEndian.AppendUint64(f, uint64(len(w.blocks)))
-	f = binary.LittleEndian.AppendUint32(f, uint32((w.n+BlockTerms-1)/BlockTerms))
-	f = binary.LittleEndian.AppendUint32(f, crc)
-	f = append(f, termsMagic...)
-	w.w.Write(f)
-	if err := w.w.Flush(); err != nil {
+	if err := w.Finish(); err != nil {
 		w.abort()
 		return err
 	}
