@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,13 +42,21 @@ type Config struct {
 	Modes     []string
 	Verbose   bool
 	Log       io.Writer
+	// PageRankScale and PageRankEdgeFactor size the R-MAT graph of the
+	// pagerank workload; zero: from Size (scale) and 16 (edge factor).
+	PageRankScale      int
+	PageRankEdgeFactor int
 }
 
 func main() {
 	var c Config
 	var workloads, workers, modes string
-	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle (pagerank and webindex are not yet available)")
+	var cpuProfile string
+	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle, pagerank (webindex is not yet available)")
 	flag.StringVar(&c.Size, "size", "default", "input size: tiny, small, default, large, or a number (bytes for wordcount and shuffle, e.g. 64MB; records for terasort)")
+	flag.IntVar(&c.PageRankScale, "pagerank-scale", 0, "R-MAT scale (log2 vertices) of the pagerank graph; 0: from --size (tiny 10, small 16, default 20, large 22)")
+	flag.IntVar(&c.PageRankEdgeFactor, "pagerank-edge-factor", defaultEdgeFactor, "R-MAT edges per vertex of the pagerank graph")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.StringVar(&workers, "workers", "1,2", "worker counts")
 	flag.IntVar(&c.Runs, "runs", 3, "measured runs per mode and worker count, after one warm-up run")
 	flag.StringVar(&c.Out, "out", "bench/out", "directory for report.md, results.csv, results.json and the plots")
@@ -64,6 +75,18 @@ func main() {
 		c.Workers = append(c.Workers, n)
 	}
 	c.Log = os.Stderr
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: --cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	runs, err := Run(context.Background(), c)
 	if c.JSON && runs != nil {
 		enc := json.NewEncoder(os.Stdout)
@@ -72,6 +95,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -134,6 +158,12 @@ type Result struct {
 	ShuffleRaw   int64   `json:"shuffle_raw_bytes"`
 	ShuffleBytes int64   `json:"shuffle_compressed_bytes"`
 	Validated    bool    `json:"validated"`
+	// Pagerank only: messages of the iterations (see pagerankWL.Messages)
+	// and, for the baseline, its read and compute phases.
+	Messages     int64   `json:"messages,omitempty"`
+	MessagesPerS float64 `json:"messages_per_s,omitempty"`
+	ReadS        float64 `json:"read_s,omitempty"`
+	ComputeS     float64 `json:"compute_s,omitempty"`
 }
 
 // runner is one mode at one worker count.
@@ -186,8 +216,13 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		size, err := parseSize(cfg.Size, name)
-		if err != nil {
+		var size int64
+		if pr, ok := wl.(*pagerankWL); ok {
+			size = pagerankScale(cfg.Size, cfg.PageRankScale)
+			if cfg.PageRankEdgeFactor > 0 {
+				pr.edgeFactor = cfg.PageRankEdgeFactor
+			}
+		} else if size, err = parseSize(cfg.Size, name); err != nil {
 			return nil, err
 		}
 		wls, sizes = append(wls, wl), append(sizes, size)
@@ -374,6 +409,10 @@ func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, 
 	for i := 0; i <= h.cfg.Runs; i++ {
 		out := filepath.Join(h.tmp, "out", fmt.Sprintf("%s-%s-%d-%d", wl.Name(), mode, n, i))
 		os.MkdirAll(filepath.Dir(out), 0o755)
+		// Return the previous run's garbage to the OS so that it does not
+		// count in this run's peak RSS.
+		runtime.GC()
+		debug.FreeOSMemory()
 		r.resetPeak()
 		var ext0 cpuSample
 		if r.extCPU != nil {
@@ -415,6 +454,14 @@ func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, 
 			x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
 		} else if mode == ModeProcess {
 			x.ShuffleRaw, x.ShuffleBytes = -1, -1 // `superstep submit` does not report stage statistics
+		}
+		if pr, ok := wl.(*pagerankWL); ok {
+			x.Messages = pr.Messages()
+			x.MessagesPerS = float64(x.Messages) / wall.Seconds()
+			if mode == ModeBaseline {
+				read, compute := pr.phases()
+				x.ReadS, x.ComputeS = read.Seconds(), compute.Seconds()
+			}
 		}
 		h.logf("%-9s %-8s workers=%d run %d %.3fs", wl.Name(), mode, n, i, wall.Seconds())
 		h.runs = append(h.runs, x)

@@ -84,7 +84,7 @@ func TestValidationCatchesWrongOutput(t *testing.T) {
 }
 
 func TestNotYetAvailable(t *testing.T) {
-	for _, name := range []string{"pagerank", "webindex"} {
+	for _, name := range []string{"webindex"} {
 		if _, err := newWorkload(name); err == nil {
 			t.Errorf("%s: no error", name)
 		}

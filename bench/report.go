@@ -166,6 +166,9 @@ func writeReport(cfg Config, runs []Result, _ []int64) error {
 				rssNotes = append(rssNotes, note)
 			}
 		}
+		if wl == "pagerank" {
+			writePagerank(&b, gs)
+		}
 		if wl == "shuffle" {
 			fmt.Fprintf(&b, "\nShuffle: baseline is one raw loopback TCP copy of the map output's bytes; embedded and process fetch the same partition "+
 				"from worker 0 with FetchPartition (gRPC streaming), as a reducer does. The in-process executor has no transport, so there is no local row.\n")
@@ -183,7 +186,7 @@ func writeReport(cfg Config, runs []Result, _ []int64) error {
 	for _, t := range targets(gs) {
 		fmt.Fprintf(&b, "- %s\n", t)
 	}
-	fmt.Fprintf(&b, "\npagerank and webindex: not yet available (no Superstep jobs for them exist yet).\n")
+	fmt.Fprintf(&b, "\nwebindex: not yet available (no Superstep job for it exists yet).\n")
 	return os.WriteFile(filepath.Join(cfg.Out, "report.md"), []byte(b.String()), 0o644)
 }
 
@@ -212,6 +215,10 @@ func targets(gs []*group) []string {
 			out = append(out, fmt.Sprintf("gRPC overhead <= 10%% (%s, %d workers, embedded vs in-process): %+.1f%%, %s (by %.1f points)", wl, n, o*100, verdict(o <= 0.10), (o-0.10)*100))
 		}
 	}
+	if base, ss := find(gs, "pagerank", ModeBaseline, 0), find(gs, "pagerank", ModeLocal, 2); base != nil && ss != nil {
+		c := ss.stat(wall).med / base.stat(wall).med
+		out = append(out, fmt.Sprintf("pagerank Superstep/baseline <= 1.0 at 2 workers (in-process, 2 slots): %.2f, %s (%+.0f%% vs target)", c, verdict(c <= 1), (c-1)*100))
+	}
 	if base := find(gs, "shuffle", ModeBaseline, 0); base != nil {
 		for _, m := range []string{ModeEmbedded, ModeProcess} {
 			g := find(gs, "shuffle", m, 0)
@@ -225,6 +232,41 @@ func targets(gs []*group) []string {
 		out = append(out, "shuffle >= 50% of raw TCP: not measured in this run")
 	}
 	return out
+}
+
+// writePagerank writes the pagerank table: each mode's ratio to the
+// baseline end to end (read, 20 iterations, write) and to its 20 iterations
+// alone, peak RSS and messages per second.
+func writePagerank(b *strings.Builder, gs []*group) {
+	base := find(gs, "pagerank", ModeBaseline, 0)
+	if base == nil {
+		return
+	}
+	bw := base.stat(wall).med
+	compute := base.stat(func(r Result) float64 { return r.ComputeS }).med
+	read := base.stat(func(r Result) float64 { return r.ReadS }).med
+	msgs := base.runs[0].Messages
+	fmt.Fprintf(b, "\nPageRank, %d iterations, %d messages (distinct edges x iterations: bsp.Result does not carry the tasks' "+
+		"IterReport.Messages, so this is the count before map-side combining). Baseline phases (median): read %.3f s, "+
+		"compute %.3f s, the rest writing the ranks.\n\n", pagerankIters, msgs, read, compute)
+	fmt.Fprintf(b, "| mode | workers | wall s | / baseline (read+compute+write) | / baseline compute only | peak RSS | messages/s |\n")
+	fmt.Fprintf(b, "|---|---|---|---|---|---|---|\n")
+	for _, g := range gs {
+		if g.workload != "pagerank" {
+			continue
+		}
+		w := g.stat(wall).med
+		workers := strconv.Itoa(g.workers)
+		if g.mode == ModeBaseline {
+			workers = "1 thread"
+		}
+		fmt.Fprintf(b, "| %s | %s | %.3f | %.2f | %.2f | %s | %.3g |\n", g.mode, workers, w, w/bw, w/compute,
+			mib(g.stat(func(r Result) float64 { return float64(r.PeakRSS) }).med),
+			g.stat(func(r Result) float64 { return r.MessagesPerS }).med)
+	}
+	if compute > 0 {
+		fmt.Fprintf(b, "| baseline, compute only | 1 thread | %.3f | %.2f | 1.00 | — | %.3g |\n", compute, compute/bw, float64(msgs)/compute)
+	}
 }
 
 func writeJSON(path string, runs []Result) error {

@@ -48,10 +48,12 @@ func newWorkload(name string) (Workload, error) {
 		return &terasortWL{}, nil
 	case "shuffle":
 		return &shuffleWL{}, nil
-	case "pagerank", "webindex":
+	case "pagerank":
+		return &pagerankWL{edgeFactor: defaultEdgeFactor}, nil
+	case "webindex":
 		return nil, fmt.Errorf("workload %s: %w (no Superstep %s job exists yet)", name, errNotAvailable, name)
 	}
-	return nil, fmt.Errorf("unknown workload %q (wordcount, terasort, shuffle; pagerank and webindex are not yet available)", name)
+	return nil, fmt.Errorf("unknown workload %q (wordcount, terasort, shuffle, pagerank; webindex is not yet available)", name)
 }
 
 // readParts concatenates the part files of dir in name order.
