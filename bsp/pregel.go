@@ -66,6 +66,9 @@ type Vertex[K, V, E, M any] struct {
 	halt    bool
 	edges   []OutEdge[K, E]
 	edgeKey []string // encoded destinations; nil for a spilled partition
+	// edgeSlot are the edges' combining slots when messages along edges
+	// are combined densely (see routing); nil otherwise.
+	edgeSlot []int32
 }
 
 // Superstep returns the current superstep, counted from 0.
@@ -89,6 +92,17 @@ func (v *Vertex[K, V, E, M]) Send(to K, m M) {
 // SendToNeighbors sends m along every out-edge.
 func (v *Vertex[K, V, E, M]) SendToNeighbors(m M) {
 	r := v.r
+	if d := r.dense; d != nil && v.edgeSlot != nil {
+		r.sent += int64(len(v.edgeSlot))
+		for _, s := range v.edgeSlot {
+			if d.has[s] {
+				d.acc[s] = r.prog.Combine(d.acc[s], m)
+			} else {
+				d.acc[s], d.has[s] = m, true
+			}
+		}
+		return
+	}
 	if v.edgeKey != nil {
 		for _, k := range v.edgeKey {
 			r.send(k, true, m)

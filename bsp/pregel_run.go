@@ -2,11 +2,13 @@ package bsp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,6 +34,55 @@ type pregelPart[K, V, E any] struct {
 	edgeKey []string // encoded destination keys, shared between equal ones
 
 	file string // the state file when spilled
+
+	route *routing // built at the first superstep that combines messages
+}
+
+// routing lets an in-memory partition combine the messages it sends along
+// its edges without hashing or sorting: the distinct destinations are
+// sorted once, in shuffle order (partition, then key), and every edge knows
+// its destination's slot.
+type routing struct {
+	slotKey  []string
+	slotPart []int32
+	edgeSlot []int32
+}
+
+func buildRouting(p interface{ Partition([]byte) int }, edgeKey []string) *routing {
+	slot := map[string]int32{}
+	rt := &routing{edgeSlot: make([]int32, len(edgeKey))}
+	for _, k := range edgeKey {
+		if _, ok := slot[k]; !ok {
+			slot[k] = 0
+			rt.slotKey = append(rt.slotKey, k)
+		}
+	}
+	parts := make(map[string]int32, len(rt.slotKey))
+	for _, k := range rt.slotKey {
+		parts[k] = int32(p.Partition(bytesOf(k)))
+	}
+	slices.SortFunc(rt.slotKey, func(a, b string) int {
+		if c := cmp.Compare(parts[a], parts[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	rt.slotPart = make([]int32, len(rt.slotKey))
+	for i, k := range rt.slotKey {
+		slot[k] = int32(i)
+		rt.slotPart[i] = parts[k]
+	}
+	for j, k := range edgeKey {
+		rt.edgeSlot[j] = slot[k]
+	}
+	return rt
+}
+
+// denseOut holds the combined messages along edges of one superstep, by
+// slot.
+type denseOut[M any] struct {
+	acc []M
+	has []bool
 }
 
 // checkpointRow is one vertex in a state or checkpoint file.
@@ -45,12 +96,13 @@ type checkpointRow[K, V, E any] struct {
 
 // vrow is the vertex being visited by scan.
 type vrow[K, V, E any] struct {
-	key     []byte
-	id      K
-	val     V
-	halted  bool
-	edges   []OutEdge[K, E]
-	edgeKey []string // nil for a spilled partition
+	key      []byte
+	id       K
+	val      V
+	halted   bool
+	edges    []OutEdge[K, E]
+	edgeKey  []string // nil for a spilled partition
+	edgeSlot []int32  // nil unless messages are combined densely
 }
 
 // pregelRun is one task of a Pregel stage: one superstep of one partition.
@@ -67,6 +119,7 @@ type pregelRun[K, V, E, M any] struct {
 	part      *pregelPart[K, V, E]
 	aggs      *aggState
 	sw        *sortedWriter[M]
+	dense     *denseOut[M]
 	sent      int64
 }
 
@@ -163,6 +216,9 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 	}
 	if tc.err != nil {
 		return tc.err
+	}
+	if err := r.writeDense(); err != nil {
+		return err
 	}
 	if err := r.sw.finish(); err != nil {
 		return err
@@ -368,6 +424,9 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 		for i := range p.keys {
 			row.key, row.id, row.val, row.halted = bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i]
 			row.edges, row.edgeKey = p.edges[p.edgeOff[i]:p.edgeOff[i+1]], p.edgeKey[p.edgeOff[i]:p.edgeOff[i+1]]
+			if p.route != nil {
+				row.edgeSlot = p.route.edgeSlot[p.edgeOff[i]:p.edgeOff[i+1]]
+			}
 			if err := fn(&row); err != nil {
 				return err
 			}
@@ -435,6 +494,12 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 	if r.sw, err = newSortedWriter[M](tc, out, r.prog.Combine != nil, false); err != nil {
 		return 0, err
 	}
+	if p := r.part; r.prog.Combine != nil && p.file == "" {
+		if p.route == nil {
+			p.route = buildRouting(out.part, p.edgeKey)
+		}
+		r.dense = &denseOut[M]{acc: make([]M, len(p.route.slotKey)), has: make([]bool, len(p.route.slotKey))}
+	}
 	var g *grouper[M]
 	gok := false
 	if len(msgs) > 0 {
@@ -476,7 +541,7 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		if row.halted && len(inbox) == 0 {
 			return nil
 		}
-		v.ID, v.Value, v.halt, v.edges, v.edgeKey = row.id, row.val, false, row.edges, row.edgeKey
+		v.ID, v.Value, v.halt, v.edges, v.edgeKey, v.edgeSlot = row.id, row.val, false, row.edges, row.edgeKey, row.edgeSlot
 		r.prog.Compute(v, inbox)
 		row.val, row.halted = v.Value, v.halt
 		if !v.halt {
@@ -494,6 +559,49 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		return 0, g.err
 	}
 	return active, nil
+}
+
+// writeDense writes the densely combined messages as one sorted run of the
+// message output (the sorted writer adds its own runs after it).
+func (r *pregelRun[K, V, E, M]) writeDense() error {
+	d := r.dense
+	if d == nil {
+		return nil
+	}
+	rt := r.part.route
+	sink, err := newRowSink[M](r.tc, false)
+	if err != nil {
+		return err
+	}
+	out := r.sw.out
+	cur, rows := int32(-1), 0
+	for s, ok := range d.has {
+		if !ok {
+			continue
+		}
+		if p := rt.slotPart[s]; p != cur {
+			if cur >= 0 {
+				if err := sink.flush(out, int(cur)); err != nil {
+					return err
+				}
+			}
+			cur = p
+		}
+		sink.append(rt.slotKey[s], &d.acc[s])
+		rows++
+		if sink.full() {
+			if err := sink.flush(out, int(cur)); err != nil {
+				return err
+			}
+		}
+	}
+	if rows == 0 {
+		return nil
+	}
+	if err := sink.flush(out, int(cur)); err != nil {
+		return err
+	}
+	return out.w.FinishRun()
 }
 
 func (r *pregelRun[K, V, E, M]) unknownTarget(key []byte) error {
