@@ -67,7 +67,9 @@ type OutputRef struct {
 // read, ordered by producer stage (by side) and then by map task, the order
 // in which a reduce task merges them. It returns nil for a stage that reads
 // a source, and an error matching ErrMapOutputLost when an output is not
-// committed.
+// committed. For a Pregel stage past superstep 0 it returns the message
+// outputs of the previous superstep instead (Side MessageSide, in task
+// order), and nil when the stage restores from a checkpoint.
 func (s *State) ShuffleInputs(job JobID, stage int) ([]OutputRef, error) {
 	j := s.jobs[job]
 	if j == nil {
@@ -75,6 +77,9 @@ func (s *State) ShuffleInputs(job JobID, stage int) ([]OutputRef, error) {
 	}
 	if stage < 0 || stage >= len(j.Stages) {
 		return nil, fmt.Errorf("%w: job %s has no stage %d", ErrBadCommand, job, stage)
+	}
+	if it := j.Iteration(stage); it != nil && it.Superstep > 0 {
+		return s.messageInputs(j, stage), nil
 	}
 	var out []OutputRef
 	for _, p := range j.plan.Producers(stage) {

@@ -68,8 +68,10 @@ type RegisterWorker struct {
 // WorkerDead declares a worker dead (the leader proposes it when the
 // FailureDetector says so, or when a worker deregisters). Its running
 // attempts are lost and rerun elsewhere; the committed map and collect
-// outputs it held that are still needed are un-committed and recomputed.
-// A job that no live worker can run any more fails.
+// outputs it held that are still needed are un-committed and recomputed; a
+// Pregel stage whose current superstep needs a vertex partition or message
+// output it held rolls back to its last checkpoint. A job that no live
+// worker can run any more fails.
 type WorkerDead struct {
 	Worker WorkerID `json:"worker"`
 	Reason string   `json:"reason,omitempty"`
@@ -77,7 +79,10 @@ type WorkerDead struct {
 
 // AssignTask starts an attempt of a task on a worker. The attempt number
 // must be the task's next one (its number of attempts so far); assigning an
-// existing attempt to the same worker again is a no-op.
+// existing attempt to the same worker again is a no-op. A task of a Pregel
+// stage past superstep 0 (not restoring) may only be assigned to the worker
+// holding its vertex partition; the attempt runs the stage's current
+// superstep.
 type AssignTask struct {
 	AttemptID
 	Worker WorkerID `json:"worker"`
@@ -96,18 +101,23 @@ type TaskSucceeded struct {
 // task's fault (its worker is going away, a map output could not be
 // fetched): lost attempts do not count against the job's attempt limit.
 // Otherwise Error is the user's error text, with the stack of a panic; once
-// a task has failed MaxAttempts times the job fails with it.
+// a task has failed MaxAttempts times the job fails with it. StateLost
+// means a task of a Pregel stage found no resident vertex partition
+// (bsp.ErrStateLost): the stage rolls back to its last checkpoint.
 type TaskFailed struct {
 	AttemptID
-	Worker WorkerID `json:"worker"`
-	Error  string   `json:"error"`
-	Lost   bool     `json:"lost,omitempty"`
+	Worker    WorkerID `json:"worker"`
+	Error     string   `json:"error"`
+	Lost      bool     `json:"lost,omitempty"`
+	StateLost bool     `json:"state_lost,omitempty"`
 }
 
 // MapOutputLost reports that the committed output of a map (or collect)
 // task could not be read: attempt Attempt of the named task, the one that
 // was committed. That output is un-committed so that the task runs again.
-// A report about an attempt that is no longer the committed one is ignored.
+// When it names the message output of a Pregel stage's task that the
+// current superstep reads, the stage rolls back to its last checkpoint. A
+// report about an attempt that is no longer the committed one is ignored.
 type MapOutputLost struct {
 	AttemptID
 	Reason string `json:"reason,omitempty"`

@@ -11,6 +11,12 @@
 // workers to declare dead. A leader loop built on top proposes the commands
 // these functions suggest and talks to workers.
 //
+// A Pregel stage (StageSpec.Iterate) runs superstep after superstep within
+// the barrier of its stage: the state keeps its Iteration (current
+// superstep, aggregates, where each vertex partition is resident, the last
+// checkpoint), pins each task to the worker holding its partition, and rolls
+// the stage back to its checkpoint when a partition is lost (iterate.go).
+//
 // The package reads the compiled plan (bsp.Spec) through its own mirror
 // types (Spec, StageSpec, …) decoded from the same JSON, so that it depends
 // on neither the user API nor user code.

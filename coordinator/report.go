@@ -16,6 +16,22 @@ type TaskReport struct {
 	Samples [][]byte `json:"samples,omitempty"`
 	// Counters are the task's statistics.
 	Counters Counters `json:"counters"`
+	// Iter is set by the tasks of a Pregel stage: what their superstep did.
+	// Until the iteration ends (Iter.Final) MapOutput is the task's message
+	// output, with one partition per task of the stage.
+	Iter *IterReport `json:"iter,omitempty"`
+}
+
+// IterReport is what a task of a Pregel stage reports about the superstep
+// it ran, as bsp.IterReport.
+type IterReport struct {
+	Superstep int   `json:"superstep"`
+	Active    int64 `json:"active,omitempty"`   // vertices that did not vote to halt
+	Messages  int64 `json:"messages,omitempty"` // messages sent
+	// Aggregates are the task's encoded aggregator partials (opaque here).
+	Aggregates []byte `json:"aggregates,omitempty"`
+	Final      bool   `json:"final,omitempty"`      // the task emitted its vertices
+	Checkpoint bool   `json:"checkpoint,omitempty"` // the task wrote the superstep's checkpoint
 }
 
 // MapOutputFile locates one map task's shuffle (or collect) file on the
@@ -78,6 +94,37 @@ func (r *TaskReport) check(st *StageSpec) error {
 	case OutputSink:
 		if r.SinkFile == nil || r.SinkFile.Path == "" {
 			return fmt.Errorf("sink stage %d: report without a sink file", st.ID)
+		}
+	}
+	return nil
+}
+
+// checkIter reports whether r is a complete report for a task of the Pregel
+// stage st that ran superstep superstep, it being the stage's iteration.
+func (r *TaskReport) checkIter(st *StageSpec, it *Iteration, superstep int) error {
+	ir := r.Iter
+	switch {
+	case ir == nil:
+		return fmt.Errorf("iterating stage %d: report without an iteration report", st.ID)
+	case ir.Superstep != superstep:
+		return fmt.Errorf("iterating stage %d: report of superstep %d from an attempt of superstep %d", st.ID, ir.Superstep, superstep)
+	case ir.Active < 0 || ir.Messages < 0:
+		return fmt.Errorf("iterating stage %d: %d active vertices, %d messages", st.ID, ir.Active, ir.Messages)
+	case ir.Final:
+		return r.check(st)
+	case it.Final:
+		return fmt.Errorf("iterating stage %d: the final superstep %d did not emit the vertices", st.ID, superstep)
+	}
+	mo := r.MapOutput
+	if mo == nil {
+		return nil
+	}
+	if mo.Path == "" || len(mo.Sizes) != st.Tasks {
+		return fmt.Errorf("iterating stage %d: message output %q with %d partition sizes, want %d", st.ID, mo.Path, len(mo.Sizes), st.Tasks)
+	}
+	for _, n := range mo.Sizes {
+		if n < 0 {
+			return fmt.Errorf("iterating stage %d: negative partition size", st.ID)
 		}
 	}
 	return nil

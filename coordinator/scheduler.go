@@ -23,7 +23,10 @@ func (a Assignment) Command() AssignTask {
 // its partition across the committed map outputs; other tasks, and shuffle
 // tasks whose data is on no eligible worker, go to the eligible worker with
 // the most free slots left, so that work spreads. Ties go to the smaller
-// worker ID. The result is the same for the same state and free slots.
+// worker ID. A task of a Pregel stage past superstep 0 goes only to the
+// worker holding its vertex partition (Iteration.Owner), and waits for a
+// free slot there; restoring from a checkpoint, it goes anywhere. The
+// result is the same for the same state and free slots.
 func Schedule(s *State, free map[WorkerID]int) []Assignment {
 	left := make(map[WorkerID]int, len(free))
 	for w, n := range free {
@@ -47,9 +50,23 @@ func Schedule(s *State, free map[WorkerID]int) []Assignment {
 		if len(eligible) == 0 {
 			continue
 		}
-		local := s.partitionBytes(j, stage)
+		it := j.Iteration(stage)
+		var local map[WorkerID][]int64
+		if it == nil || it.Superstep == 0 {
+			local = s.partitionBytes(j, stage)
+		}
 		for ti, t := range j.Stages[stage].Tasks {
 			if t.Committed != nil || t.Running() {
+				continue
+			}
+			if o := it.owner(ti); o != "" {
+				if w := s.workers[o]; w != nil && w.CanRun(j) && left[o] > 0 {
+					left[o]--
+					out = append(out, Assignment{
+						AttemptID: AttemptID{TaskID: TaskID{j.ID, stage, ti}, Attempt: len(t.Attempts)},
+						Worker:    o,
+					})
+				}
 				continue
 			}
 			w := pick(eligible, left, local, ti)

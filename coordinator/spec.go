@@ -43,7 +43,22 @@ type StageSpec struct {
 	Output OutputSpec `json:"output"`
 	Tasks  int        `json:"tasks"`
 	Deps   []int      `json:"deps,omitempty"`
+	// Iterate is set for a stage that runs a Pregel iteration: its tasks run
+	// superstep after superstep (see Iteration) until they report Final.
+	Iterate *IterateSpec `json:"iterate,omitempty"`
 }
+
+// IterateSpec mirrors bsp.IterateSpec. Message outputs are written to, and
+// read from, side MessageSide of the stage's input node.
+type IterateSpec struct {
+	MaxSupersteps   int    `json:"max_supersteps"`
+	CheckpointEvery int    `json:"checkpoint_every,omitempty"` // 0: never
+	CheckpointDir   string `json:"checkpoint_dir,omitempty"`
+}
+
+// MessageSide is the shuffle side of a Pregel stage's message outputs, as
+// bsp.MessageSide.
+const MessageSide = -1
 
 // InputSpec mirrors bsp.InputSpec without the source splits.
 type InputSpec struct {
@@ -133,6 +148,16 @@ func (s *Spec) validate() error {
 			}
 		default:
 			return fmt.Errorf("stage %d: unknown input kind %q", i, st.Input.Kind)
+		}
+		if it := st.Iterate; it != nil {
+			switch {
+			case it.MaxSupersteps < 1:
+				return fmt.Errorf("stage %d: iteration of at most %d supersteps", i, it.MaxSupersteps)
+			case it.CheckpointEvery < 0:
+				return fmt.Errorf("stage %d: checkpoint every %d supersteps", i, it.CheckpointEvery)
+			case st.Input.Kind != InputShuffle:
+				return fmt.Errorf("stage %d: an iteration must read a shuffle, not a %s", i, st.Input.Kind)
+			}
 		}
 	}
 	for _, sk := range s.Sinks {

@@ -48,6 +48,8 @@ type Attempt struct {
 	Worker WorkerID     `json:"worker"`
 	State  AttemptState `json:"state"`
 	Error  string       `json:"error,omitempty"`
+	// Superstep is the superstep the attempt ran, for a Pregel stage.
+	Superstep int `json:"superstep,omitempty"`
 }
 
 // Commit is the one committed attempt of a task and its report.
@@ -82,6 +84,9 @@ func (t *Task) Running() bool {
 // Stage is the state of the tasks of one stage.
 type Stage struct {
 	Tasks []*Task `json:"tasks"`
+	// Iter is the state of a Pregel stage's iteration (see Iteration); nil
+	// for other stages.
+	Iter *Iteration `json:"iter,omitempty"`
 }
 
 // Job is the state of one submitted job.
@@ -280,6 +285,9 @@ func (s *State) submit(c SubmitJob) Result {
 		for i := range stage.Tasks {
 			stage.Tasks[i] = &Task{}
 		}
+		if st.Iterate != nil {
+			stage.Iter = newIteration()
+		}
 		j.Stages = append(j.Stages, stage)
 	}
 	s.Jobs = append(s.Jobs, j)
@@ -406,6 +414,9 @@ func (s *State) workerDead(c WorkerDead) Result {
 			j.Phase = JobRunning
 			r.Phases = append(r.Phases, PhaseChange{j.ID, JobRunning})
 		}
+		ir := s.iterWorkerDead(j, w.ID, msg)
+		r.Uncommitted = append(r.Uncommitted, ir.Uncommitted...)
+		r.Phases = append(r.Phases, ir.Phases...)
 	}
 	w.Dead, w.DeadReason, w.Running = true, c.Reason, 0
 	for _, j := range s.Jobs {
@@ -447,9 +458,14 @@ func (s *State) uncommit(j *Job, stage, task int, msg string) {
 }
 
 // outputNeeded reports whether some stage that reads stage's shuffle output
-// has a task without a committed output.
+// has a task without a committed output. A Pregel stage that has a complete
+// checkpoint never reads its input again (it rolls back no further than the
+// checkpoint).
 func (j *Job) outputNeeded(stage int) bool {
 	for _, c := range j.plan.Consumers(stage) {
+		if it := j.Iteration(c); it != nil && it.Checkpoint != nil {
+			continue
+		}
 		if !j.StageComplete(c) {
 			return true
 		}
@@ -511,7 +527,15 @@ func (s *State) assign(c AssignTask) Result {
 	case w.Running >= w.Slots:
 		return rejected(fmt.Errorf("%w: %s: worker %s has no free slot", ErrNotAssignable, c.AttemptID, w.ID))
 	}
-	t.Attempts = append(t.Attempts, Attempt{Worker: w.ID, State: AttemptRunning})
+	a := Attempt{Worker: w.ID, State: AttemptRunning}
+	if it := j.Iteration(c.Stage); it != nil {
+		if o := it.Owner(c.Task); o != "" && o != w.ID {
+			return rejected(fmt.Errorf("%w: %s: superstep %d runs where partition %d is held, on worker %s",
+				ErrNotAssignable, c.AttemptID, it.Superstep, c.Task, o))
+		}
+		a.Superstep = it.Superstep
+	}
+	t.Attempts = append(t.Attempts, a)
 	w.Running++
 	return Result{}
 }
@@ -521,7 +545,13 @@ func (s *State) succeeded(c TaskSucceeded) Result {
 	if r != nil {
 		return *r
 	}
-	if err := c.Report.check(&j.plan.Stages[c.Stage]); err != nil {
+	var err error
+	if it := j.Iteration(c.Stage); it != nil {
+		err = c.Report.checkIter(&j.plan.Stages[c.Stage], it, t.Attempts[c.Attempt].Superstep)
+	} else {
+		err = c.Report.check(&j.plan.Stages[c.Stage])
+	}
+	if err != nil {
 		return s.fail(j, t, c.AttemptID, "invalid task report: "+err.Error(), false)
 	}
 	s.finishAttempt(j, c.Stage, c.Task, c.Attempt, AttemptSucceeded, "")
@@ -530,6 +560,11 @@ func (s *State) succeeded(c TaskSucceeded) Result {
 	}
 	t.Committed = &Commit{Attempt: c.Attempt, Worker: c.Worker, Report: cloneReport(c.Report)}
 	var res Result
+	if j.Iteration(c.Stage) != nil && j.StageComplete(c.Stage) {
+		if res = s.endSuperstep(j, c.Stage); !j.Active() {
+			return res
+		}
+	}
 	if j.Phase == JobRunning && j.CurrentStage() == len(j.Stages) {
 		j.Phase = JobCommitting
 		res.Phases = append(res.Phases, PhaseChange{j.ID, JobCommitting})
@@ -555,6 +590,11 @@ func cloneReport(r TaskReport) TaskReport {
 		}
 		r.Samples = samples
 	}
+	if r.Iter != nil {
+		it := *r.Iter
+		it.Aggregates = slices.Clone(it.Aggregates)
+		r.Iter = &it
+	}
 	return r
 }
 
@@ -563,7 +603,15 @@ func (s *State) failed(c TaskFailed) Result {
 	if r != nil {
 		return *r
 	}
-	return s.fail(j, t, c.AttemptID, c.Error, c.Lost)
+	if c.StateLost && j.Iteration(c.Stage) != nil {
+		s.finishAttempt(j, c.Stage, c.Task, c.Attempt, AttemptLost, c.Error)
+		msg := fmt.Sprintf("task %d lost its vertex partition", c.Task)
+		if c.Error != "" {
+			msg += ": " + c.Error
+		}
+		return s.rollback(j, c.Stage, msg)
+	}
+	return s.fail(j, t, c.AttemptID, c.Error, c.Lost || c.StateLost)
 }
 
 // fail ends a running attempt as failed or lost and fails the job when the
@@ -591,14 +639,18 @@ func (s *State) mapOutputLost(c MapOutputLost) Result {
 	if t == nil {
 		return rejected(badf("%s: no such task", c.AttemptID))
 	}
-	kind := j.plan.Stages[c.Stage].Output.Kind
-	if !j.Active() || t.Committed == nil || t.Committed.Attempt != c.Attempt ||
-		(kind != OutputShuffle && kind != OutputCollect) {
-		return ignored
-	}
 	msg := "map output lost"
 	if c.Reason != "" {
 		msg += ": " + c.Reason
+	}
+	if r, ok := s.messageOutputLost(j, c, msg); ok {
+		return r
+	}
+	kind := j.plan.Stages[c.Stage].Output.Kind
+	if !j.Active() || t.Committed == nil || t.Committed.Attempt != c.Attempt ||
+		(kind != OutputShuffle && kind != OutputCollect) ||
+		(t.Committed.Report.Iter != nil && !t.Committed.Report.Iter.Final) {
+		return ignored
 	}
 	s.uncommit(j, c.Stage, c.Task, msg)
 	r := Result{Uncommitted: []TaskID{c.TaskID}}
@@ -698,6 +750,14 @@ func RestoreState(b []byte) (*State, error) {
 			for _, t := range st.Tasks {
 				if t == nil || (t.Committed != nil && (t.Committed.Attempt < 0 || t.Committed.Attempt >= len(t.Attempts))) {
 					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: bad task", j.ID, si)
+				}
+			}
+			switch ps := &plan.Stages[si]; {
+			case (ps.Iterate != nil) != (st.Iter != nil):
+				return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: iteration state does not match the plan", j.ID, si)
+			case st.Iter != nil:
+				if err := st.Iter.check(ps); err != nil {
+					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: %w", j.ID, si, err)
 				}
 			}
 		}

@@ -91,6 +91,7 @@ type Worker struct {
 	cc    pb.CoordinatorClient
 	files files
 	peers peers
+	res   *resident // Pregel partitions of the tasks run here
 	slots chan struct{}
 	stop  context.CancelFunc
 	loops sync.WaitGroup // connect and heartbeat loops
@@ -139,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
-		slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
+		res: newResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, progs: map[string]*bsp.Program{}}
 	pb.RegisterWorkerServer(w.srv, w)
 	go w.srv.Serve(lis)
@@ -385,16 +386,20 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		return res
 	}
 	env := &bsp.TaskEnv{Mem: w.cfg.Mem, MemoryBudget: w.cfg.Memory / int64(w.cfg.Slots), WorkDir: w.cfg.DataDir,
-		Compression: w.cfg.Compression, Inputs: &inputs{w: w, shuf: a.GetInputs(), mem: w.cfg.Mem, cached: map[string]*shuffle.Index{}}}
+		Compression: w.cfg.Compression, Inputs: &inputs{w: w, shuf: a.GetInputs(), mem: w.cfg.Mem, cached: map[string]*shuffle.Index{}},
+		Resident: w.res}
 	at := a.GetAttempt()
 	rep, err := prog.RunTask(ctx, bsp.TaskSpec{Stage: int(at.GetStage()), Partition: int(at.GetTask()),
-		Attempt: int(at.GetAttempt()), Bounds: a.GetBounds()}, env)
+		Attempt: int(at.GetAttempt()), Bounds: a.GetBounds(), Superstep: int(a.GetSuperstep()), Restore: a.GetRestore(),
+		Final: a.GetFinal(), Aggregates: a.GetAggregates()}, env)
 	if err != nil {
 		res.Error = err.Error()
 		var li *lostInput
 		switch {
 		case errors.As(err, &li):
 			res.Lost, res.LostInput = true, li.ref
+		case errors.Is(err, bsp.ErrStateLost):
+			res.Lost, res.StateLost = true, true
 		case ctx.Err() != nil:
 			res.Lost = true
 		}
@@ -415,11 +420,16 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		res.SinkFile = &pb.SinkFile{Node: int32(sf.Node), Part: int32(sf.Part), Path: sf.Path}
 	}
 	res.Samples = rep.Samples
+	if it := rep.Iter; it != nil {
+		res.Iter = &pb.IterReport{Superstep: int32(it.Superstep), Active: it.Active, Messages: it.Messages,
+			Aggregates: it.Aggregates, Final: it.Final, Checkpoint: it.Checkpoint}
+	}
 	return res
 }
 
 // deleteJob cancels the job's running attempts, waits until they have
-// stopped writing (or ctx ends), and removes the job's files. Attempts
+// stopped writing (or ctx ends), and removes the job's files and resident
+// Pregel partitions. Attempts
 // assigned afterwards are refused, so nothing of the job comes back.
 func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 	if jobID == "" || filepath.Base(jobID) != jobID {
@@ -443,6 +453,7 @@ func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 			return fmt.Errorf("worker: deleting job %s: its attempts are still running: %w", jobID, ctx.Err())
 		}
 	}
+	w.res.dropJob(jobID)
 	dir := filepath.Join(w.cfg.DataDir, jobID)
 	w.files.dropUnder(dir)
 	return os.RemoveAll(dir)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"time"
@@ -30,11 +31,6 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		}
 		s.tick(ctx)
 	}
-}
-
-type pendingAssign struct {
-	a   coordinator.Assignment
-	msg *pb.TaskAssignment
 }
 
 type pendingCommit struct {
@@ -67,7 +63,7 @@ func (s *Server) tick(ctx context.Context) {
 		}
 	}
 	var (
-		assigns  []pendingAssign
+		assigns  []coordinator.Assignment
 		commits  []pendingCommit
 		cleanups []pendingCleanup
 	)
@@ -78,11 +74,7 @@ func (s *Server) tick(ctx context.Context) {
 				delete(free, w)
 			}
 		}
-		for _, a := range coordinator.Schedule(st, free) {
-			if msg := assignment(st, a); msg != nil {
-				assigns = append(assigns, pendingAssign{a: a, msg: msg})
-			}
-		}
+		assigns = coordinator.Schedule(st, free)
 		for _, j := range st.Jobs {
 			switch {
 			case j.Phase == coordinator.JobCommitting:
@@ -93,13 +85,25 @@ func (s *Server) tick(ctx context.Context) {
 			}
 		}
 	})
-	for _, pa := range assigns {
-		res, err := s.propose(ctx, pa.a.Command())
+	for _, a := range assigns {
+		res, err := s.propose(ctx, a.Command())
 		if err != nil || res.Err != nil || res.Ignored {
 			continue
 		}
-		if err := connected[pa.a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: pa.msg}}); err != nil {
-			_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: pa.a.AttemptID, Worker: pa.a.Worker,
+		// The message is built from the state the assignment was applied
+		// to, so that it names the superstep the attempt runs.
+		var msg *pb.TaskAssignment
+		var why string
+		s.node.Read(func(st *coordinator.State) { msg, why = assignment(st, a) })
+		if msg == nil {
+			if why != "" {
+				_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: a.AttemptID, Worker: a.Worker,
+					Error: "could not build the assignment: " + why, Lost: true})
+			}
+			continue
+		}
+		if err := connected[a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: msg}}); err != nil {
+			_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: a.AttemptID, Worker: a.Worker,
 				Error: "could not send the assignment: " + err.Error(), Lost: true})
 		}
 	}
@@ -107,6 +111,12 @@ func (s *Server) tick(ctx context.Context) {
 		msg := ""
 		if err := commitJob(c); err != nil {
 			msg = "committing the output: " + err.Error()
+		} else if spec, err := bsp.DecodeSpec(c.spec); err == nil {
+			// Before the job is seen to succeed, so that nothing of it is
+			// left once it has; the cleanup removes them after a failure.
+			if err := bsp.RemoveCheckpoints(spec); err != nil {
+				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
+			}
 		}
 		if _, err := s.propose(ctx, coordinator.FinishJob{Job: c.job, Error: msg}); err == nil {
 			s.mu.Lock()
@@ -121,9 +131,12 @@ func (s *Server) tick(ctx context.Context) {
 					DeleteJob: &pb.DeleteJobFilesRequest{JobId: string(c.job)}}})
 			}
 		}
-		if c.failed {
-			if spec, err := bsp.DecodeSpec(c.spec); err == nil {
+		if spec, err := bsp.DecodeSpec(c.spec); err == nil {
+			if c.failed {
 				_ = bsp.AbortSinks(spec)
+			}
+			if err := bsp.RemoveCheckpoints(spec); err != nil {
+				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
 			}
 		}
 		if _, err := s.propose(ctx, coordinator.JobCleaned{Job: c.job}); err == nil {
@@ -158,36 +171,61 @@ func commitJob(c pendingCommit) error {
 	return bsp.CommitSinks(spec)
 }
 
-// assignment builds the message that starts attempt a: the job, its plan,
-// the range bounds and the committed inputs of the task's stage.
-func assignment(st *coordinator.State, a coordinator.Assignment) *pb.TaskAssignment {
+// assignment builds the message that starts attempt a, once assigned: the
+// job, its plan, the range bounds, the committed inputs of the task's stage
+// and, for a Pregel stage, the superstep the attempt runs. It returns nil
+// and why when the message cannot be built, and nil and "" when the attempt
+// is no longer running (it ended before it was sent).
+func assignment(st *coordinator.State, a coordinator.Assignment) (*pb.TaskAssignment, string) {
 	j := st.Job(a.Job)
 	if j == nil {
-		return nil
+		return nil, ""
+	}
+	t := j.Task(a.Stage, a.Task)
+	if t == nil || a.Attempt >= len(t.Attempts) || t.Attempts[a.Attempt].Worker != a.Worker ||
+		t.Attempts[a.Attempt].State != coordinator.AttemptRunning {
+		return nil, ""
 	}
 	var args map[string]string
 	_ = json.Unmarshal(j.Args, &args)
 	msg := &pb.TaskAssignment{Attempt: &pb.AttemptRef{JobId: string(a.Job), Stage: int32(a.Stage), Task: int32(a.Task),
 		Attempt: int32(a.Attempt)}, JobName: j.Name, Args: args, Spec: j.Spec, Bounds: j.Bounds(a.Stage)}
 	stage := j.Plan().Stages[a.Stage]
-	if stage.Input.Kind == coordinator.InputShuffle {
-		refs, err := st.ShuffleInputs(a.Job, a.Stage)
-		if err != nil {
-			return nil
-		}
-		sides := make([]*pb.ShuffleInput, max(stage.Input.Sides, 1))
-		for i := range sides {
-			sides[i] = &pb.ShuffleInput{Node: int32(stage.Input.Node), Side: int32(i)}
-		}
-		for _, r := range refs {
-			if r.Side < 0 || r.Side >= len(sides) {
-				return nil
-			}
-			sides[r.Side].Outputs = append(sides[r.Side].Outputs, location(a.Job, r))
-		}
-		msg.Inputs = sides
+	it := j.Iteration(a.Stage)
+	if it != nil {
+		// Every change of superstep ends the stage's running attempts, so
+		// the iteration is at the attempt's superstep.
+		msg.Superstep, msg.Restore, msg.Final, msg.Aggregates = int32(it.Superstep), it.Restore, it.Final, it.Aggregates
 	}
-	return msg
+	if stage.Input.Kind != coordinator.InputShuffle {
+		return msg, ""
+	}
+	refs, err := st.ShuffleInputs(a.Job, a.Stage)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if it != nil && it.Superstep > 0 {
+		if it.Pinned() {
+			in := &pb.ShuffleInput{Node: int32(stage.Input.Node), Side: coordinator.MessageSide}
+			for _, r := range refs {
+				in.Outputs = append(in.Outputs, location(a.Job, r))
+			}
+			msg.Inputs = []*pb.ShuffleInput{in}
+		}
+		return msg, ""
+	}
+	sides := make([]*pb.ShuffleInput, max(stage.Input.Sides, 1))
+	for i := range sides {
+		sides[i] = &pb.ShuffleInput{Node: int32(stage.Input.Node), Side: int32(i)}
+	}
+	for _, r := range refs {
+		if r.Side < 0 || r.Side >= len(sides) {
+			return nil, fmt.Sprintf("map output of stage %d on side %d of a %d-sided input", r.Stage, r.Side, len(sides))
+		}
+		sides[r.Side].Outputs = append(sides[r.Side].Outputs, location(a.Job, r))
+	}
+	msg.Inputs = sides
+	return msg, ""
 }
 
 func location(job coordinator.JobID, r coordinator.OutputRef) *pb.MapOutputLocation {
@@ -220,6 +258,10 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 		}
 		for i, stg := range j.Stages {
 			ss := &pb.StageStatus{Stage: int32(i), Tasks: int32(len(stg.Tasks))}
+			if it := j.Iteration(i); it != nil {
+				ss.Superstep = int32(it.Superstep)
+				ss.Rollbacks = int32(it.TotalRollbacks)
+			}
 			for _, t := range stg.Tasks {
 				ss.Attempts += int32(len(t.Attempts))
 				if t.Committed != nil {

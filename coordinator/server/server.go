@@ -361,6 +361,10 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 		if sf := r.GetSinkFile(); sf != nil {
 			rep.SinkFile = &coordinator.SinkFile{Node: int(sf.GetNode()), Part: int(sf.GetPart()), Path: sf.GetPath()}
 		}
+		if it := r.GetIter(); it != nil {
+			rep.Iter = &coordinator.IterReport{Superstep: int(it.GetSuperstep()), Active: it.GetActive(),
+				Messages: it.GetMessages(), Aggregates: it.GetAggregates(), Final: it.GetFinal(), Checkpoint: it.GetCheckpoint()}
+		}
 		cmd = coordinator.TaskSucceeded{AttemptID: at, Worker: w, Report: rep}
 	} else {
 		if li := r.GetLostInput(); li != nil && li.GetJobId() != "" {
@@ -368,7 +372,7 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 				return err
 			}
 		}
-		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: r.GetError(), Lost: r.GetLost()}
+		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: r.GetError(), Lost: r.GetLost(), StateLost: r.GetStateLost()}
 	}
 	_, err := s.propose(ctx, cmd)
 	return err

@@ -812,7 +812,13 @@ type StageStatus struct {
 	Spills int64 `protobuf:"varint,11,opt,name=spills,proto3" json:"spills,omitempty"`
 	// Wall time of the stage in ms: from its first task start to its last
 	// commit, or to now while it runs; 0 before it starts.
-	ElapsedMs     int64 `protobuf:"varint,12,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
+	ElapsedMs int64 `protobuf:"varint,12,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
+	// For a Pregel stage: the superstep its tasks run now (0-based); done
+	// counts the tasks that finished it. 0 for other stages.
+	Superstep int32 `protobuf:"varint,13,opt,name=superstep,proto3" json:"superstep,omitempty"`
+	// For a Pregel stage: how many times it rolled back to a checkpoint (or
+	// to superstep 0) after losing a vertex partition.
+	Rollbacks     int32 `protobuf:"varint,14,opt,name=rollbacks,proto3" json:"rollbacks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -927,6 +933,20 @@ func (x *StageStatus) GetSpills() int64 {
 func (x *StageStatus) GetElapsedMs() int64 {
 	if x != nil {
 		return x.ElapsedMs
+	}
+	return 0
+}
+
+func (x *StageStatus) GetSuperstep() int32 {
+	if x != nil {
+		return x.Superstep
+	}
+	return 0
+}
+
+func (x *StageStatus) GetRollbacks() int32 {
+	if x != nil {
+		return x.Rollbacks
 	}
 	return 0
 }
@@ -1925,7 +1945,20 @@ type TaskAssignment struct {
 	// the keys k with bounds[p-1] <= k < bounds[p] (bytewise). Empty otherwise.
 	Bounds [][]byte `protobuf:"bytes,5,rep,name=bounds,proto3" json:"bounds,omitempty"`
 	// For a stage reading a shuffle: the committed map outputs of every side.
-	Inputs        []*ShuffleInput `protobuf:"bytes,6,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	// For superstep k > 0 of a Pregel stage (not restoring): the message
+	// outputs of superstep k-1 instead, as one input of side -1.
+	Inputs []*ShuffleInput `protobuf:"bytes,6,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	// Pregel stages only: the superstep the attempt runs (0-based).
+	Superstep int32 `protobuf:"varint,7,opt,name=superstep,proto3" json:"superstep,omitempty"`
+	// Pregel stages only: reload the vertex partition from the checkpoint of
+	// superstep - 1 instead of this worker's memory (the stage rolled back).
+	Restore bool `protobuf:"varint,8,opt,name=restore,proto3" json:"restore,omitempty"`
+	// Pregel stages only: the iteration ended; emit the vertices into the
+	// stage's output.
+	Final bool `protobuf:"varint,9,opt,name=final,proto3" json:"final,omitempty"`
+	// Pregel stages only: every task's aggregator partials of superstep - 1,
+	// in task order (IterReport.aggregates); empty for superstep 0.
+	Aggregates    [][]byte `protobuf:"bytes,10,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1998,6 +2031,34 @@ func (x *TaskAssignment) GetBounds() [][]byte {
 func (x *TaskAssignment) GetInputs() []*ShuffleInput {
 	if x != nil {
 		return x.Inputs
+	}
+	return nil
+}
+
+func (x *TaskAssignment) GetSuperstep() int32 {
+	if x != nil {
+		return x.Superstep
+	}
+	return 0
+}
+
+func (x *TaskAssignment) GetRestore() bool {
+	if x != nil {
+		return x.Restore
+	}
+	return false
+}
+
+func (x *TaskAssignment) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+func (x *TaskAssignment) GetAggregates() [][]byte {
+	if x != nil {
+		return x.Aggregates
 	}
 	return nil
 }
@@ -2178,6 +2239,12 @@ type TaskResult struct {
 	Stack string `protobuf:"bytes,10,opt,name=stack,proto3" json:"stack,omitempty"`
 	// With lost_input: the path of the map output that could not be read.
 	LostInputPath string `protobuf:"bytes,11,opt,name=lost_input_path,json=lostInputPath,proto3" json:"lost_input_path,omitempty"`
+	// Set by the tasks of a Pregel stage when ok: what the superstep did.
+	Iter *IterReport `protobuf:"bytes,12,opt,name=iter,proto3" json:"iter,omitempty"`
+	// With lost: the Pregel task found no vertex partition of the previous
+	// superstep in this worker's memory; the coordinator rolls the stage back
+	// to its last checkpoint.
+	StateLost     bool `protobuf:"varint,13,opt,name=state_lost,json=stateLost,proto3" json:"state_lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2289,6 +2356,112 @@ func (x *TaskResult) GetLostInputPath() string {
 	return ""
 }
 
+func (x *TaskResult) GetIter() *IterReport {
+	if x != nil {
+		return x.Iter
+	}
+	return nil
+}
+
+func (x *TaskResult) GetStateLost() bool {
+	if x != nil {
+		return x.StateLost
+	}
+	return false
+}
+
+// IterReport is what one task of a Pregel stage reports about the superstep
+// it ran.
+type IterReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The superstep the task ran (TaskAssignment.superstep).
+	Superstep int32 `protobuf:"varint,1,opt,name=superstep,proto3" json:"superstep,omitempty"`
+	// Vertices that did not vote to halt (a count).
+	Active int64 `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	// Messages sent, after map-side combining (a count).
+	Messages int64 `protobuf:"varint,3,opt,name=messages,proto3" json:"messages,omitempty"`
+	// The task's encoded aggregator partials, opaque to the coordinator.
+	Aggregates []byte `protobuf:"bytes,4,opt,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// The task emitted its vertices: the iteration is over.
+	Final bool `protobuf:"varint,5,opt,name=final,proto3" json:"final,omitempty"`
+	// The task wrote the checkpoint of this superstep.
+	Checkpoint    bool `protobuf:"varint,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IterReport) Reset() {
+	*x = IterReport{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IterReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IterReport) ProtoMessage() {}
+
+func (x *IterReport) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IterReport.ProtoReflect.Descriptor instead.
+func (*IterReport) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *IterReport) GetSuperstep() int32 {
+	if x != nil {
+		return x.Superstep
+	}
+	return 0
+}
+
+func (x *IterReport) GetActive() int64 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *IterReport) GetMessages() int64 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *IterReport) GetAggregates() []byte {
+	if x != nil {
+		return x.Aggregates
+	}
+	return nil
+}
+
+func (x *IterReport) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+func (x *IterReport) GetCheckpoint() bool {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return false
+}
+
 // Counters are one attempt's totals.
 type Counters struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2312,7 +2485,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2497,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2510,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Counters) GetRecordsIn() int64 {
@@ -2404,7 +2577,7 @@ type MapOutputFile struct {
 
 func (x *MapOutputFile) Reset() {
 	*x = MapOutputFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2589,7 @@ func (x *MapOutputFile) String() string {
 func (*MapOutputFile) ProtoMessage() {}
 
 func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2602,7 @@ func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputFile.ProtoReflect.Descriptor instead.
 func (*MapOutputFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MapOutputFile) GetPath() string {
@@ -2469,7 +2642,7 @@ type SinkFile struct {
 
 func (x *SinkFile) Reset() {
 	*x = SinkFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2654,7 @@ func (x *SinkFile) String() string {
 func (*SinkFile) ProtoMessage() {}
 
 func (x *SinkFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2667,7 @@ func (x *SinkFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkFile.ProtoReflect.Descriptor instead.
 func (*SinkFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SinkFile) GetNode() int32 {
@@ -2535,7 +2708,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2720,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2733,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FetchRequest) GetJobId() string {
@@ -2604,7 +2777,7 @@ type FetchChunk struct {
 
 func (x *FetchChunk) Reset() {
 	*x = FetchChunk{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2789,7 @@ func (x *FetchChunk) String() string {
 func (*FetchChunk) ProtoMessage() {}
 
 func (x *FetchChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2802,7 @@ func (x *FetchChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchChunk.ProtoReflect.Descriptor instead.
 func (*FetchChunk) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FetchChunk) GetData() []byte {
@@ -2650,7 +2823,7 @@ type DeleteJobFilesRequest struct {
 
 func (x *DeleteJobFilesRequest) Reset() {
 	*x = DeleteJobFilesRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2662,7 +2835,7 @@ func (x *DeleteJobFilesRequest) String() string {
 func (*DeleteJobFilesRequest) ProtoMessage() {}
 
 func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2675,7 +2848,7 @@ func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteJobFilesRequest) GetJobId() string {
@@ -2694,7 +2867,7 @@ type DeleteJobFilesResponse struct {
 
 func (x *DeleteJobFilesResponse) Reset() {
 	*x = DeleteJobFilesResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2706,7 +2879,7 @@ func (x *DeleteJobFilesResponse) String() string {
 func (*DeleteJobFilesResponse) ProtoMessage() {}
 
 func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2719,7 +2892,7 @@ func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
 }
 
 var File_api_superstep_v1_superstep_proto protoreflect.FileDescriptor
@@ -2763,7 +2936,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\rended_unix_ms\x18\b \x01(\x03R\vendedUnixMs\x129\n" +
 	"\tcollected\x18\t \x03(\v2\x1b.superstep.v1.CollectOutputR\tcollected\x12&\n" +
 	"\x0fstarted_unix_ms\x18\n" +
-	" \x01(\x03R\rstartedUnixMs\"\xdd\x02\n" +
+	" \x01(\x03R\rstartedUnixMs\"\x99\x03\n" +
 	"\vStageStatus\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x10\n" +
 	"\x03ops\x18\x02 \x03(\tR\x03ops\x12\x14\n" +
@@ -2780,7 +2953,9 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	" \x01(\x03R\x0fshuffleRawBytes\x12\x16\n" +
 	"\x06spills\x18\v \x01(\x03R\x06spills\x12\x1d\n" +
 	"\n" +
-	"elapsed_ms\x18\f \x01(\x03R\telapsedMs\"\x84\x02\n" +
+	"elapsed_ms\x18\f \x01(\x03R\telapsedMs\x12\x1c\n" +
+	"\tsuperstep\x18\r \x01(\x05R\tsuperstep\x12\x1c\n" +
+	"\trollbacks\x18\x0e \x01(\x05R\trollbacks\"\x84\x02\n" +
 	"\bJobEvent\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.superstep.v1.JobStatusR\x06status\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.superstep.v1.JobEventKindR\x04kind\x12\x14\n" +
@@ -2847,14 +3022,21 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xb4\x02\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xa2\x03\n" +
 	"\x0eTaskAssignment\x122\n" +
 	"\aattempt\x18\x01 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12:\n" +
 	"\x04args\x18\x03 \x03(\v2&.superstep.v1.TaskAssignment.ArgsEntryR\x04args\x12\x12\n" +
 	"\x04spec\x18\x04 \x01(\fR\x04spec\x12\x16\n" +
 	"\x06bounds\x18\x05 \x03(\fR\x06bounds\x122\n" +
-	"\x06inputs\x18\x06 \x03(\v2\x1a.superstep.v1.ShuffleInputR\x06inputs\x1a7\n" +
+	"\x06inputs\x18\x06 \x03(\v2\x1a.superstep.v1.ShuffleInputR\x06inputs\x12\x1c\n" +
+	"\tsuperstep\x18\a \x01(\x05R\tsuperstep\x12\x18\n" +
+	"\arestore\x18\b \x01(\bR\arestore\x12\x14\n" +
+	"\x05final\x18\t \x01(\bR\x05final\x12\x1e\n" +
+	"\n" +
+	"aggregates\x18\n" +
+	" \x03(\fR\n" +
+	"aggregates\x1a7\n" +
 	"\tArgsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"q\n" +
@@ -2867,7 +3049,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x14\n" +
 	"\x05index\x18\x04 \x01(\fR\x05index\x122\n" +
-	"\aattempt\x18\x05 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\"\xb0\x03\n" +
+	"\aattempt\x18\x05 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\"\xfd\x03\n" +
 	"\n" +
 	"TaskResult\x122\n" +
 	"\aattempt\x18\x01 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\x12\x0e\n" +
@@ -2883,7 +3065,22 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\asamples\x18\t \x03(\fR\asamples\x12\x14\n" +
 	"\x05stack\x18\n" +
 	" \x01(\tR\x05stack\x12&\n" +
-	"\x0flost_input_path\x18\v \x01(\tR\rlostInputPath\"\xf3\x01\n" +
+	"\x0flost_input_path\x18\v \x01(\tR\rlostInputPath\x12,\n" +
+	"\x04iter\x18\f \x01(\v2\x18.superstep.v1.IterReportR\x04iter\x12\x1d\n" +
+	"\n" +
+	"state_lost\x18\r \x01(\bR\tstateLost\"\xb4\x01\n" +
+	"\n" +
+	"IterReport\x12\x1c\n" +
+	"\tsuperstep\x18\x01 \x01(\x05R\tsuperstep\x12\x16\n" +
+	"\x06active\x18\x02 \x01(\x03R\x06active\x12\x1a\n" +
+	"\bmessages\x18\x03 \x01(\x03R\bmessages\x12\x1e\n" +
+	"\n" +
+	"aggregates\x18\x04 \x01(\fR\n" +
+	"aggregates\x12\x14\n" +
+	"\x05final\x18\x05 \x01(\bR\x05final\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\bR\n" +
+	"checkpoint\"\xf3\x01\n" +
 	"\bCounters\x12\x1d\n" +
 	"\n" +
 	"records_in\x18\x01 \x01(\x03R\trecordsIn\x12\x1f\n" +
@@ -2962,7 +3159,7 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 }
 
 var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
 	(JobEventKind)(0),              // 1: superstep.v1.JobEventKind
@@ -2994,18 +3191,19 @@ var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(*ShuffleInput)(nil),           // 27: superstep.v1.ShuffleInput
 	(*MapOutputLocation)(nil),      // 28: superstep.v1.MapOutputLocation
 	(*TaskResult)(nil),             // 29: superstep.v1.TaskResult
-	(*Counters)(nil),               // 30: superstep.v1.Counters
-	(*MapOutputFile)(nil),          // 31: superstep.v1.MapOutputFile
-	(*SinkFile)(nil),               // 32: superstep.v1.SinkFile
-	(*FetchRequest)(nil),           // 33: superstep.v1.FetchRequest
-	(*FetchChunk)(nil),             // 34: superstep.v1.FetchChunk
-	(*DeleteJobFilesRequest)(nil),  // 35: superstep.v1.DeleteJobFilesRequest
-	(*DeleteJobFilesResponse)(nil), // 36: superstep.v1.DeleteJobFilesResponse
-	nil,                            // 37: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 38: superstep.v1.TaskAssignment.ArgsEntry
+	(*IterReport)(nil),             // 30: superstep.v1.IterReport
+	(*Counters)(nil),               // 31: superstep.v1.Counters
+	(*MapOutputFile)(nil),          // 32: superstep.v1.MapOutputFile
+	(*SinkFile)(nil),               // 33: superstep.v1.SinkFile
+	(*FetchRequest)(nil),           // 34: superstep.v1.FetchRequest
+	(*FetchChunk)(nil),             // 35: superstep.v1.FetchChunk
+	(*DeleteJobFilesRequest)(nil),  // 36: superstep.v1.DeleteJobFilesRequest
+	(*DeleteJobFilesResponse)(nil), // 37: superstep.v1.DeleteJobFilesResponse
+	nil,                            // 38: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 39: superstep.v1.TaskAssignment.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	37, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	38, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
 	11, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
 	11, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
@@ -3023,46 +3221,47 @@ var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
 	29, // 15: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
 	26, // 16: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
 	25, // 17: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
-	35, // 18: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
+	36, // 18: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
 	25, // 19: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	38, // 20: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	39, // 20: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
 	27, // 21: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
 	28, // 22: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
 	25, // 23: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
 	25, // 24: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
 	25, // 25: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
-	30, // 26: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
-	31, // 27: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
-	32, // 28: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
-	3,  // 29: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	5,  // 30: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 31: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	9,  // 32: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	5,  // 33: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	6,  // 34: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	15, // 35: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	17, // 36: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	22, // 37: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	19, // 38: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	33, // 39: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	35, // 40: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	4,  // 41: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	11, // 42: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	8,  // 43: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	10, // 44: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	11, // 45: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	13, // 46: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	16, // 47: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	18, // 48: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	24, // 49: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	20, // 50: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	34, // 51: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	36, // 52: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	41, // [41:53] is the sub-list for method output_type
-	29, // [29:41] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	31, // 26: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
+	32, // 27: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
+	33, // 28: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
+	30, // 29: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
+	3,  // 30: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	5,  // 31: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 32: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	9,  // 33: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	5,  // 34: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	6,  // 35: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	15, // 36: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	17, // 37: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	22, // 38: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	19, // 39: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	34, // 40: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	36, // 41: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	4,  // 42: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	11, // 43: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	8,  // 44: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	10, // 45: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	11, // 46: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	13, // 47: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	16, // 48: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	18, // 49: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	24, // 50: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	20, // 51: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	35, // 52: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	37, // 53: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	42, // [42:54] is the sub-list for method output_type
+	30, // [30:42] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -3085,7 +3284,7 @@ func file_api_superstep_v1_superstep_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -1,0 +1,133 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/superstep/superstep/bsp/local"
+	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/examples/graph"
+	"github.com/superstep/superstep/examples/rmat"
+)
+
+// rmatFile writes an R-MAT edge list.
+func rmatFile(t *testing.T, scale, ef int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := range int64(ef) << scale {
+		s, d := rmat.Edge(11, scale, i)
+		fmt.Fprintf(&b, "%d\t%d\n", s, d)
+	}
+	p := filepath.Join(t.TempDir(), "edges.tsv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPregelEmbeddedWorkers runs PageRank and components on embedded
+// clusters of 1, 2 and 4 workers: the bytes equal the in-process run's.
+func TestPregelEmbeddedWorkers(t *testing.T) {
+	edges := rmatFile(t, 10, 4)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		flags []string
+	}{
+		{"pagerank", []string{"--int-ids", "--tol", "1e-10", "--checkpoint-every", "4"}},
+		{"components", []string{"--checkpoint-every", "2"}},
+	} {
+		job := graph.PageRankJob
+		if c.name == "components" {
+			job = graph.ComponentsJob
+		}
+		want := filepath.Join(t.TempDir(), "local")
+		ex, err := local.New(local.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ex.Execute(ctx, compile(t, job, append([]string{"--edges", edges, "--out", want}, c.flags...), 4)); err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{1, 2, 4} {
+			e, _ := embedded(t, workers)
+			got := filepath.Join(t.TempDir(), "cluster")
+			if _, err := e.Executor().Execute(ctx, compile(t, job, append([]string{"--edges", edges, "--out", got}, c.flags...), 4)); err != nil {
+				t.Fatalf("%s on %d workers: %v", c.name, workers, err)
+			}
+			if a, b := concat(t, got), concat(t, want); !bytes.Equal(a, b) || len(a) == 0 {
+				t.Fatalf("%s on %d workers: %d bytes differ from the in-process run's %d", c.name, workers, len(a), len(b))
+			}
+		}
+	}
+}
+
+// TestPregelWorkerKilled SIGKILLs a worker process in the middle of a
+// PageRank iteration: the job rolls back to its last checkpoint and its
+// output equals the in-process run's, byte for byte.
+func TestPregelWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test; runs without -short")
+	}
+	dir := t.TempDir()
+	edges := rmatFile(t, 11, 8)
+	ckpt := filepath.Join(dir, "checkpoints")
+	coord := start(t, "coordinator listening on", "coordinator", "--listen", "127.0.0.1:0")
+	var workers []*proc
+	for i := range 3 {
+		workers = append(workers, start(t, "worker ", "worker", "--coordinator", coord.addr, "--listen", "127.0.0.1:0",
+			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "32MB"))
+	}
+	flags := []string{"--edges", edges, "--int-ids", "--tol", "1e-300", "--max-iter", "150", "--checkpoint-every", "3", "--partitions", "6"}
+	want := filepath.Join(dir, "local")
+	runCLI(t, append([]string{"run", "pagerank", "--workers", "0", "--out", want}, flags...)...)
+
+	got := filepath.Join(dir, "cluster")
+	submit := exec.Command(binary(t), append([]string{"submit", "pagerank", "--coordinator", coord.addr, "--detach",
+		"--checkpoint-dir", ckpt, "--out", got}, flags...)...)
+	idb, err := submit.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(idb))
+	// Kill a worker once the checkpoint of superstep 6 exists, mid-way
+	// through the iteration.
+	waitFor(t, 120*time.Second, "the checkpoint of superstep 6 is written", func() bool {
+		m, _ := filepath.Glob(filepath.Join(ckpt, id, "stage-*", "ss-000006", "msgs-*.ssf"))
+		return len(m) == 6
+	})
+	if err := workers[1].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	workers[1].done <- <-workers[1].done
+	client, err := cluster.Dial(context.Background(), coord.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	st, err := client.Wait(context.Background(), id, nil)
+	if err != nil {
+		t.Fatalf("job after a worker was killed: %v", err)
+	}
+	rollbacks := 0
+	for _, s := range st.GetStages() {
+		rollbacks += int(s.GetRollbacks())
+	}
+	if rollbacks == 0 {
+		t.Fatal("the iteration never rolled back: the worker was killed too late to test recovery")
+	}
+	t.Logf("rollbacks: %d", rollbacks)
+	if a, b := concat(t, got), concat(t, want); !bytes.Equal(a, b) || len(a) == 0 {
+		t.Fatalf("output after a worker was killed (%d bytes) differs from the in-process run (%d bytes)", len(a), len(b))
+	}
+	if _, err := os.Stat(filepath.Join(ckpt, id)); !os.IsNotExist(err) {
+		t.Fatalf("the job's checkpoints were not removed: %v", err)
+	}
+}
