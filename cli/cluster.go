@@ -210,8 +210,12 @@ func newStatusCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SUPERSTEP\tTASKS\tDONE\tRUNNING\tATTEMPTS\tRECORDS IN\tSHUFFLE\tOPS")
 			for _, s := range st.GetStages() {
+				ops := strings.Join(s.GetOps(), "→")
+				if s.GetSuperstep() > 0 || s.GetRollbacks() > 0 {
+					ops += fmt.Sprintf(" (vertex superstep %d, %d rollbacks)", s.GetSuperstep(), s.GetRollbacks())
+				}
 				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", s.GetStage()+1, s.GetTasks(), s.GetDone(), s.GetRunning(),
-					s.GetAttempts(), s.GetRecordsIn(), formatBytes(s.GetShuffleBytes()), strings.Join(s.GetOps(), "→"))
+					s.GetAttempts(), s.GetRecordsIn(), formatBytes(s.GetShuffleBytes()), ops)
 			}
 			return tw.Flush()
 		},
