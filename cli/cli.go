@@ -69,5 +69,6 @@ Start with:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newExplainCmd(), newCoordinatorCmd(), newWorkerCmd(), newSubmitCmd(),
 		newJobsCmd(), newStatusCmd(), newCancelCmd(), newWorkersCmd())
+	root.AddCommand(newSearchCmd(), newServeCmd(), newIndexCmd())
 	return root
 }

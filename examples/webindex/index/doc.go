@@ -19,5 +19,8 @@
 //	"SSDT" u32 version u64 count
 //	u64 offsets[count+1] (from the start of the records)
 //	records: uvarint len, URL, uvarint len, title, u32 length in tokens,
-//	         f64 PageRank (little endian)
+//	         f64 PageRank (little endian), uvarint len, text
+//
+// The whole index directory (manifest, document table, one terms file per
+// partition) is described in docs/index-format.md; Open opens it.
 package index
