@@ -100,3 +100,26 @@ func TestWholeFiles(t *testing.T) {
 		t.Fatalf("files: %s", s)
 	}
 }
+
+// TestJoinLeftKeysAfterLastRightKey is a regression test: left keys larger
+// than every right key once looped forever.
+func TestJoinLeftKeysAfterLastRightKey(t *testing.T) {
+	forLayouts(t, func(t *testing.T, l layout) {
+		got := collect(t, l, func(p *bsp.Plan) bsp.Dataset[string] {
+			left := bsp.FromSlice(p, []bsp.KV[int, string]{{Key: 1, Value: "a"}, {Key: 5, Value: "b"}, {Key: 9, Value: "c"}, {Key: 10, Value: "d"}}, 2)
+			right := bsp.FromSlice(p, []bsp.KV[int, int]{{Key: 1, Value: 100}, {Key: 5, Value: 500}}, 1)
+			inner := bsp.Map(bsp.Join(left, right), func(kv bsp.KV[int, bsp.Joined[string, int]]) string {
+				return fmt.Sprintf("%d:%s:%d", kv.Key, kv.Value.Left, kv.Value.Right)
+			})
+			outer := bsp.Map(bsp.LeftJoin(left, right), func(kv bsp.KV[int, bsp.LeftJoined[string, int]]) string {
+				return fmt.Sprintf("%d:%s:%d:%v", kv.Key, kv.Value.Left, kv.Value.Right, kv.Value.Matched)
+			})
+			return bsp.Union([]bsp.Dataset[string]{inner, outer})
+		})
+		slices.Sort(got)
+		want := "10:d:0:false 1:a:100 1:a:100:true 5:b:500 5:b:500:true 9:c:0:false"
+		if s := strings.Join(got, " "); s != want {
+			t.Fatalf("got %s, want %s", s, want)
+		}
+	})
+}

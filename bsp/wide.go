@@ -291,7 +291,7 @@ func joinOp[K, A, B, O any](left Dataset[KV[K, A]], right Dataset[KV[K, B]], out
 		)
 		lok, rok := lg.nextGroup(), rg.nextGroup()
 		for lok && !tc.stopped() {
-			c := 1
+			c := -1 // no right keys left: a left key without right
 			if rok {
 				c = bytes.Compare(lg.key, rg.key)
 			}
