@@ -28,9 +28,19 @@ check: proto-check
 	  echo "go.mod/go.sum were not tidy (now tidied; commit the change):"; diff $$tmp/go.mod go.mod; rm -rf $$tmp; exit 1; fi; \
 	rm -rf $$tmp
 
-# The demo: word count and a sort on the embedded executor.
+# The demo: the flagship. Builds the search index of the bundled SQLite
+# documentation on an embedded cluster (coordinator and two gRPC workers in
+# one process), prints its statistics and answers a few queries; then a word
+# count and a sort.
+DEMO_CORPUS := examples/webindex/testdata/sqlite-doc.tar.gz
 demo: build
 	@rm -rf $(DEMO_DIR); mkdir -p $(DEMO_DIR)
+	$(BIN) run webindex --workers 2 --input $(DEMO_CORPUS) --base-url https://sqlite.org/ --out $(DEMO_DIR)/index --progress plain
+	$(BIN) index stats --index $(DEMO_DIR)/index
+	$(BIN) search --index $(DEMO_DIR)/index --k 3 create table
+	$(BIN) search --index $(DEMO_DIR)/index --k 3 '"write-ahead logging"'
+	$(BIN) search --index $(DEMO_DIR)/index --k 3 vacuum OR analyze
+	@echo "--- serve it with: $(BIN) serve --index $(DEMO_DIR)/index --listen 127.0.0.1:8080"
 	$(BIN) run wordcount --input /usr/share/common-licenses --out $(DEMO_DIR)/wordcount
 	@echo "--- the ten most frequent words:"; sort -t'	' -k2,2nr $(DEMO_DIR)/wordcount/part-* | head -10
 	$(BIN) run terasort --generate 1000000 --out $(DEMO_DIR)/records

@@ -71,7 +71,9 @@ func TestWriteBinarySharedDirectory(t *testing.T) {
 
 func TestWriteBinaryPlanErrors(t *testing.T) {
 	dir := t.TempDir() + "/o"
-	w := func(io.Writer) (func(int) error, func() error) { return func(int) error { return nil }, func() error { return nil } }
+	w := func(io.Writer) (func(int) error, func() error) {
+		return func(int) error { return nil }, func() error { return nil }
+	}
 	p := bsp.NewPlan(2)
 	nums := bsp.FromSlice(p, []int{1, 2, 3}, 2)
 	bsp.WriteBinary(nums, dir, "a", "bin", w)

@@ -242,8 +242,12 @@ func printSummary(w io.Writer, prog *bsp.Program, res *bsp.Result) {
 			formatBytes(s.ShuffleBytes), formatBytes(s.ShuffleRaw), s.Spills, s.Wall.Round(time.Millisecond))
 	}
 	tw.Flush()
+	printed := map[string]bool{}
 	for _, sk := range prog.Spec.Sinks {
-		fmt.Fprintf(w, "output: %s\n", sk.Dir)
+		if !printed[sk.Dir] { // several sinks may share a directory
+			printed[sk.Dir] = true
+			fmt.Fprintf(w, "output: %s\n", sk.Dir)
+		}
 	}
 	fmt.Fprintf(w, "done in %s\n", res.Wall.Round(time.Millisecond))
 }

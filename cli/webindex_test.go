@@ -117,10 +117,10 @@ func TestSearchCommand(t *testing.T) {
 		// Doc 2 has both terms twice, doc 4 once each.
 		args: []string{"virtual", "table"},
 		want: `2 results for "virtual table":
-1. The Virtual Table Mechanism  (score 2.9627)
+1. The Virtual Table Mechanism  (score 4.3670)
    https://sqlite.org/vtab.html
    A [virtual] [table] is an object that is registered with an open database connection. [Virtual] [tables] run queries.
-2. FTS5 <Full-Text> Search  (score 2.1002)
+2. FTS5 <Full-Text> Search  (score 2.7729)
    https://sqlite.org/fts5.html
    FTS5 is a [virtual] [table] module that provides full-text search. Run a query with MATCH.
 `,
@@ -129,10 +129,10 @@ func TestSearchCommand(t *testing.T) {
 		// offset; a snippet of 5 words centred on the match (words 7-11).
 		args: []string{"--k", "2", "--offset", "1", "--snippet-words", "5", "running"},
 		want: `4 results for "running", 2 to 3:
-2. SELECT  (score 0.9873)
+2. SELECT  (score 0.6408)
    https://sqlite.org/lang_select.html
    … the database. [Running] a SELECT …
-3. The Virtual Table Mechanism  (score 0.9575)
+3. The Virtual Table Mechanism  (score 0.6109)
    https://sqlite.org/vtab.html
    … connection. Virtual tables [run] queries.
 `,
@@ -142,10 +142,10 @@ func TestSearchCommand(t *testing.T) {
 		// is marked.
 		args: []string{`"query planner"`, "OR", "optimizer"},
 		want: `2 results for "\"query planner\" OR optimizer":
-1. The SQLite Query Optimizer Overview  (score 2.8766)
+1. The SQLite Query Optimizer Overview  (score 4.0033)
    https://sqlite.org/optoverview.html
    The [query] [optimizer] rewrites [queries]. Indexes help the [optimizer] run faster.
-2. Query Planning  (score 2.4142)
+2. Query Planning  (score 2.0430)
    https://sqlite.org/queryplanner.html
    The [query] [planner] chooses the best algorithm for each SQL statement. [Query] planning is hard.
 `,
@@ -206,7 +206,8 @@ func TestSearchJSON(t *testing.T) {
 	// tokens; 74 tokens in all; PageRank 0.2.
 	idf := math.Log(1 + (5-2+0.5)/(2+0.5))
 	bm25 := idf * 2 * 2.2 / (2 + 1.2*(1-0.75+0.75*18/(74.0/5)))
-	if want := 2*bm25 + math.Log(1+5*0.2); math.Abs(h.Score-want) > 1e-12 {
+	// Both terms are in the title: 2 × TitleWeight (1) × idf; prior weight 0.5.
+	if want := 2*bm25 + 2*idf + 0.5*math.Log(1+5*0.2); math.Abs(h.Score-want) > 1e-12 {
 		t.Fatalf("score %v, want %v", h.Score, want)
 	}
 	var marked []string

@@ -15,6 +15,7 @@ import (
 	"github.com/superstep/superstep/cluster"
 	"github.com/superstep/superstep/examples/graph"
 	"github.com/superstep/superstep/examples/rmat"
+	"github.com/superstep/superstep/examples/webindex"
 )
 
 // rmatFile writes an R-MAT edge list.
@@ -130,4 +131,63 @@ func TestPregelWorkerKilled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ckpt, id)); !os.IsNotExist(err) {
 		t.Fatalf("the job's checkpoints were not removed: %v", err)
 	}
+}
+
+// TestWebindexEmbeddedWorkers builds the web index of the bundled corpus on
+// embedded clusters of 1, 2 and 4 workers: every file of the index equals
+// the in-process build's, byte for byte.
+func TestWebindexEmbeddedWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the index four times")
+	}
+	ctx := context.Background()
+	corpus, err := filepath.Abs("../examples/webindex/testdata/sqlite-doc.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := func(out string) []string {
+		return []string{"--input", corpus, "--base-url", "https://sqlite.org/", "--out", out}
+	}
+	want := filepath.Join(t.TempDir(), "local")
+	ex, err := local.New(local.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex.Execute(ctx, compile(t, webindex.Job, flags(want), 4)); err != nil {
+		t.Fatal(err)
+	}
+	wantFiles := readDir(t, want)
+	for _, workers := range []int{1, 2, 4} {
+		e, _ := embedded(t, workers)
+		got := filepath.Join(t.TempDir(), "cluster")
+		if _, err := e.Executor().Execute(ctx, compile(t, webindex.Job, flags(got), 4)); err != nil {
+			t.Fatalf("%d workers: %v", workers, err)
+		}
+		gotFiles := readDir(t, got)
+		if len(gotFiles) != len(wantFiles) || len(gotFiles) < 4 {
+			t.Fatalf("%d workers: %d files, in-process %d", workers, len(gotFiles), len(wantFiles))
+		}
+		for name, b := range wantFiles {
+			if !bytes.Equal(gotFiles[name], b) {
+				t.Fatalf("%d workers: %s differs from the in-process build", workers, name)
+			}
+		}
+	}
+}
+
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
 }

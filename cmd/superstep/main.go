@@ -8,6 +8,7 @@ import (
 	_ "github.com/superstep/superstep/examples/graph"
 	_ "github.com/superstep/superstep/examples/rmat"
 	_ "github.com/superstep/superstep/examples/terasort"
+	_ "github.com/superstep/superstep/examples/webindex"
 	_ "github.com/superstep/superstep/examples/wordcount"
 )
 

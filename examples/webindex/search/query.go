@@ -5,23 +5,27 @@
 // Score of a document d for a query with terms t:
 //
 //	score(d) = Σ_t idf(t) · tf(t,d)·(k1+1) / (tf(t,d) + k1·(1 − b + b·len(d)/avglen))
+//	         + Σ_t TitleWeight · idf(t) · [t occurs in the title of d]
 //	         + PriorWeight · ln(1 + N·PageRank(d))
 //
 // with idf(t) = ln(1 + (N − df(t) + 0.5)/(df(t) + 0.5)) and N the number of
-// documents. N·PageRank is 1 for an average page, so the prior adds about
-// PriorWeight·0.69 to an average page and more to the pages the link graph
-// favours; BM25 dominates for rare terms.
+// documents. The title bonus (a single-field stand-in for BM25F) applies
+// when the corpus knows its analyzer (Corpus.Analyze). N·PageRank is 1 for
+// an average page, so the prior adds about PriorWeight·0.69 to an average
+// page and more to the pages the link graph favours; BM25 dominates for
+// rare terms.
 package search
 
 import (
 	"strings"
 )
 
-// BM25 parameters and the weight of the PageRank prior.
+// BM25 parameters, the weight of a title match and of the PageRank prior.
 const (
 	K1          = 1.2
 	B           = 0.75
-	PriorWeight = 1.0
+	TitleWeight = 1.0
+	PriorWeight = 0.5
 )
 
 // Analyzer turns text into terms with their positions; the index and the

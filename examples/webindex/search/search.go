@@ -15,6 +15,9 @@ type Corpus struct {
 	Terms  []*index.Terms // index partitions; a term is in at most one
 	Docs   *index.Docs
 	AvgLen float64
+	// Analyze, if set, is the index's analyzer: it finds how many of a
+	// document's first positions are its title, for the title bonus.
+	Analyze Analyzer
 }
 
 // Hit is one result.
@@ -83,6 +86,11 @@ func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
 			return nil, 0, err
 		}
 		h := Hit{Doc: int(doc)}
+		titleLen := -1
+		if c.Analyze != nil {
+			titleLen = 0
+			c.Analyze(d.Title, func(string, int) { titleLen++ })
+		}
 		for _, t := range q.Terms() { // fixed order: scores are reproducible to the bit
 			td := terms[t]
 			pos, ok := td.docs[doc]
@@ -92,6 +100,9 @@ func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
 			idf := math.Log(1 + (n-float64(td.df)+0.5)/(float64(td.df)+0.5))
 			tf := float64(len(pos))
 			h.Score += idf * tf * (K1 + 1) / (tf + K1*(1-B+B*float64(d.Length)/max(c.AvgLen, 1)))
+			if len(pos) > 0 && int(pos[0]) < titleLen {
+				h.Score += TitleWeight * idf
+			}
 			h.Positions = append(h.Positions, pos...)
 		}
 		h.Score += PriorWeight * math.Log(1+n*d.PageRank)

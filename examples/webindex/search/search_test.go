@@ -127,7 +127,7 @@ func TestSearch(t *testing.T) {
 	hits, _, _ := c.Search(Parse("planner", lower), 10)
 	idf := math.Log(1 + (4-3+0.5)/(3+0.5))
 	bm25 := idf * 1 * 2.2 / (1 + 1.2*(1-0.75+0.75*5/(23.0/4)))
-	want := bm25 + math.Log(1+4*0.25)
+	want := bm25 + 0.5*math.Log(1+4*0.25) // PriorWeight 0.5; no analyzer: no title bonus
 	if math.Abs(hits[1].Score-want) > 1e-12 {
 		t.Fatalf("score of doc 1 = %v, want %v", hits[1].Score, want)
 	}

@@ -30,7 +30,7 @@ type Searcher struct {
 // NewSearcher returns a Searcher over ix.
 func NewSearcher(ix *index.Index) *Searcher {
 	return &Searcher{
-		corpus:  Corpus{Terms: ix.Terms, Docs: ix.Docs, AvgLen: ix.Manifest.AvgLen},
+		corpus:  Corpus{Terms: ix.Terms, Docs: ix.Docs, AvgLen: ix.Manifest.AvgLen, Analyze: AnalyzerFor(ix.Manifest)},
 		analyze: AnalyzerFor(ix.Manifest),
 	}
 }

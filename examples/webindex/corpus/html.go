@@ -1,0 +1,44 @@
+package corpus
+
+import (
+	"fmt"
+	"io"
+)
+
+// readHTML reads a file that is one HTML page; its URL is the base URL
+// joined with the file's relative path.
+func (r *reader) readHTML(open func() (io.ReadCloser, error)) error {
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	defer f.Close()
+	src := &source{r: f}
+	u, err := r.pageURL(r.name)
+	if err != nil {
+		r.report(r.name, KindBadURL, err.Error())
+		return nil
+	}
+	body, err := readBody(src, MaxPageBytes+1, MaxPageBytes+1)
+	if err != nil {
+		return r.ioError(src)
+	}
+	return r.emit(Page{URL: u, Source: r.name}, body)
+}
+
+// emit hands a page to the callback after the checks every kind shares:
+// an empty body is a Problem "empty" and no page; a body of more than
+// MaxPageBytes is cut, marked Truncated and reported as "too-large".
+func (r *reader) emit(p Page, body []byte) error {
+	if len(body) == 0 {
+		r.report(p.Source, KindEmpty, "empty body")
+		return nil
+	}
+	if len(body) > MaxPageBytes {
+		body = body[:MaxPageBytes:MaxPageBytes]
+		p.Truncated = true
+		r.report(p.Source, KindTooLarge, fmt.Sprintf("body cut to %d bytes", MaxPageBytes))
+	}
+	p.Body = body
+	return r.page(p)
+}

@@ -1,0 +1,358 @@
+// Package webindex is the flagship job: it builds a search index of a web
+// crawl.
+//
+//	superstep run webindex --input PATH... --out INDEX [--base-url URL] [--overwrite]
+//
+// PATH may be a directory tree of HTML files (a page's URL is --base-url
+// joined with its path below PATH), .tar.gz archives of such trees, or
+// WARC / WARC.gz files (their HTML response records). The job
+//
+//  1. reads and parses every page (title, visible text, links; pages
+//     marked noindex are skipped), keeping the first page of each URL;
+//  2. numbers the documents in URL order;
+//  3. builds the link graph (one edge per distinct pair of pages of the
+//     corpus, without self-links) and ranks it with PageRank (a Pregel
+//     iteration, networkx semantics);
+//  4. tokenizes title and text (Unicode segmentation, case folding,
+//     stopwords, Snowball stemming) and inverts them: a shuffle by term
+//     builds each term's posting list (documents, positions);
+//  5. writes the index directory (see examples/webindex/index and
+//     docs/index-format.md): the document table, one terms file per
+//     partition and a manifest, all appearing at once when the job commits.
+//
+// Bad input (non-HTML files, corrupt archives or records, oversized pages)
+// is skipped or truncated and counted in the manifest, with the first
+// problems named by file and offset; the build never fails on one page.
+package webindex
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/examples/graph"
+	"github.com/superstep/superstep/examples/webindex/corpus"
+	"github.com/superstep/superstep/examples/webindex/extract"
+	"github.com/superstep/superstep/examples/webindex/index"
+	"github.com/superstep/superstep/examples/webindex/postings"
+	"github.com/superstep/superstep/examples/webindex/tokenize"
+)
+
+// Job is the registered webindex job.
+var Job = bsp.Register("webindex", build,
+	bsp.WithDescription("build a search index of HTML pages (directories, .tar.gz, WARC); query it with `superstep search`"),
+	bsp.WithFlags(func(fs *pflag.FlagSet) {
+		fs.StringSlice("input", nil, "HTML directories, .tar.gz archives or WARC(.gz) files (required)")
+		fs.String("out", "", "index directory to create (required)")
+		fs.String("base-url", "https://example.org/", "URL of the root of directory and archive inputs")
+		fs.Bool("overwrite", false, "replace the index if it exists")
+		fs.Bool("no-stem", false, "do not stem terms")
+		fs.Bool("no-stopwords", false, "keep stopwords")
+		fs.Float64("damping", 0.85, "PageRank damping factor")
+		fs.Float64("tol", 1e-10, "PageRank convergence tolerance (networkx's: L1 change below N*tol)")
+		fs.Int("max-iter", 100, "PageRank iterations at most")
+	}))
+
+// maxProblems is how many problems the manifest names (all are counted).
+const maxProblems = 100
+
+// item is a parsed page or something skipped.
+type item struct {
+	URL    string
+	Title  string
+	Text   string
+	Links  []string
+	Source string
+	// Kind is set when the input was skipped (see corpus.Problem): the
+	// item is then a problem, not a page. Truncated pages are pages with
+	// Problem set.
+	Kind    string
+	Problem string
+}
+
+// doc is a numbered page.
+type doc struct {
+	ID    uint32
+	URL   string
+	Title string
+	Text  string
+	Links []string
+}
+
+// stat is one contribution to the manifest's statistics.
+type stat struct {
+	Docs, Tokens, Terms, Links int64
+	Skipped                    []kindCount
+	Problems                   []string
+}
+
+type kindCount struct {
+	Kind  string
+	Count int64
+}
+
+func (a stat) merge(b stat) stat {
+	a.Docs += b.Docs
+	a.Tokens += b.Tokens
+	a.Terms += b.Terms
+	a.Links += b.Links
+	counts := map[string]int64{}
+	for _, k := range append(a.Skipped, b.Skipped...) {
+		counts[k.Kind] += k.Count
+	}
+	a.Skipped = a.Skipped[:0:0]
+	for k, n := range counts {
+		a.Skipped = append(a.Skipped, kindCount{k, n})
+	}
+	slices.SortFunc(a.Skipped, func(x, y kindCount) int { return cmp.Compare(x.Kind, y.Kind) })
+	a.Problems = append(slices.Clone(a.Problems), b.Problems...)
+	slices.Sort(a.Problems)
+	if len(a.Problems) > maxProblems {
+		a.Problems = a.Problems[:maxProblems]
+	}
+	return a
+}
+
+// Params are the build parameters of an index.
+type Params struct {
+	Inputs    []string
+	Out       string
+	BaseURL   string
+	Overwrite bool
+	Stem      bool
+	Stopwords bool
+	PageRank  graph.PageRankConfig
+}
+
+func build(p *bsp.Plan, a bsp.Args) error {
+	prm := Params{Inputs: a.Strings("input"), Out: a.String("out"), BaseURL: a.String("base-url"),
+		Overwrite: a.Bool("overwrite"), Stem: !a.Bool("no-stem"), Stopwords: !a.Bool("no-stopwords"),
+		PageRank: graph.PageRankConfig{Damping: a.Float64("damping"), Tol: a.Float64("tol"), MaxIter: a.Int("max-iter"),
+			CheckpointEvery: bsp.DefaultCheckpointEvery}}
+	switch {
+	case len(prm.Inputs) == 0 || prm.Out == "":
+		return errors.New("webindex: --input and --out are required")
+	case !strings.HasPrefix(prm.BaseURL, "http://") && !strings.HasPrefix(prm.BaseURL, "https://"):
+		return fmt.Errorf("webindex: --base-url must be an absolute http(s) URL, got %q", prm.BaseURL)
+	case prm.PageRank.Damping < 0 || prm.PageRank.Damping > 1 || prm.PageRank.Tol <= 0 || prm.PageRank.MaxIter < 1:
+		return errors.New("webindex: --damping must be in [0,1], --tol positive and --max-iter at least 1")
+	}
+	Build(p, prm)
+	return nil
+}
+
+// Build adds the index build to p.
+func Build(p *bsp.Plan, prm Params) {
+	var opts []bsp.Option
+	if prm.Overwrite {
+		opts = append(opts, bsp.Overwrite())
+	}
+	tok := tokenize.New(tokenize.Options{Stem: prm.Stem, Stopwords: prm.Stopwords})
+	roots := make([]string, len(prm.Inputs))
+	for i, in := range prm.Inputs {
+		roots[i] = filepath.Clean(in)
+	}
+
+	items := bsp.FlatMap(bsp.WholeFiles(p, prm.Inputs...), func(path string, emit func(item)) {
+		readInput(path, relPath(path, roots), prm.BaseURL, emit)
+	})
+	// Keep the first page of every URL (in input order); later ones are
+	// duplicates.
+	firsts := bsp.FlatMapGroups(bsp.Map(items, func(it item) bsp.KV[string, item] { return bsp.KV[string, item]{Key: it.URL, Value: it} }),
+		func(url string, its iter.Seq[item], emit func(item)) {
+			first := true
+			for it := range its {
+				switch {
+				case it.Kind != "" && it.Kind != "too-large":
+					emit(it)
+				case first:
+					first = false
+					emit(it)
+				default:
+					emit(item{URL: url, Source: it.Source, Kind: "duplicate-url", Problem: "another page has the URL " + url})
+				}
+			}
+		})
+	pages := bsp.Filter(firsts, func(it item) bool { return it.Kind == "" || it.Kind == "too-large" })
+	problems := bsp.Filter(firsts, func(it item) bool { return it.Kind != "" })
+
+	// Number the documents in URL order.
+	urls := bsp.SortBy(bsp.Map(pages, func(it item) string { return it.URL }), func(u string) string { return u }, bsp.Partitions(1))
+	ids := bsp.MapPartitions(urls, func(_ int, in []string, emit func(bsp.KV[string, uint32])) {
+		for i, u := range in {
+			emit(bsp.KV[string, uint32]{Key: u, Value: uint32(i)})
+		}
+	})
+	docs := bsp.Map(bsp.Join(bsp.Map(pages, func(it item) bsp.KV[string, item] { return bsp.KV[string, item]{Key: it.URL, Value: it} }), ids),
+		func(kv bsp.KV[string, bsp.Joined[item, uint32]]) doc {
+			it := kv.Value.Left
+			return doc{ID: kv.Value.Right, URL: it.URL, Title: it.Title, Text: it.Text, Links: it.Links}
+		})
+
+	// The link graph between pages of the corpus, and PageRank over it.
+	pairs := bsp.FlatMap(docs, func(d doc, emit func(bsp.KV[string, string])) {
+		for _, l := range d.Links {
+			if l != d.URL {
+				emit(bsp.KV[string, string]{Key: l, Value: d.URL})
+			}
+		}
+	})
+	edges := bsp.Distinct(bsp.Map(bsp.Join(pairs, ids), func(kv bsp.KV[string, bsp.Joined[string, uint32]]) bsp.Edge[string, float64] {
+		return bsp.Edge[string, float64]{Src: kv.Value.Left, Dst: kv.Key}
+	}))
+	vertices := bsp.Map(ids, func(kv bsp.KV[string, uint32]) bsp.KV[string, float64] {
+		return bsp.KV[string, float64]{Key: kv.Key}
+	})
+	ranks := graph.PageRank(vertices, edges, prm.PageRank)
+
+	// The document table, in ID order, in one file.
+	rows := bsp.Map(bsp.LeftJoin(bsp.Map(docs, func(d doc) bsp.KV[string, doc] { return bsp.KV[string, doc]{Key: d.URL, Value: d} }), ranks),
+		func(kv bsp.KV[string, bsp.LeftJoined[doc, float64]]) docRow {
+			d := kv.Value.Left
+			n := uint32(0)
+			tok.Tokens(indexedText(d), func(string, int) { n++ })
+			return docRow{ID: d.ID, Doc: index.Doc{URL: d.URL, Title: d.Title, Length: n, PageRank: kv.Value.Right, Text: d.Text}}
+		})
+	sortedRows := bsp.SortBy(rows, func(r docRow) uint32 { return r.ID }, bsp.Partitions(1))
+	bsp.WriteBinary(sortedRows, prm.Out, "docs", "idx", writeDocs, append(opts, bsp.SingleFile())...)
+
+	// The inverted index: a shuffle by term.
+	occ := bsp.FlatMap(docs, func(d doc, emit func(bsp.KV[string, postings.Posting])) {
+		pos := map[string][]uint32{}
+		var order []string
+		tok.Tokens(indexedText(d), func(term string, p int) {
+			if _, ok := pos[term]; !ok {
+				order = append(order, term)
+			}
+			pos[term] = append(pos[term], uint32(p))
+		})
+		for _, t := range order {
+			emit(bsp.KV[string, postings.Posting]{Key: t, Value: postings.Posting{Doc: d.ID, Positions: pos[t]}})
+		}
+	})
+	terms := bsp.GroupByKey(occ)
+	bsp.WriteBinary(terms, prm.Out, "terms", "idx", writeTerms, opts...)
+
+	// The manifest.
+	st := bsp.Union([]bsp.Dataset[stat]{
+		bsp.Map(rows, func(r docRow) stat { return stat{Docs: 1, Tokens: int64(r.Doc.Length)} }),
+		bsp.Map(terms, func(bsp.KV[string, []postings.Posting]) stat { return stat{Terms: 1} }),
+		bsp.Map(edges, func(bsp.Edge[string, float64]) stat { return stat{Links: 1} }),
+		bsp.Map(problems, func(it item) stat {
+			return stat{Skipped: []kindCount{{it.Kind, 1}}, Problems: []string{it.Source + ": " + it.Kind + ": " + it.Problem}}
+		}),
+	})
+	total := bsp.ReduceByKey(bsp.Map(st, func(s stat) bsp.KV[int8, stat] { return bsp.KV[int8, stat]{Value: s} }),
+		func(a, b stat) stat { return a.merge(b) }, bsp.Partitions(1))
+	bsp.WriteBinary(total, prm.Out, "manifest", "json", func(w io.Writer) (func(bsp.KV[int8, stat]) error, func() error) {
+		var got *stat
+		return func(kv bsp.KV[int8, stat]) error {
+				got = &kv.Value
+				return nil
+			}, func() error {
+				s := stat{}
+				if got != nil {
+					s = *got
+				}
+				return writeManifest(w, s, p.DefaultPartitions(), prm)
+			}
+	}, append(opts, bsp.SingleFile())...)
+}
+
+// docRow is a row of the document table with its ID.
+type docRow struct {
+	ID  uint32
+	Doc index.Doc
+}
+
+// indexedText is what is tokenized of a document: its title, then its text.
+func indexedText(d doc) string { return d.Title + "\n" + d.Text }
+
+func writeDocs(w io.Writer) (func(docRow) error, func() error) {
+	var docs []index.Doc
+	return func(r docRow) error {
+			if int(r.ID) != len(docs) {
+				return fmt.Errorf("webindex: document %d arrived as number %d", r.ID, len(docs))
+			}
+			docs = append(docs, r.Doc)
+			return nil
+		}, func() error {
+			return index.WriteDocsTo(w, docs)
+		}
+}
+
+func writeTerms(w io.Writer) (func(bsp.KV[string, []postings.Posting]) error, func() error) {
+	tw := index.NewTermsWriterTo(w)
+	return func(kv bsp.KV[string, []postings.Posting]) error {
+		ps := kv.Value
+		slices.SortFunc(ps, func(a, b postings.Posting) int { return cmp.Compare(a.Doc, b.Doc) })
+		return tw.Add(kv.Key, ps)
+	}, tw.Finish
+}
+
+func writeManifest(w io.Writer, s stat, partitions int, prm Params) error {
+	m := index.Manifest{FormatVersion: index.FormatVersion, Partitions: partitions, Docs: s.Docs, Tokens: s.Tokens,
+		Terms: s.Terms, Links: s.Links, Problems: s.Problems,
+		Build: index.BuildParams{Inputs: prm.Inputs, BaseURL: prm.BaseURL, Stem: prm.Stem, Stopwords: prm.Stopwords,
+			Damping: prm.PageRank.Damping, Tol: prm.PageRank.Tol, MaxIter: prm.PageRank.MaxIter}}
+	if s.Docs > 0 {
+		m.AvgLen = float64(s.Tokens) / float64(s.Docs)
+	}
+	if len(s.Skipped) > 0 {
+		m.Skipped = map[string]int64{}
+		for _, k := range s.Skipped {
+			m.Skipped[k.Kind] = k.Count
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+// relPath is path relative to the input root it was listed under.
+func relPath(path string, roots []string) string {
+	for _, r := range roots {
+		if rel, err := filepath.Rel(r, path); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(path)
+}
+
+// readInput parses the pages of one input file into items.
+func readInput(path, rel, baseURL string, emit func(item)) {
+	err := corpus.ReadFile(path, rel, baseURL, func(pg corpus.Page) error {
+		x, err := extract.HTML(pg.URL, pg.Body, pg.ContentType)
+		if err != nil {
+			emit(item{URL: pg.URL, Source: pg.Source, Kind: "bad-url", Problem: err.Error()})
+			return nil
+		}
+		if x.NoIndex {
+			emit(item{URL: x.URL, Source: pg.Source, Kind: "noindex", Problem: "the page asks not to be indexed"})
+			return nil
+		}
+		it := item{URL: x.URL, Title: x.Title, Text: x.Text, Links: x.Links, Source: pg.Source}
+		if pg.Truncated || x.Truncated {
+			it.Kind, it.Problem = "too-large", fmt.Sprintf("truncated to %d bytes", corpus.MaxPageBytes)
+		}
+		emit(it)
+		return nil
+	}, func(pr corpus.Problem) {
+		if pr.Kind == "too-large" {
+			return // reported with the truncated page
+		}
+		emit(item{URL: "", Source: pr.Source, Kind: pr.Kind, Problem: pr.Detail})
+	})
+	if err != nil {
+		emit(item{Source: path, Kind: "unreadable", Problem: err.Error()})
+	}
+}

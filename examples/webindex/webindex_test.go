@@ -1,0 +1,255 @@
+package webindex_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/superstep/superstep/bsp/local"
+	"github.com/superstep/superstep/examples/webindex"
+	"github.com/superstep/superstep/examples/webindex/index"
+	"github.com/superstep/superstep/examples/webindex/search"
+	"github.com/superstep/superstep/examples/webindex/tokenize"
+)
+
+const (
+	corpusPath = "testdata/sqlite-doc.tar.gz"
+	baseURL    = "https://sqlite.org/"
+)
+
+// buildIndex runs the job in-process with the given slots and returns the
+// index directory.
+func buildIndex(t *testing.T, slots int, extra ...string) string {
+	t.Helper()
+	cfg := local.DefaultConfig()
+	cfg.Slots, cfg.WorkDir = slots, t.TempDir()
+	ex, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "index")
+	flags := append([]string{"--input", corpusPath, "--out", out, "--base-url", baseURL, "--tol", "1e-12", "--max-iter", "500"}, extra...)
+	if _, err := ex.RunJob(context.Background(), webindex.Job, flags, 4); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type refPage struct {
+	rank  float64
+	links []string
+}
+
+// reference runs the independent link-graph and PageRank computation
+// (Python's html.parser and networkx).
+func reference(t *testing.T) map[string]refPage {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import networkx").Run(); err != nil {
+		t.Skipf("networkx is not installed (apt-get install python3-networkx): %v", err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "testdata/linkgraph_ref.py", corpusPath, baseURL).Output()
+	if err != nil {
+		t.Fatalf("linkgraph_ref.py: %v", err)
+	}
+	ref := map[string]refPage{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		r, _ := strconv.ParseFloat(f[1], 64)
+		ref[f[0]] = refPage{rank: r, links: strings.Fields(f[2])}
+	}
+	return ref
+}
+
+// TestBundledCorpusAgainstReference checks the index of the SQLite
+// documentation against an independent computation: the documents, every
+// document's links within the corpus, PageRank (networkx, 1e-9) and the
+// document frequencies of sampled terms (an independent tokenizer over
+// the stored text).
+func TestBundledCorpusAgainstReference(t *testing.T) {
+	ref := reference(t)
+	dir := buildIndex(t, 2)
+	ix, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if ix.Docs.Len() != len(ref) {
+		t.Fatalf("%d documents, the reference has %d", ix.Docs.Len(), len(ref))
+	}
+	var links int
+	worst := 0.0
+	for i := range ix.Docs.Len() {
+		d, err := ix.Docs.Doc(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := ref[d.URL]
+		if !ok {
+			t.Fatalf("document %d %s is not in the reference", i, d.URL)
+		}
+		worst = max(worst, math.Abs(d.PageRank-r.rank))
+		links += len(r.links)
+	}
+	if worst > 1e-9 {
+		t.Fatalf("largest PageRank difference from networkx %g", worst)
+	}
+	if int64(links) != ix.Manifest.Links {
+		t.Fatalf("the index has %d links, the reference %d", ix.Manifest.Links, links)
+	}
+	t.Logf("%d documents, %d links, largest PageRank difference %.2g", ix.Docs.Len(), links, worst)
+
+}
+
+// wordRE is an independent implementation, for the tests, of the word
+// rules the tokenizer documents: runs of letters and digits (marks continue
+// a word), joined across an apostrophe between letters and a period between
+// digits.
+var wordRE = regexp.MustCompile(`[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:(?:['’]\p{L}[\p{L}\p{N}\p{M}]*)|(?:\.\p{N}[\p{L}\p{N}\p{M}]*))*`)
+
+// TestDocumentFrequencies builds the index without stemming or stopwords
+// and compares the document frequencies of sampled terms with a count by
+// an independent tokenizer over the stored title and text.
+func TestDocumentFrequencies(t *testing.T) {
+	dir := buildIndex(t, 2, "--no-stem", "--no-stopwords")
+	ix, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	df := map[string]int{}
+	for i := range ix.Docs.Len() {
+		d, _ := ix.Docs.Doc(i)
+		seen := map[string]bool{}
+		for _, w := range wordRE.FindAllString(d.Title+"\n"+d.Text, -1) {
+			seen[strings.ToLower(w)] = true
+		}
+		for w := range seen {
+			df[w]++
+		}
+	}
+	// Every 97th term of the dictionary made of at least four ASCII letters.
+	var sample []string
+	n := 0
+	for _, tf := range ix.Terms {
+		err := tf.Each(func(e index.Entry) bool {
+			if len(e.Term) >= 4 && strings.Trim(e.Term, "abcdefghijklmnopqrstuvwxyz") == "" {
+				if n++; n%97 == 0 {
+					sample = append(sample, e.Term)
+				}
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sample) < 20 {
+		t.Fatalf("only %d sampled terms", len(sample))
+	}
+	for _, w := range sample {
+		got, ok, err := lookup(ix, w)
+		if err != nil || !ok {
+			t.Fatalf("term %q: %v %v", w, ok, err)
+		}
+		if got != df[w] {
+			t.Errorf("term %q: document frequency %d, independent count %d", w, got, df[w])
+		}
+	}
+	t.Logf("%d sampled terms compared", len(sample))
+}
+
+func lookup(ix *index.Index, term string) (int, bool, error) {
+	for _, tf := range ix.Terms {
+		e, ok, err := tf.Lookup(term)
+		if err != nil || ok {
+			return e.DF, ok, err
+		}
+	}
+	return 0, false, nil
+}
+
+// TestIndexBytesIndependentOfSlots builds the index with 1, 2 and 4 slots:
+// every file is byte for byte the same.
+func TestIndexBytesIndependentOfSlots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the index three times")
+	}
+	var first map[string][]byte
+	for _, slots := range []int{1, 2, 4} {
+		dir := buildIndex(t, slots)
+		files := map[string][]byte{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = b
+		}
+		if first == nil {
+			first = files
+			continue
+		}
+		if len(files) != len(first) {
+			t.Fatalf("%d slots: %d files, %d with 1 slot", slots, len(files), len(first))
+		}
+		for name, b := range first {
+			if !bytes.Equal(files[name], b) {
+				t.Fatalf("%d slots: %s differs from the 1-slot build", slots, name)
+			}
+		}
+	}
+}
+
+// TestSearchFixedQueries runs fixed queries on the bundled corpus's index.
+func TestSearchFixedQueries(t *testing.T) {
+	dir := buildIndex(t, 2)
+	ix, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	names := []string{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := []string{"_SUCCESS", "docs.idx", "manifest.json", "terms-00000.idx", "terms-00001.idx", "terms-00002.idx", "terms-00003.idx"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("index files %v, want %v", names, want)
+	}
+	tok := tokenize.New(tokenize.Options{Stem: true, Stopwords: true})
+	c := &search.Corpus{Terms: ix.Terms, Docs: ix.Docs, AvgLen: ix.Manifest.AvgLen, Analyze: tok.Tokens}
+	for _, tc := range []struct {
+		query, top string
+	}{
+		{"create table", "https://sqlite.org/lang_createtable.html"},
+		{`"write-ahead logging"`, "https://sqlite.org/wal.html"},
+		{"vacuum", "https://sqlite.org/lang_vacuum.html"},
+	} {
+		hits, total, err := c.Search(search.Parse(tc.query, tok.Tokens), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 {
+			t.Fatalf("%q: no hits", tc.query)
+		}
+		var urls []string
+		for _, h := range hits {
+			d, _ := ix.Docs.Doc(h.Doc)
+			urls = append(urls, d.URL)
+		}
+		t.Logf("%q: %d matches, top %v", tc.query, total, urls[:min(3, len(urls))])
+		if !slices.Contains(urls[:min(3, len(urls))], tc.top) {
+			t.Fatalf("%q: %s is not in the top 3: %v", tc.query, tc.top, urls)
+		}
+	}
+}
