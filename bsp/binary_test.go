@@ -98,7 +98,7 @@ func TestWholeFiles(t *testing.T) {
 		return bsp.Map(bsp.WholeFiles(p, dir), func(path string) string { return filepath.Base(path) })
 	})
 	slices.Sort(got)
-	if s := strings.Join(got, " "); s != "f0 f1 f2 f3 f4" {
+	if s := strings.Join(got, " "); s != "empty f0 f1 f2 f3 f4" {
 		t.Fatalf("files: %s", s)
 	}
 }

@@ -153,8 +153,9 @@ func unwrapPathError(err error) error {
 
 // fileSplits cuts files into splits of about total/partitions bytes (within
 // [minSplitBytes, maxSplitBytes]); small files are packed together. With
-// byteRanges false each file stays whole. Empty files get no split.
-func fileSplits(paths []string, partitions int, byteRanges bool) ([]Split, error) {
+// byteRanges false each file stays whole. Empty files get no split unless
+// keepEmpty.
+func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]Split, error) {
 	files, sizes, err := listFiles(paths)
 	if err != nil {
 		return nil, err
@@ -177,6 +178,10 @@ func fileSplits(paths []string, partitions int, byteRanges bool) ([]Split, error
 	}
 	for i, f := range files {
 		size := sizes[i]
+		if size == 0 && keepEmpty {
+			cur.Files = append(cur.Files, FileRange{Path: f}) // read whole: the reader decides
+			continue
+		}
 		for off := int64(0); off < size; {
 			n := size - off
 			if byteRanges {
@@ -203,7 +208,7 @@ func TextLines(p *Plan, paths ...string) Dataset[string] {
 	paths = slices.Clone(paths)
 	return newDataset[string](p, &node{kind: kindSource, op: "TextLines", detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(string))
 				for _, fr := range s.Files {
@@ -224,12 +229,12 @@ func TextLines(p *Plan, paths ...string) Dataset[string] {
 // WholeFiles is a dataset of file paths, one record per file (paths may be
 // files, directories or globs, as for TextLines), for inputs that must be
 // read whole: archives, compressed files, one document per file. Files are
-// packed into splits of about equal size; empty files are skipped.
+// packed into splits of about equal size; empty files are included.
 func WholeFiles(p *Plan, paths ...string) Dataset[string] {
 	paths = slices.Clone(paths)
 	return newDataset[string](p, &node{kind: kindSource, op: "WholeFiles", detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false, true) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(string))
 				for _, fr := range s.Files {
@@ -251,7 +256,7 @@ func ParseLines[T any](p *Plan, parse func(line string, emit func(T)) error, pat
 	paths = slices.Clone(paths)
 	return newDataset[T](p, &node{kind: kindSource, op: "ParseLines", detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(T))
 				for _, fr := range s.Files {

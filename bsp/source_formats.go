@@ -27,7 +27,7 @@ func CSV[T any](p *Plan, paths ...string) Dataset[T] {
 	paths = slices.Clone(paths)
 	return newDataset[T](p, &node{kind: kindSource, op: "CSV", detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(T))
 				for _, fr := range s.Files {
@@ -97,7 +97,7 @@ func JSONLines[T any](p *Plan, paths ...string) Dataset[T] {
 	paths = slices.Clone(paths)
 	return newDataset[T](p, &node{kind: kindSource, op: "JSONLines", detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(T))
 				for _, fr := range s.Files {
@@ -149,7 +149,7 @@ func batchSource[T any](p *Plan, op string, paths []string, read batchReader) Da
 	}
 	return newDataset[T](p, &node{kind: kindSource, op: op, detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false) },
+			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
 				emit := down.(func(T))
 				var v T

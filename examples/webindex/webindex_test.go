@@ -253,3 +253,71 @@ func TestSearchFixedQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestBadInputIsCountedNotFatal builds an index from a directory of bad
+// input next to good pages: the build succeeds, the good pages are
+// indexed, an oversized page is truncated, and every problem is counted in
+// the manifest and named with its file.
+func TestBadInputIsCountedNotFatal(t *testing.T) {
+	in := t.TempDir()
+	write := func(name string, b []byte) {
+		p := filepath.Join(in, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.html", []byte(`<title>Good</title><p>a good page about zebras <a href="docs/other.html">other</a> <a href="missing.html">broken</a>`))
+	write("docs/other.html", []byte(`<html><head><meta charset="x-no-such-charset"><title>Other</title></head><body>zebras again</body></html>`))
+	write("latin1.html", []byte("<title>Caf\xe9</title><p>invalid UTF-8 \xff\xfe zebras"))
+	write("noindex.html", []byte(`<meta name="robots" content="noindex"><p>zebras secret`))
+	write("image.png", []byte("\x89PNG\r\n\x1a\n"))
+	write("empty.html", nil)
+	write("crawl.warc.gz", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x0b\x77\x0c")) // a truncated gzip stream
+	big := append([]byte("<title>Big</title><p>zebras "), bytes.Repeat([]byte("lorem ipsum "), 11<<20/12)...)
+	write("big.html", big)
+
+	cfg := local.DefaultConfig()
+	cfg.WorkDir = t.TempDir()
+	ex, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "index")
+	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", "https://example.org/"}, 2); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var urls []string
+	for i := range ix.Docs.Len() {
+		d, _ := ix.Docs.Doc(i)
+		urls = append(urls, d.URL)
+	}
+	want := []string{"https://example.org/big.html", "https://example.org/docs/other.html", "https://example.org/good.html", "https://example.org/latin1.html"}
+	if !slices.Equal(urls, want) {
+		t.Fatalf("documents %v, want %v", urls, want)
+	}
+	if ix.Manifest.Links != 1 {
+		t.Fatalf("%d links, want 1 (good → other; the broken link is not an edge)", ix.Manifest.Links)
+	}
+	for kind, n := range map[string]int64{"not-html": 1, "empty": 1, "noindex": 1, "too-large": 1, "corrupt-gzip": 1} {
+		if ix.Manifest.Skipped[kind] != n {
+			t.Errorf("skipped %s: %d, want %d (all: %v)", kind, ix.Manifest.Skipped[kind], n, ix.Manifest.Skipped)
+		}
+	}
+	problems := strings.Join(ix.Manifest.Problems, "\n")
+	for _, f := range []string{"image.png", "empty.html", "noindex.html", "big.html", "crawl.warc.gz"} {
+		if !strings.Contains(problems, f) {
+			t.Errorf("no problem names %s:\n%s", f, problems)
+		}
+	}
+	if df, _, _ := lookup(ix, "zebra"); df != 4 {
+		t.Fatalf("zebras in %d documents, want 4", df)
+	}
+}
