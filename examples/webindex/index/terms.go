@@ -39,7 +39,6 @@ type TermsWriter struct {
 	path   string
 	f      *os.File
 	w      *bufio.Writer
-	err    error
 	off    uint64
 	dict   []byte
 	blocks []byte
