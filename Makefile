@@ -4,7 +4,7 @@ BIN         := bin/superstep
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-.PHONY: build test test-short check demo bench bench-full proto proto-check clean
+.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/superstep
@@ -51,10 +51,14 @@ demo: build
 # in-process executor, the embedded cluster and separate processes; writes
 # report.md, results.csv, results.json and SVG plots under bench/out.
 bench:
-	$(GO) run ./bench --workload wordcount,terasort,shuffle --workers 1,2 --runs 3 --size small --out bench/out
+	$(GO) run ./bench --workload wordcount,terasort,shuffle,pagerank,webindex --workers 1,2 --runs 3 --size small --out bench/out
 
 bench-full:
-	$(GO) run ./bench --workload wordcount,terasort,shuffle --workers 1,2 --runs 3 --size default --out bench/out-full
+	$(GO) run ./bench --workload wordcount,terasort,shuffle,pagerank,webindex --workers 1,2 --runs 3 --size default --out bench/out-full
+
+# Superstep against Bleve on the bundled corpus (a separate module: bench/bleve).
+bench-bleve:
+	cd bench/bleve && $(GO) run . --corpus ../../examples/webindex/testdata/sqlite-doc.tar.gz
 
 # Protobuf code under api/ is generated and checked in. `make proto`
 # regenerates it with protoc 3.x (apt-get install protobuf-compiler) and the

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/superstep/superstep/bench/webload"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/cluster"
@@ -29,6 +30,8 @@ const (
 	ModeLocal    = "local"
 	ModeEmbedded = "embedded"
 	ModeProcess  = "process"
+	// ModeSearch is the row of the webindex search latency (not a build).
+	ModeSearch = "search"
 )
 
 // Config is what the flags set.
@@ -46,15 +49,27 @@ type Config struct {
 	// pagerank workload; zero: from Size (scale) and 16 (edge factor).
 	PageRankScale      int
 	PageRankEdgeFactor int
+	// WebindexInput is the webindex workload's input (comma-separated
+	// paths the job accepts); empty: the bundled SQLite documentation.
+	// WebindexBaseURL is its --base-url; empty: https://sqlite.org/ for
+	// the bundled corpus, the job's default otherwise.
+	WebindexInput   string
+	WebindexBaseURL string
+	// SearchQueries scales down the search latency query set to this many
+	// queries (0: all of webload.TermQueries + webload.PhraseQueries); the
+	// tests use it to stay short.
+	SearchQueries int
 }
 
 func main() {
 	var c Config
 	var workloads, workers, modes string
 	var cpuProfile string
-	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle, pagerank (webindex is not yet available)")
+	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle, pagerank, webindex")
+	flag.StringVar(&c.WebindexInput, "input", "", "webindex input: comma-separated HTML directories, .tar.gz archives or WARC files (default: the bundled "+webload.BundledCorpus+")")
+	flag.StringVar(&c.WebindexBaseURL, "base-url", "", "webindex --base-url of directory and archive inputs (default: https://sqlite.org/ for the bundled corpus, else the job's)")
 	flag.StringVar(&c.Size, "size", "default", "input size: tiny, small, default, large, or a number (bytes for wordcount and shuffle, e.g. 64MB; records for terasort)")
-	flag.IntVar(&c.PageRankScale, "pagerank-scale", 0, "R-MAT scale (log2 vertices) of the pagerank graph; 0: from --size (tiny 10, small 16, default 20, large 22)")
+	flag.IntVar(&c.PageRankScale, "pagerank-scale", 0, "R-MAT scale (log2 vertices) of the pagerank graph; 0: from --size (tiny 10, small 14, default 20, large 22)")
 	flag.IntVar(&c.PageRankEdgeFactor, "pagerank-edge-factor", defaultEdgeFactor, "R-MAT edges per vertex of the pagerank graph")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.StringVar(&workers, "workers", "1,2", "worker counts")
@@ -158,6 +173,16 @@ type Result struct {
 	ShuffleRaw   int64   `json:"shuffle_raw_bytes"`
 	ShuffleBytes int64   `json:"shuffle_compressed_bytes"`
 	Validated    bool    `json:"validated"`
+	// Webindex only: the HTML bytes of the input (tar members, page
+	// bodies), their rate, and the size of the index built.
+	HTMLBytes  int64   `json:"html_bytes,omitempty"`
+	HTMLMBPerS float64 `json:"html_mb_per_s,omitempty"`
+	IndexBytes int64   `json:"index_bytes,omitempty"`
+	// Webindex search rows (ModeSearch): per-query latency.
+	Queries int     `json:"queries,omitempty"`
+	P50Ms   float64 `json:"p50_ms,omitempty"`
+	P99Ms   float64 `json:"p99_ms,omitempty"`
+	MaxMs   float64 `json:"max_ms,omitempty"`
 	// Pagerank only: messages of the iterations (see pagerankWL.Messages)
 	// and, for the baseline, its read and compute phases.
 	Messages     int64   `json:"messages,omitempty"`
@@ -222,6 +247,8 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			if cfg.PageRankEdgeFactor > 0 {
 				pr.edgeFactor = cfg.PageRankEdgeFactor
 			}
+		} else if wi, ok := wl.(*webindexWL); ok {
+			*wi = *newWebindexWL(cfg.WebindexInput, cfg.WebindexBaseURL)
 		} else if size, err = parseSize(cfg.Size, name); err != nil {
 			return nil, err
 		}
@@ -282,6 +309,16 @@ func (h *harness) workload(ctx context.Context, wl Workload, size int64) error {
 				errs = append(errs, fmt.Errorf("%s, %d workers: %w", mode, n, err))
 				h.logf("%s %s %d workers: %v", wl.Name(), mode, n, err)
 			}
+		}
+	}
+	if wi, ok := wl.(*webindexWL); ok {
+		lat, err := wi.searchLatency(ctx, dir, h.cfg.SearchQueries)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("search latency: %w", err))
+		} else {
+			h.logf("webindex  search: %s", lat)
+			h.runs = append(h.runs, Result{Workload: wl.Name(), Mode: ModeSearch, Workers: 2, Run: 1, Validated: true,
+				Queries: lat.Queries, P50Ms: webload.Ms(lat.P50), P99Ms: webload.Ms(lat.P99), MaxMs: webload.Ms(lat.Max)})
 		}
 	}
 	return errors.Join(errs...)
@@ -454,6 +491,10 @@ func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, 
 			x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
 		} else if mode == ModeProcess {
 			x.ShuffleRaw, x.ShuffleBytes = -1, -1 // `superstep submit` does not report stage statistics
+		}
+		if wi, ok := wl.(*webindexWL); ok {
+			x.HTMLBytes, x.IndexBytes = wi.size.HTML, wi.indexBytes
+			x.HTMLMBPerS = float64(wi.size.HTML) / (1 << 20) / wall.Seconds()
 		}
 		if pr, ok := wl.(*pagerankWL); ok {
 			x.Messages = pr.Messages()

@@ -83,11 +83,16 @@ func TestValidationCatchesWrongOutput(t *testing.T) {
 	}
 }
 
-func TestNotYetAvailable(t *testing.T) {
-	for _, name := range []string{"webindex"} {
-		if _, err := newWorkload(name); err == nil {
-			t.Errorf("%s: no error", name)
+// TestWorkloadNames checks that every workload the issue names exists
+// (webindex included, now that its job does) and that others are refused.
+func TestWorkloadNames(t *testing.T) {
+	for _, name := range []string{"wordcount", "terasort", "shuffle", "pagerank", "webindex"} {
+		if _, err := newWorkload(name); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
+	}
+	if _, err := newWorkload("grep"); err == nil {
+		t.Error("unknown workload grep: no error")
 	}
 	if _, err := parseSize("64MB", "wordcount"); err != nil {
 		t.Error(err)

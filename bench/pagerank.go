@@ -36,12 +36,12 @@ const (
 )
 
 // pagerankScale is the R-MAT scale for --size s: --pagerank-scale if set,
-// else the preset's (tiny 10, small 16, default 20, large 22), else 20.
+// else the preset's (tiny 10, small 14, default 20, large 22), else 20.
 func pagerankScale(s string, override int) int64 {
 	if override > 0 {
 		return int64(override)
 	}
-	if n, ok := map[string]int64{"tiny": 10, "small": 16, "default": defaultScale, "large": 22}[strings.ToLower(s)]; ok {
+	if n, ok := map[string]int64{"tiny": 10, "small": 14, "default": defaultScale, "large": 22}[strings.ToLower(s)]; ok {
 		return n
 	}
 	return defaultScale

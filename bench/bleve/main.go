@@ -1,0 +1,309 @@
+// Command bleve compares the webindex job with Bleve on the same pages: it
+// builds the Superstep index in-process (local executor, 2 slots) and a
+// Bleve index of the same extracted pages (title and text, URL as ID,
+// English analyzer, batches of 1000), each in a child process of its own
+// so that its peak RSS can be read, then runs the same queries on both
+// and prints a Markdown table.
+//
+//	cd bench/bleve && go run . --corpus ../../examples/webindex/testdata/sqlite-doc.tar.gz
+//
+// It is a module of its own so that the main module does not depend on
+// Bleve.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/superstep/superstep/bench/webload"
+	"github.com/superstep/superstep/bsp/local"
+	"github.com/superstep/superstep/examples/webindex"
+	"github.com/superstep/superstep/examples/webindex/corpus"
+	"github.com/superstep/superstep/examples/webindex/extract"
+	"github.com/superstep/superstep/examples/webindex/index"
+	"github.com/superstep/superstep/examples/webindex/search"
+)
+
+// buildReport is what a build child prints on stdout.
+type buildReport struct {
+	WallS float64 `json:"wall_s"`
+	Docs  int     `json:"docs"`
+}
+
+func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "build-superstep" || os.Args[1] == "build-bleve") {
+		if err := child(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bleve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	corpusPath := flag.String("corpus", "../../"+webload.BundledCorpus, "input of the webindex job (a .tar.gz of HTML pages, a directory, WARC files)")
+	baseURL := flag.String("base-url", webload.BundledBaseURL, "base URL of the pages")
+	flag.Parse()
+	if err := compare(*corpusPath, *baseURL); err != nil {
+		fmt.Fprintln(os.Stderr, "bleve:", err)
+		os.Exit(1)
+	}
+}
+
+// child builds one index and prints a buildReport.
+func child(kind string, args []string) error {
+	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
+	in := fs.String("corpus", "", "input")
+	base := fs.String("base-url", "", "base URL")
+	out := fs.String("out", "", "index directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	start := time.Now()
+	var docs int
+	var err error
+	if kind == "build-superstep" {
+		docs, err = buildSuperstep(*in, *base, *out)
+	} else {
+		docs, err = buildBleve(*in, *base, *out)
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(buildReport{WallS: time.Since(start).Seconds(), Docs: docs})
+}
+
+func buildSuperstep(in, base, out string) (int, error) {
+	cfg := local.DefaultConfig()
+	cfg.Slots, cfg.WorkDir = 2, out+".work"
+	defer os.RemoveAll(cfg.WorkDir)
+	ex, err := local.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", base}, 4); err != nil {
+		return 0, err
+	}
+	ix, err := index.Open(out)
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
+	return ix.Docs.Len(), nil
+}
+
+// page is what Bleve indexes of a page.
+type page struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// buildBleve reads the pages as the job does (corpus reader, extract,
+// noindex skipped, first page of a URL kept) and indexes them with Bleve.
+func buildBleve(in, base, out string) (int, error) {
+	m := bleve.NewIndexMapping()
+	m.DefaultAnalyzer = en.AnalyzerName
+	idx, err := bleve.New(out, m)
+	if err != nil {
+		return 0, err
+	}
+	paths, rels, err := webload.Files([]string{in})
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	b := idx.NewBatch()
+	var berr error
+	for i, p := range paths {
+		err := corpus.ReadFile(p, rels[i], base, func(pg corpus.Page) error {
+			x, err := extract.HTML(pg.URL, pg.Body, pg.ContentType)
+			if err != nil || x.NoIndex || seen[x.URL] {
+				return nil
+			}
+			seen[x.URL] = true
+			if err := b.Index(x.URL, page{Title: x.Title, Text: x.Text}); err != nil {
+				return err
+			}
+			if b.Size() >= 1000 {
+				berr = idx.Batch(b)
+				b.Reset()
+			}
+			return berr
+		}, func(corpus.Problem) {})
+		if err != nil {
+			idx.Close()
+			return 0, err
+		}
+	}
+	if err := idx.Batch(b); err != nil {
+		idx.Close()
+		return 0, err
+	}
+	return len(seen), idx.Close()
+}
+
+// side is one system's measured build.
+type side struct {
+	name    string
+	wall    float64
+	peakRSS int64
+	bytes   int64
+	docs    int
+	lat     webload.Latency
+}
+
+func compare(in, base string) error {
+	in, err := filepath.Abs(in)
+	if err != nil {
+		return err
+	}
+	size, err := webload.MeasureInput([]string{in}, base)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "superstep-bleve-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var ss, bl side
+	for _, s := range []struct {
+		sd   *side
+		name string
+	}{{&ss, "superstep"}, {&bl, "bleve"}} {
+		out := filepath.Join(tmp, s.name)
+		cmd := exec.Command(self, "build-"+s.name, "--corpus", in, "--base-url", base, "--out", out)
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("%s build: %w", s.name, err)
+		}
+		var r buildReport
+		if err := json.Unmarshal(stdout, &r); err != nil {
+			return fmt.Errorf("%s build: %w", s.name, err)
+		}
+		*s.sd = side{name: s.name, wall: r.WallS, docs: r.Docs}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			s.sd.peakRSS = ru.Maxrss * 1024
+		}
+		if s.sd.bytes, err = dirBytes(out); err != nil {
+			return err
+		}
+	}
+	if ss.docs != bl.docs {
+		return fmt.Errorf("superstep indexed %d pages, bleve %d", ss.docs, bl.docs)
+	}
+	qs, err := queryBoth(filepath.Join(tmp, "superstep"), filepath.Join(tmp, "bleve"), &ss, &bl)
+	if err != nil {
+		return err
+	}
+	printTable(size, qs, ss, bl)
+	return nil
+}
+
+// queryBoth times the same queries on both indexes: Superstep's Searcher
+// (top 10, with snippets) and a Bleve conjunction of match queries (a
+// match-phrase query for a phrase) over all fields, top 10.
+func queryBoth(ssDir, blDir string, ss, bl *side) (int, error) {
+	ix, err := index.Open(ssDir)
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
+	titles := make([]string, ix.Docs.Len())
+	for i := range titles {
+		d, err := ix.Docs.Doc(i)
+		if err != nil {
+			return 0, err
+		}
+		titles[i] = d.Title
+	}
+	qs := webload.Queries(titles, webload.Analyzer(search.AnalyzerFor(ix.Manifest)), webload.TermQueries, webload.PhraseQueries, webload.Seed)
+	s := search.NewSearcher(ix)
+	if ss.lat, err = webload.Measure(qs, func(q string) error {
+		_, err := s.Search(q, 10, 0)
+		if errors.Is(err, search.ErrEmptyQuery) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	bi, err := bleve.Open(blDir)
+	if err != nil {
+		return 0, err
+	}
+	defer bi.Close()
+	bl.lat, err = webload.Measure(qs, func(q string) error {
+		_, err := bi.Search(bleve.NewSearchRequestOptions(bleveQuery(q), 10, 0, false))
+		return err
+	})
+	return len(qs), err
+}
+
+func bleveQuery(q string) query.Query {
+	if strings.HasPrefix(q, `"`) {
+		return bleve.NewMatchPhraseQuery(strings.Trim(q, `"`))
+	}
+	var terms []query.Query
+	for _, w := range strings.Fields(q) {
+		terms = append(terms, bleve.NewMatchQuery(w))
+	}
+	return bleve.NewConjunctionQuery(terms...)
+}
+
+func printTable(size webload.Size, queries int, ss, bl side) {
+	mb := func(b int64, s float64) float64 { return float64(b) / (1 << 20) / s }
+	fmt.Printf("Corpus: %d pages, %.1f MiB compressed, %.1f MiB of HTML; %d queries.\n\n", ss.docs,
+		float64(size.Compressed)/(1<<20), float64(size.HTML)/(1<<20), queries)
+	fmt.Printf("| system | build wall s | compressed MB/s | HTML MB/s | peak RSS | index size | query p50 ms | query p99 ms | query max ms |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range []side{ss, bl} {
+		fmt.Printf("| %s | %.3f | %.1f | %.1f | %.1f MiB | %.1f MiB | %.3f | %.3f | %.3f |\n", s.name, s.wall,
+			mb(size.Compressed, s.wall), mb(size.HTML, s.wall), float64(s.peakRSS)/(1<<20), float64(s.bytes)/(1<<20),
+			webload.Ms(s.lat.P50), webload.Ms(s.lat.P99), webload.Ms(s.lat.Max))
+	}
+	speed := bl.wall / ss.wall
+	mem := float64(ss.peakRSS) / float64(bl.peakRSS)
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "missed"
+	}
+	fmt.Printf("\nTargets: Superstep builds >= 5x faster than Bleve: %.2fx, %s; peak memory <= 1/3 of Bleve's: %.2f of it, %s.\n",
+		speed, verdict(speed >= 5), mem, verdict(mem <= 1.0/3))
+}
+
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}
