@@ -7,9 +7,11 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -60,4 +62,96 @@ func TextCorpus(dir string, size int64) (string, error) {
 		return "", err
 	}
 	return path, f.Close()
+}
+
+// Text sources of the wordcount input (--text).
+const (
+	TextReal      = "real"
+	TextGenerated = "generated"
+)
+
+// Generated text: the seed of its generator, its vocabulary size and the
+// Zipf parameters of word choice (s = 1.1, v = 1: a few words are very
+// common, most rare, as in natural text).
+const (
+	GeneratedSeed  = 1
+	generatedVocab = 50_000
+	zipfS, zipfV   = 1.1, 1.0
+)
+
+// GeneratedText writes a file of exactly size bytes of synthetic text and
+// returns its path: lines of 5 to 15 words drawn from a Zipf distribution
+// over a vocabulary of pronounceable made-up words (consonant-vowel
+// syllables). The generator has a fixed seed, so every machine writes the
+// same bytes for the same size.
+func GeneratedText(dir string, size int64) (string, error) {
+	path := filepath.Join(dir, fmt.Sprintf("text-generated-%d.txt", size))
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := writeGenerated(w, size); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// writeGenerated writes size bytes of generated text to w; the last line
+// is cut at size (and ends in a newline when there is room for one).
+func writeGenerated(w *bufio.Writer, size int64) error {
+	rng := rand.New(rand.NewPCG(GeneratedSeed, 0))
+	vocab := make([]string, generatedVocab)
+	for i := range vocab {
+		vocab[i] = syntheticWord(rng)
+	}
+	zipf := rand.NewZipf(rng, zipfS, zipfV, generatedVocab-1)
+	var line []byte
+	var written int64
+	for written < size {
+		line = line[:0]
+		for j := range 5 + rng.IntN(11) {
+			if j > 0 {
+				line = append(line, ' ')
+			}
+			line = append(line, vocab[zipf.Uint64()]...)
+		}
+		line = append(line, '\n')
+		if rest := size - written; int64(len(line)) > rest {
+			line = line[:rest]
+			if rest > 1 {
+				line[rest-1] = '\n'
+			}
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		written += int64(len(line))
+	}
+	return nil
+}
+
+var (
+	consonants = []string{"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "ch", "sh", "th", "st", "tr", "br"}
+	vowels     = []string{"a", "e", "i", "o", "u", "ai", "ou", "ee"}
+)
+
+// syntheticWord is one to four consonant-vowel syllables, sometimes with a
+// closing consonant. Words may repeat in the vocabulary; the counts then
+// add up, as they would for any text.
+func syntheticWord(rng *rand.Rand) string {
+	var b strings.Builder
+	for range 1 + rng.IntN(4) {
+		b.WriteString(consonants[rng.IntN(len(consonants))])
+		b.WriteString(vowels[rng.IntN(len(vowels))])
+	}
+	if rng.IntN(3) == 0 {
+		b.WriteString(consonants[rng.IntN(len(consonants))])
+	}
+	return b.String()
 }

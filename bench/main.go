@@ -37,14 +37,18 @@ const (
 // Config is what the flags set.
 type Config struct {
 	Workloads []string
-	Size      string
-	Workers   []int
-	Runs      int
-	Out       string
-	JSON      bool
-	Modes     []string
-	Verbose   bool
-	Log       io.Writer
+	// Size is one input size or several, comma-separated (see --size).
+	Size string
+	// Text is the wordcount input: TextReal (files under /usr/share, the
+	// default when empty) or TextGenerated (GeneratedText).
+	Text    string
+	Workers []int
+	Runs    int
+	Out     string
+	JSON    bool
+	Modes   []string
+	Verbose bool
+	Log     io.Writer
 	// PageRankScale and PageRankEdgeFactor size the R-MAT graph of the
 	// pagerank workload; zero: from Size (scale) and 16 (edge factor).
 	PageRankScale      int
@@ -68,7 +72,8 @@ func main() {
 	flag.StringVar(&workloads, "workload", "wordcount,terasort,shuffle", "workloads: wordcount, terasort, shuffle, pagerank, webindex")
 	flag.StringVar(&c.WebindexInput, "input", "", "webindex input: comma-separated HTML directories, .tar.gz archives or WARC files (default: the bundled "+webload.BundledCorpus+")")
 	flag.StringVar(&c.WebindexBaseURL, "base-url", "", "webindex --base-url of directory and archive inputs (default: https://sqlite.org/ for the bundled corpus, else the job's)")
-	flag.StringVar(&c.Size, "size", "default", "input size: tiny, small, default, large, or a number (bytes for wordcount and shuffle, e.g. 64MB; records for terasort)")
+	flag.StringVar(&c.Size, "size", "default", "input sizes, comma-separated: tiny, small, default, large, or a number (bytes for wordcount and shuffle, e.g. 64MB; records for terasort); wordcount, terasort and shuffle run every size, pagerank and webindex the first")
+	flag.StringVar(&c.Text, "text", TextReal, "wordcount input: real (text files under /usr/share) or generated (deterministic Zipf-distributed synthetic words)")
 	flag.IntVar(&c.PageRankScale, "pagerank-scale", 0, "R-MAT scale (log2 vertices) of the pagerank graph; 0: from --size (tiny 10, small 14, default 20, large 22)")
 	flag.IntVar(&c.PageRankEdgeFactor, "pagerank-edge-factor", defaultEdgeFactor, "R-MAT edges per vertex of the pagerank graph")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -158,6 +163,7 @@ func parseSize(s, workload string) (int64, error) {
 // Result is one measured run.
 type Result struct {
 	Workload     string  `json:"workload"`
+	Size         string  `json:"size"` // the --size entry
 	Mode         string  `json:"mode"`
 	Workers      int     `json:"workers"`
 	Run          int     `json:"run"`
@@ -193,8 +199,11 @@ type Result struct {
 
 // runner is one mode at one worker count.
 type runner struct {
-	exec      func(ctx context.Context, out string) (*bsp.Result, int64, error) // result (may be nil), extra peak RSS
-	extCPU    func() cpuSample                                                  // CPU of long-lived processes; may be nil
+	exec   func(ctx context.Context, out string) (*bsp.Result, int64, error) // result (may be nil), extra peak RSS
+	extCPU func() cpuSample                                                  // CPU of long-lived processes; may be nil
+	// stages, if set, is asked after the clock stops for the stage
+	// statistics of the run exec just made (process mode: the coordinator's).
+	stages    func(ctx context.Context) ([]bsp.StageStats, error)
 	resetPeak func()
 	peak      func() int64
 	rssSource string
@@ -206,6 +215,7 @@ type harness struct {
 	bin    string
 	binErr error
 	runs   []Result
+	size   string // the --size entry being measured, copied into each Result
 }
 
 func (h *harness) logf(format string, a ...any) {
@@ -234,25 +244,50 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if len(cfg.Modes) == 0 {
 		cfg.Modes = []string{ModeBaseline, ModeLocal, ModeEmbedded, ModeProcess}
 	}
-	var wls []Workload
-	var sizes []int64
+	switch cfg.Text {
+	case "":
+		cfg.Text = TextReal
+	case TextReal, TextGenerated:
+	default:
+		return nil, fmt.Errorf("bad --text %q: want %s or %s", cfg.Text, TextReal, TextGenerated)
+	}
+	sizeList := splitList(cfg.Size)
+	if len(sizeList) == 0 {
+		sizeList = []string{"default"}
+	}
+	var plan []sized
 	for _, name := range cfg.Workloads {
 		wl, err := newWorkload(name)
 		if err != nil {
 			return nil, err
 		}
-		var size int64
 		if pr, ok := wl.(*pagerankWL); ok {
-			size = pagerankScale(cfg.Size, cfg.PageRankScale)
+			// One graph per run: the first --size entry sizes it.
 			if cfg.PageRankEdgeFactor > 0 {
 				pr.edgeFactor = cfg.PageRankEdgeFactor
 			}
-		} else if wi, ok := wl.(*webindexWL); ok {
-			*wi = *newWebindexWL(cfg.WebindexInput, cfg.WebindexBaseURL)
-		} else if size, err = parseSize(cfg.Size, name); err != nil {
-			return nil, err
+			plan = append(plan, sized{wl, sizeList[0], pagerankScale(sizeList[0], cfg.PageRankScale)})
+			continue
 		}
-		wls, sizes = append(wls, wl), append(sizes, size)
+		if wi, ok := wl.(*webindexWL); ok {
+			*wi = *newWebindexWL(cfg.WebindexInput, cfg.WebindexBaseURL)
+			plan = append(plan, sized{wl, sizeList[0], 0})
+			continue
+		}
+		for i, label := range sizeList {
+			size, err := parseSize(label, name)
+			if err != nil {
+				return nil, err
+			}
+			if i > 0 {
+				// A fresh workload per size: Prepare keeps the input's state.
+				wl, _ = newWorkload(name)
+			}
+			if wc, ok := wl.(*wordcountWL); ok {
+				wc.text = cfg.Text
+			}
+			plan = append(plan, sized{wl, label, size})
+		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
@@ -264,20 +299,30 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	defer os.RemoveAll(tmp)
 	h := &harness{cfg: cfg, tmp: tmp}
 	var errs []error
-	for i, wl := range wls {
-		if err := h.workload(ctx, wl, sizes[i]); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", wl.Name(), err))
-			h.logf("%s: %v", wl.Name(), err)
+	for i, p := range plan {
+		if err := h.workload(ctx, p.wl, fmt.Sprintf("%s-%d", p.wl.Name(), i), p.label, p.size); err != nil {
+			errs = append(errs, fmt.Errorf("%s (size %s): %w", p.wl.Name(), p.label, err))
+			h.logf("%s (size %s): %v", p.wl.Name(), p.label, err)
 		}
 	}
-	if err := writeReport(cfg, h.runs, sizes); err != nil {
+	if err := writeReport(cfg, h.runs); err != nil {
 		errs = append(errs, err)
 	}
 	return h.runs, errors.Join(errs...)
 }
 
-func (h *harness) workload(ctx context.Context, wl Workload, size int64) error {
-	dir := filepath.Join(h.tmp, wl.Name())
+// sized is one workload at one entry of --size.
+type sized struct {
+	wl    Workload
+	label string // the --size entry
+	size  int64  // its value for the workload (bytes, records or R-MAT scale)
+}
+
+// workload prepares wl's input of the given size under tmp/dirName and
+// measures every mode on it; its runs carry the size label.
+func (h *harness) workload(ctx context.Context, wl Workload, dirName, label string, size int64) error {
+	h.size = label
+	dir := filepath.Join(h.tmp, dirName)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -317,7 +362,7 @@ func (h *harness) workload(ctx context.Context, wl Workload, size int64) error {
 			errs = append(errs, fmt.Errorf("search latency: %w", err))
 		} else {
 			h.logf("webindex  search: %s", lat)
-			h.runs = append(h.runs, Result{Workload: wl.Name(), Mode: ModeSearch, Workers: 2, Run: 1, Validated: true,
+			h.runs = append(h.runs, Result{Workload: wl.Name(), Size: h.size, Mode: ModeSearch, Workers: 2, Run: 1, Validated: true,
 				Queries: lat.Queries, P50Ms: webload.Ms(lat.P50), P99Ms: webload.Ms(lat.P99), MaxMs: webload.Ms(lat.Max)})
 		}
 	}
@@ -430,10 +475,15 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 				return nil, 0, sh.fetch(ctx, pc.workers[0], path, out)
 			}
 		} else {
+			var lastJob string
 			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
 				job, args := wl.JobArgs(out)
-				rss, err := pc.submit(ctx, job, n, append(args, "--partitions", strconv.Itoa(2*n)))
+				id, rss, err := pc.submit(ctx, job, n, append(args, "--partitions", strconv.Itoa(2*n)))
+				lastJob = id
 				return nil, rss, err
+			}
+			r.stages = func(ctx context.Context) ([]bsp.StageStats, error) {
+				return jobStages(ctx, pc.client.CC, lastJob)
 			}
 		}
 	}
@@ -473,12 +523,19 @@ func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, 
 		if err := wl.Validate(ctx, out); err != nil {
 			return fmt.Errorf("run %d: invalid output: %w", i, err)
 		}
+		if res == nil && r.stages != nil {
+			st, err := r.stages(ctx)
+			if err != nil {
+				return fmt.Errorf("run %d: stage statistics: %w", i, err)
+			}
+			res = &bsp.Result{Stages: st}
+		}
 		os.RemoveAll(out)
 		if i == 0 {
 			h.logf("%-9s %-8s workers=%d warm-up %.3fs", wl.Name(), mode, n, wall.Seconds())
 			continue
 		}
-		x := Result{Workload: wl.Name(), Mode: mode, Workers: n, Run: i, Records: recs, InputBytes: inBytes,
+		x := Result{Workload: wl.Name(), Size: h.size, Mode: mode, Workers: n, Run: i, Records: recs, InputBytes: inBytes,
 			WallS: wall.Seconds(), UserS: (c1.user - c0.user + ext1.user - ext0.user).Seconds(),
 			SysS: (c1.sys - c0.sys + ext1.sys - ext0.sys).Seconds(), PeakRSS: peak, RSSSource: r.rssSource,
 			RecordsPerS: float64(recs) / wall.Seconds(), MBPerS: float64(inBytes) / (1 << 20) / wall.Seconds(), Validated: true}
@@ -489,8 +546,6 @@ func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, 
 			}
 		} else if _, ok := wl.(*shuffleWL); ok {
 			x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
-		} else if mode == ModeProcess {
-			x.ShuffleRaw, x.ShuffleBytes = -1, -1 // `superstep submit` does not report stage statistics
 		}
 		if wi, ok := wl.(*webindexWL); ok {
 			x.HTMLBytes, x.IndexBytes = wi.size.HTML, wi.indexBytes

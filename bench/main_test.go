@@ -28,6 +28,10 @@ func TestHarnessTiny(t *testing.T) {
 			t.Errorf("bad run %+v", r)
 		}
 		seen[r.Workload+"/"+r.Mode] = true
+		// Process mode reads the shuffle bytes from the coordinator.
+		if r.Mode == ModeProcess && r.Workload != "shuffle" && (r.ShuffleRaw <= 0 || r.ShuffleBytes <= 0) {
+			t.Errorf("%s process: shuffle raw %d, compressed %d; want both > 0", r.Workload, r.ShuffleRaw, r.ShuffleBytes)
+		}
 	}
 	for _, wl := range []string{"wordcount", "terasort", "shuffle"} {
 		for _, m := range modes {

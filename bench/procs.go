@@ -12,6 +12,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/cluster"
 )
 
 // buildBinary builds cmd/superstep into dir once and returns its path.
@@ -32,6 +36,8 @@ type procCluster struct {
 	workers  []string
 	dataDirs []string
 	procs    []*exec.Cmd
+	// client watches the submitted jobs and reads their stage statistics.
+	client *cluster.Client
 }
 
 // startLine starts cmd and waits (up to a minute) for a stdout line with
@@ -103,6 +109,12 @@ func startProcCluster(bin, dir string, n int, verbose bool) (*procCluster, error
 		pc.workers = append(pc.workers, line)
 		pc.dataDirs = append(pc.dataDirs, d)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if pc.client, err = cluster.Dial(ctx, addr); err != nil {
+		pc.stop()
+		return nil, err
+	}
 	return pc, nil
 }
 
@@ -140,26 +152,64 @@ func (pc *procCluster) peak() int64 {
 	return s
 }
 
-// submit runs `superstep submit JOB ARGS --coordinator ADDR` and waits.
-// It returns the submit process's peak RSS in bytes.
-func (pc *procCluster) submit(ctx context.Context, job string, slots int, args []string) (int64, error) {
-	a := append([]string{"submit", job, "--coordinator", pc.coord, "--progress", "none",
+// submit runs `superstep submit JOB ARGS --coordinator ADDR --detach`,
+// which compiles and submits the job and prints its id, then watches the
+// job on the coordinator until it ends: the caller's clock covers the
+// whole job. It returns the job id and the submit process's peak RSS in
+// bytes.
+func (pc *procCluster) submit(ctx context.Context, job string, slots int, args []string) (string, int64, error) {
+	a := append([]string{"submit", job, "--coordinator", pc.coord, "--detach",
 		"--slots", strconv.Itoa(slots)}, args...)
 	cmd := exec.CommandContext(ctx, pc.bin, a...)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("superstep submit: %v: %s", err, strings.TrimSpace(string(out)))
+		return "", 0, fmt.Errorf("superstep submit: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss * 1024
 	}
-	return rss, nil
+	id := strings.TrimSpace(string(out))
+	if id == "" || strings.ContainsAny(id, " \n") {
+		return "", 0, fmt.Errorf("superstep submit --detach printed %q, want a job id", out)
+	}
+	if _, err := pc.client.Wait(ctx, id, nil); err != nil {
+		if ctx.Err() != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = pc.client.CC.CancelJob(cctx, &pb.CancelJobRequest{JobId: id, Reason: "the benchmark run timed out"})
+			cancel()
+		}
+		return "", 0, err
+	}
+	return id, rss, nil
+}
+
+// jobStages asks the coordinator for an ended job's stage statistics
+// (GetJob): the same figures bsp.Result.Stages carries in the in-process
+// modes, shuffle bytes raw and compressed included.
+func jobStages(ctx context.Context, cc pb.CoordinatorClient, jobID string) ([]bsp.StageStats, error) {
+	st, err := cc.GetJob(ctx, &pb.GetJobRequest{JobId: jobID})
+	if err != nil {
+		return nil, fmt.Errorf("GetJob %s: %w", jobID, err)
+	}
+	var out []bsp.StageStats
+	for _, s := range st.GetStages() {
+		out = append(out, bsp.StageStats{Stage: int(s.GetStage()), Tasks: int(s.GetTasks()), Attempts: int(s.GetAttempts()),
+			RecordsIn: s.GetRecordsIn(), RecordsOut: s.GetRecordsOut(), ShuffleBytes: s.GetShuffleBytes(),
+			ShuffleRaw: s.GetShuffleRawBytes(), Spills: int(s.GetSpills()), Wall: time.Duration(s.GetElapsedMs()) * time.Millisecond})
+	}
+	return out, nil
 }
 
 // stop sends SIGTERM to the workers and then the coordinator and waits for
 // them (SIGKILL after 30 s).
 func (pc *procCluster) stop() {
+	if pc.client != nil {
+		pc.client.Close()
+		pc.client = nil
+	}
 	for i := len(pc.procs) - 1; i >= 0; i-- {
 		c := pc.procs[i]
 		c.Process.Signal(syscall.SIGTERM)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -36,11 +37,11 @@ func summarize(xs []float64) stat {
 	return stat{m, s[0], s[len(s)-1]}
 }
 
-// group is the runs of one workload, mode and worker count.
+// group is the runs of one workload, size, mode and worker count.
 type group struct {
-	workload, mode string
-	workers        int
-	runs           []Result
+	workload, size, mode string
+	workers              int
+	runs                 []Result
 }
 
 func (g *group) stat(f func(Result) float64) stat {
@@ -55,10 +56,10 @@ func groups(runs []Result) []*group {
 	var gs []*group
 	idx := map[string]*group{}
 	for _, r := range runs {
-		k := fmt.Sprintf("%s/%s/%d", r.Workload, r.Mode, r.Workers)
+		k := fmt.Sprintf("%s/%s/%s/%d", r.Workload, r.Size, r.Mode, r.Workers)
 		g := idx[k]
 		if g == nil {
-			g = &group{workload: r.Workload, mode: r.Mode, workers: r.Workers}
+			g = &group{workload: r.Workload, size: r.Size, mode: r.Mode, workers: r.Workers}
 			idx[k] = g
 			gs = append(gs, g)
 		}
@@ -67,13 +68,49 @@ func groups(runs []Result) []*group {
 	return gs
 }
 
+// find is the group of wl, mode and workers (0: any) at wl's largest
+// input size: the targets and the per-workload plots speak of that size.
 func find(gs []*group, wl, mode string, workers int) *group {
+	return findAt(gs, wl, largestSize(gs, wl), mode, workers)
+}
+
+// findAt is the group of wl at one size, mode and workers (0: any).
+func findAt(gs []*group, wl, size, mode string, workers int) *group {
 	for _, g := range gs {
-		if g.workload == wl && g.mode == mode && (workers == 0 || g.workers == workers) {
+		if g.workload == wl && g.size == size && g.mode == mode && (workers == 0 || g.workers == workers) {
 			return g
 		}
 	}
 	return nil
+}
+
+// sizesOf is wl's --size entries in run order.
+func sizesOf(gs []*group, wl string) []string {
+	var out []string
+	for _, g := range gs {
+		if g.workload == wl && !slices.Contains(out, g.size) {
+			out = append(out, g.size)
+		}
+	}
+	return out
+}
+
+// largestSize is the size entry of wl with the most input bytes.
+func largestSize(gs []*group, wl string) string {
+	best, bytes := "", int64(-1)
+	for _, g := range gs {
+		if g.workload == wl && g.mode != ModeSearch && g.runs[0].InputBytes > bytes {
+			best, bytes = g.size, g.runs[0].InputBytes
+		}
+	}
+	if bytes < 0 {
+		for _, g := range gs {
+			if g.workload == wl {
+				return g.size
+			}
+		}
+	}
+	return best
 }
 
 func wall(r Result) float64 { return r.WallS }
@@ -112,7 +149,7 @@ func mib(b float64) string {
 
 // writeReport writes report.md, results.csv, results.json and one SVG plot
 // per workload under cfg.Out.
-func writeReport(cfg Config, runs []Result, _ []int64) error {
+func writeReport(cfg Config, runs []Result) error {
 	gs := groups(runs)
 	if err := writeJSON(filepath.Join(cfg.Out, "results.json"), runs); err != nil {
 		return err
@@ -129,43 +166,13 @@ func writeReport(cfg Config, runs []Result, _ []int64) error {
 		cfg.Size, cfg.Runs)
 	var rssNotes []string
 	for _, wl := range cfg.Workloads {
-		base := find(gs, wl, ModeBaseline, 0)
 		fmt.Fprintf(&b, "## %s\n\n", wl)
-		if len(runs) > 0 {
-			for _, r := range runs {
-				if r.Workload == wl {
-					fmt.Fprintf(&b, "Input: %d records, %.1f MiB.\n\n", r.Records, float64(r.InputBytes)/(1<<20))
-					break
-				}
+		sizes := sizesOf(gs, wl)
+		for _, size := range sizes {
+			if len(sizes) > 1 {
+				fmt.Fprintf(&b, "### size %s\n\n", size)
 			}
-		}
-		fmt.Fprintf(&b, "| mode | workers | wall s (median [min–max]) | COST | CPU s | peak RSS | records/s | input MB/s | shuffle raw | shuffle compressed |\n")
-		fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, g := range gs {
-			if g.workload != wl || g.mode == ModeSearch {
-				continue
-			}
-			w := g.stat(wall)
-			cost := "—"
-			if base != nil && g.mode != ModeBaseline {
-				cost = fmt.Sprintf("%.2f", w.med/base.stat(wall).med)
-			}
-			workers := strconv.Itoa(g.workers)
-			if g.mode == ModeBaseline {
-				workers = "1 thread"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %.3f [%.3f–%.3f] | %s | %.2f | %s | %.0f | %.1f | %s | %s |\n",
-				g.mode, workers, w.med, w.min, w.max, cost,
-				g.stat(func(r Result) float64 { return r.UserS + r.SysS }).med,
-				mib(g.stat(func(r Result) float64 { return float64(r.PeakRSS) }).med),
-				g.stat(func(r Result) float64 { return r.RecordsPerS }).med,
-				g.stat(func(r Result) float64 { return r.MBPerS }).med,
-				mib(g.stat(func(r Result) float64 { return float64(r.ShuffleRaw) }).med),
-				mib(g.stat(func(r Result) float64 { return float64(r.ShuffleBytes) }).med))
-			note := fmt.Sprintf("%s: %s", g.mode, g.runs[0].RSSSource)
-			if !slices.Contains(rssNotes, note) {
-				rssNotes = append(rssNotes, note)
-			}
+			writeTable(&b, gs, wl, size, &rssNotes)
 		}
 		if wl == "pagerank" {
 			writePagerank(&b, gs)
@@ -181,6 +188,13 @@ func writeReport(cfg Config, runs []Result, _ []int64) error {
 		if err := plotWorkload(filepath.Join(cfg.Out, wl+".svg"), wl, gs); err != nil {
 			return err
 		}
+		if len(sizes) > 1 {
+			writeThroughput(&b, gs, wl)
+			fmt.Fprintf(&b, "\n![%s: throughput vs input size](%s-throughput.svg)\n\n", wl, wl)
+			if err := plotThroughput(filepath.Join(cfg.Out, wl+"-throughput.svg"), wl, gs); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Fprintf(&b, "Peak RSS sources:\n\n")
 	for _, n := range rssNotes {
@@ -191,6 +205,171 @@ func writeReport(cfg Config, runs []Result, _ []int64) error {
 		fmt.Fprintf(&b, "- %s\n", t)
 	}
 	return os.WriteFile(filepath.Join(cfg.Out, "report.md"), []byte(b.String()), 0o644)
+}
+
+// writeTable writes the main table of wl at one size: per mode and worker
+// count, wall time, COST against the baseline at the same size, CPU, peak
+// RSS, rates and shuffle bytes. It adds each mode's RSS source to notes.
+func writeTable(b *strings.Builder, gs []*group, wl, size string, notes *[]string) {
+	base := findAt(gs, wl, size, ModeBaseline, 0)
+	for _, g := range gs {
+		if g.workload == wl && g.size == size {
+			r := g.runs[0]
+			fmt.Fprintf(b, "Input: %d records, %.1f MiB.\n\n", r.Records, float64(r.InputBytes)/(1<<20))
+			break
+		}
+	}
+	fmt.Fprintf(b, "| mode | workers | wall s (median [min–max]) | COST | CPU s | peak RSS | records/s | input MB/s | shuffle raw | shuffle compressed |\n")
+	fmt.Fprintf(b, "|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, g := range gs {
+		if g.workload != wl || g.size != size || g.mode == ModeSearch {
+			continue
+		}
+		w := g.stat(wall)
+		cost := "—"
+		if base != nil && g.mode != ModeBaseline {
+			cost = fmt.Sprintf("%.2f", w.med/base.stat(wall).med)
+		}
+		fmt.Fprintf(b, "| %s | %s | %.3f [%.3f–%.3f] | %s | %.2f | %s | %.0f | %.1f | %s | %s |\n",
+			g.mode, g.workersLabel(), w.med, w.min, w.max, cost,
+			g.stat(func(r Result) float64 { return r.UserS + r.SysS }).med,
+			mib(g.stat(func(r Result) float64 { return float64(r.PeakRSS) }).med),
+			g.stat(func(r Result) float64 { return r.RecordsPerS }).med,
+			g.stat(func(r Result) float64 { return r.MBPerS }).med,
+			mib(g.stat(func(r Result) float64 { return float64(r.ShuffleRaw) }).med),
+			mib(g.stat(func(r Result) float64 { return float64(r.ShuffleBytes) }).med))
+		note := fmt.Sprintf("%s: %s", g.mode, g.runs[0].RSSSource)
+		if !slices.Contains(*notes, note) {
+			*notes = append(*notes, note)
+		}
+	}
+}
+
+func (g *group) workersLabel() string {
+	if g.mode == ModeBaseline {
+		return "1 thread"
+	}
+	return strconv.Itoa(g.workers)
+}
+
+// throughput is the rate the throughput table and plot show for wl:
+// records/s for terasort (its size is a record count), input MB/s else.
+func throughput(wl string) (unit string, rate func(Result) float64, size func(Result) float64) {
+	if wl == "terasort" {
+		return "records/s", func(r Result) float64 { return r.RecordsPerS }, func(r Result) float64 { return float64(r.Records) }
+	}
+	return "input MB/s", func(r Result) float64 { return r.MBPerS }, func(r Result) float64 { return float64(r.InputBytes) / (1 << 20) }
+}
+
+// series is one line of the throughput plot: a mode at a worker count.
+type series struct {
+	mode    string
+	workers int
+}
+
+func (s series) String() string {
+	if s.mode == ModeBaseline {
+		return "baseline (1 thread)"
+	}
+	if s.workers == 1 {
+		return s.mode + ", 1 worker"
+	}
+	return fmt.Sprintf("%s, %d workers", s.mode, s.workers)
+}
+
+// seriesOf is wl's modes and worker counts in report order.
+func seriesOf(gs []*group, wl string) []series {
+	var out []series
+	for _, g := range gs {
+		s := series{g.mode, g.workers}
+		if g.workload == wl && g.mode != ModeSearch && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// writeThroughput writes wl's throughput table: one row per input size,
+// one column per mode and worker count, the median rate in each cell.
+func writeThroughput(b *strings.Builder, gs []*group, wl string) {
+	unit, rate, sizeOf := throughput(wl)
+	sizeUnit, prec := "input MiB", 1
+	if wl == "terasort" {
+		sizeUnit, prec = "records", 0
+	}
+	ss := seriesOf(gs, wl)
+	fmt.Fprintf(b, "\nThroughput against input size (%s, median of the runs):\n\n| size | %s |", unit, sizeUnit)
+	for _, s := range ss {
+		fmt.Fprintf(b, " %s |", s)
+	}
+	fmt.Fprintf(b, "\n|---|---|%s\n", strings.Repeat("---|", len(ss)))
+	for _, size := range sizesOf(gs, wl) {
+		var in float64
+		var cells []string
+		for _, s := range ss {
+			g := findAt(gs, wl, size, s.mode, s.workers)
+			if g == nil {
+				cells = append(cells, "—")
+				continue
+			}
+			in = sizeOf(g.runs[0])
+			cells = append(cells, strconv.FormatFloat(g.stat(rate).med, 'f', prec, 64))
+		}
+		fmt.Fprintf(b, "| %s | %.4g | %s |\n", size, in, strings.Join(cells, " | "))
+	}
+}
+
+// plotThroughput draws wl's median throughput against input size (log
+// scale), one line per mode and worker count.
+func plotThroughput(path, wl string, gs []*group) error {
+	unit, rate, sizeOf := throughput(wl)
+	p := plot.New()
+	p.Title.Text = wl + ": throughput vs input size (median)"
+	p.X.Label.Text = "input MiB (log scale)"
+	if wl == "terasort" {
+		p.X.Label.Text = "records (log scale)"
+	}
+	p.Y.Label.Text = unit
+	p.Y.Min = 0
+	p.X.Scale = plot.LogScale{}
+	var ticks []plot.Tick
+	var top float64
+	for i, s := range seriesOf(gs, wl) {
+		var pts plotter.XYs
+		for _, size := range sizesOf(gs, wl) {
+			if g := findAt(gs, wl, size, s.mode, s.workers); g != nil {
+				x := sizeOf(g.runs[0])
+				pts = append(pts, plotter.XY{X: x, Y: g.stat(rate).med})
+				if !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == x }) {
+					ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 4, 64)})
+				}
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		for _, pt := range pts {
+			top = max(top, pt.Y)
+		}
+		l, sc, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		l.Color, sc.Color = plotutil.Color(i), plotutil.Color(i)
+		sc.Shape = plotutil.Shape(i)
+		if s.mode == ModeBaseline {
+			l.Color, sc.Color = color.Black, color.Black
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l, sc)
+		p.Legend.Add(s.String(), l, sc)
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.Y.Max = 1.3 * top // room for the legend
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Add(plotter.NewGrid())
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
 // targets states each performance target, whether it is met and by how much.
@@ -343,11 +522,11 @@ func writeCSV(path string, runs []Result) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"workload", "mode", "workers", "run", "records", "input_bytes", "wall_s", "user_s", "sys_s",
+	w.Write([]string{"workload", "size", "mode", "workers", "run", "records", "input_bytes", "wall_s", "user_s", "sys_s",
 		"peak_rss_bytes", "records_per_s", "input_mb_per_s", "shuffle_raw_bytes", "shuffle_compressed_bytes", "validated", "peak_rss_source"})
 	ff := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 	for _, r := range runs {
-		w.Write([]string{r.Workload, r.Mode, strconv.Itoa(r.Workers), strconv.Itoa(r.Run), strconv.FormatInt(r.Records, 10),
+		w.Write([]string{r.Workload, r.Size, r.Mode, strconv.Itoa(r.Workers), strconv.Itoa(r.Run), strconv.FormatInt(r.Records, 10),
 			strconv.FormatInt(r.InputBytes, 10), ff(r.WallS), ff(r.UserS), ff(r.SysS), strconv.FormatInt(r.PeakRSS, 10),
 			ff(r.RecordsPerS), ff(r.MBPerS), strconv.FormatInt(r.ShuffleRaw, 10), strconv.FormatInt(r.ShuffleBytes, 10),
 			strconv.FormatBool(r.Validated), r.RSSSource})
@@ -368,9 +547,13 @@ func plotWorkload(path, wl string, gs []*group) error {
 	p.X.Label.Text = "workers"
 	p.Y.Label.Text = "seconds"
 	p.Y.Min = 0
+	size := largestSize(gs, wl)
+	if len(sizesOf(gs, wl)) > 1 {
+		p.Title.Text += ", size " + size
+	}
 	maxW := 1
 	for _, g := range gs {
-		if g.workload == wl {
+		if g.workload == wl && g.size == size {
 			maxW = max(maxW, g.workers)
 		}
 	}
@@ -379,7 +562,7 @@ func plotWorkload(path, wl string, gs []*group) error {
 	for _, mode := range []string{ModeLocal, ModeEmbedded, ModeProcess} {
 		var pts plotter.XYs
 		for _, g := range gs {
-			if g.workload == wl && g.mode == mode {
+			if g.workload == wl && g.size == size && g.mode == mode {
 				pts = append(pts, plotter.XY{X: float64(g.workers), Y: g.stat(wall).med})
 			}
 		}

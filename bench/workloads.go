@@ -87,8 +87,10 @@ func writePart(out string, fn func(io.Writer) error) error {
 	return f.Close()
 }
 
-// wordcountWL counts the words of real text from /usr/share.
+// wordcountWL counts the words of real text from /usr/share (TextCorpus)
+// or, with text TextGenerated, of GeneratedText.
 type wordcountWL struct {
+	text         string // TextReal (or empty) or TextGenerated
 	path         string
 	lines, bytes int64
 	want         []byte
@@ -97,7 +99,11 @@ type wordcountWL struct {
 func (w *wordcountWL) Name() string { return "wordcount" }
 
 func (w *wordcountWL) Prepare(_ context.Context, dir string, size int64) error {
-	path, err := TextCorpus(dir, size)
+	corpus := TextCorpus
+	if w.text == TextGenerated {
+		corpus = GeneratedText
+	}
+	path, err := corpus(dir, size)
 	if err != nil {
 		return err
 	}
