@@ -77,6 +77,21 @@ type item struct {
 	// Problem set.
 	Kind    string
 	Problem string
+	// File and Seq order pages by input: the input file's path and the
+	// page's number in it.
+	File string
+	Seq  int64
+}
+
+// rawPage is a page as read, before parsing, or a problem (Kind set).
+type rawPage struct {
+	URL, ContentType string
+	Body             []byte
+	Truncated        bool
+	Source           string
+	File             string
+	Seq              int64
+	Kind, Problem    string
 }
 
 // doc is a numbered page.
@@ -162,24 +177,32 @@ func Build(p *bsp.Plan, prm Params) {
 		roots[i] = filepath.Clean(in)
 	}
 
-	items := bsp.FlatMap(bsp.WholeFiles(p, prm.Inputs...), func(path string, emit func(item)) {
+	// Reading an archive is sequential (one task per input file); parsing
+	// is spread over the partitions.
+	raw := bsp.FlatMap(bsp.WholeFiles(p, prm.Inputs...), func(path string, emit func(rawPage)) {
 		readInput(path, relPath(path, roots), prm.BaseURL, emit)
 	})
-	// Keep the first page of every URL (in input order); later ones are
-	// duplicates.
+	items := bsp.FlatMap(bsp.Repartition(raw, p.DefaultPartitions()), parsePage)
+	// Keep the first page of every URL, in input order (input file, then
+	// position in it); later ones are duplicates.
 	firsts := bsp.FlatMapGroups(bsp.Map(items, func(it item) bsp.KV[string, item] { return bsp.KV[string, item]{Key: it.URL, Value: it} }),
 		func(url string, its iter.Seq[item], emit func(item)) {
-			first := true
+			var first *item
 			for it := range its {
 				switch {
 				case it.Kind != "" && it.Kind != "too-large":
 					emit(it)
-				case first:
-					first = false
-					emit(it)
+				case first == nil:
+					first = &it
+				case it.File < first.File || it.File == first.File && it.Seq < first.Seq:
+					emit(item{URL: url, Source: first.Source, Kind: "duplicate-url", Problem: "another page has the URL " + url})
+					first = &it
 				default:
 					emit(item{URL: url, Source: it.Source, Kind: "duplicate-url", Problem: "another page has the URL " + url})
 				}
+			}
+			if first != nil {
+				emit(*first)
 			}
 		})
 	pages := bsp.Filter(firsts, func(it item) bool { return it.Kind == "" || it.Kind == "too-large" })
@@ -328,31 +351,44 @@ func relPath(path string, roots []string) string {
 	return filepath.Base(path)
 }
 
-// readInput parses the pages of one input file into items.
-func readInput(path, rel, baseURL string, emit func(item)) {
+// readInput reads the pages of one input file.
+func readInput(path, rel, baseURL string, emit func(rawPage)) {
+	var seq int64
 	err := corpus.ReadFile(path, rel, baseURL, func(pg corpus.Page) error {
-		x, err := extract.HTML(pg.URL, pg.Body, pg.ContentType)
-		if err != nil {
-			emit(item{URL: pg.URL, Source: pg.Source, Kind: "bad-url", Problem: err.Error()})
-			return nil
-		}
-		if x.NoIndex {
-			emit(item{URL: x.URL, Source: pg.Source, Kind: "noindex", Problem: "the page asks not to be indexed"})
-			return nil
-		}
-		it := item{URL: x.URL, Title: x.Title, Text: x.Text, Links: x.Links, Source: pg.Source}
-		if pg.Truncated || x.Truncated {
-			it.Kind, it.Problem = "too-large", fmt.Sprintf("truncated to %d bytes", corpus.MaxPageBytes)
-		}
-		emit(it)
+		emit(rawPage{URL: pg.URL, ContentType: pg.ContentType, Body: pg.Body, Truncated: pg.Truncated,
+			Source: pg.Source, File: path, Seq: seq})
+		seq++
 		return nil
 	}, func(pr corpus.Problem) {
 		if pr.Kind == "too-large" {
 			return // reported with the truncated page
 		}
-		emit(item{URL: "", Source: pr.Source, Kind: pr.Kind, Problem: pr.Detail})
+		emit(rawPage{Source: pr.Source, File: path, Seq: seq, Kind: pr.Kind, Problem: pr.Detail})
+		seq++
 	})
 	if err != nil {
-		emit(item{Source: path, Kind: "unreadable", Problem: err.Error()})
+		emit(rawPage{Source: path, File: path, Kind: "unreadable", Problem: err.Error()})
 	}
+}
+
+// parsePage extracts a page's title, text and links.
+func parsePage(pg rawPage, emit func(item)) {
+	if pg.Kind != "" {
+		emit(item{Source: pg.Source, Kind: pg.Kind, Problem: pg.Problem, File: pg.File, Seq: pg.Seq})
+		return
+	}
+	x, err := extract.HTML(pg.URL, pg.Body, pg.ContentType)
+	if err != nil {
+		emit(item{URL: pg.URL, Source: pg.Source, Kind: "bad-url", Problem: err.Error(), File: pg.File, Seq: pg.Seq})
+		return
+	}
+	if x.NoIndex {
+		emit(item{URL: x.URL, Source: pg.Source, Kind: "noindex", Problem: "the page asks not to be indexed", File: pg.File, Seq: pg.Seq})
+		return
+	}
+	it := item{URL: x.URL, Title: x.Title, Text: x.Text, Links: x.Links, Source: pg.Source, File: pg.File, Seq: pg.Seq}
+	if pg.Truncated || x.Truncated {
+		it.Kind, it.Problem = "too-large", fmt.Sprintf("truncated to %d bytes", corpus.MaxPageBytes)
+	}
+	emit(it)
 }
