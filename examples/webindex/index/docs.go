@@ -112,39 +112,109 @@ func parseDocs(path string, data []byte) (*Docs, error) {
 // Len is the number of documents.
 func (d *Docs) Len() int { return d.n }
 
-// Doc returns document i.
-func (d *Docs) Doc(i int) (Doc, error) {
+// record is the bytes of document i's record.
+func (d *Docs) record(i int) ([]byte, error) {
 	if i < 0 || i >= d.n {
-		return Doc{}, corrupt(d.path, "no document %d", i)
+		return nil, corrupt(d.path, "no document %d", i)
 	}
 	a, b := binary.LittleEndian.Uint64(d.offs[8*i:]), binary.LittleEndian.Uint64(d.offs[8*i+8:])
 	if a > b || b > uint64(len(d.recs)) {
-		return Doc{}, corrupt(d.path, "document %d outside the table", i)
+		return nil, corrupt(d.path, "document %d outside the table", i)
 	}
-	r := d.recs[a:b]
-	var out Doc
-	str := func() (string, bool) {
-		l, n := binary.Uvarint(r)
-		if n <= 0 || l > uint64(len(r)-n) {
-			return "", false
-		}
-		s := string(r[n : n+int(l)])
-		r = r[n+int(l):]
-		return s, true
+	return d.recs[a:b], nil
+}
+
+// field splits the uvarint-prefixed byte string at the start of r from the
+// rest of r; ok is false if r is too short.
+func field(r []byte) (f, rest []byte, ok bool) {
+	l, n := binary.Uvarint(r)
+	if n <= 0 || l > uint64(len(r)-n) {
+		return nil, nil, false
 	}
-	var ok1, ok2, ok3 bool
-	out.URL, ok1 = str()
-	out.Title, ok2 = str()
+	return r[n : n+int(l)], r[n+int(l):], true
+}
+
+// Stats is what ranking needs of a document: the fixed-size fields of its
+// record.
+type Stats struct {
+	Length   uint32 // tokens
+	PageRank float64
+}
+
+// Stats returns the length and PageRank of document i. Unlike Doc it copies
+// nothing and allocates nothing (but an error); it does not check the text
+// field that follows them.
+func (d *Docs) Stats(i int) (Stats, error) {
+	r, err := d.record(i)
+	if err != nil {
+		return Stats{}, err
+	}
+	_, r, ok1 := field(r) // URL
+	_, r, ok2 := field(r) // title
 	if !ok1 || !ok2 || len(r) < 12 {
-		return Doc{}, corrupt(d.path, "document %d record", i)
+		return Stats{}, corrupt(d.path, "document %d record", i)
 	}
+	return Stats{Length: binary.LittleEndian.Uint32(r), PageRank: math.Float64frombits(binary.LittleEndian.Uint64(r[4:]))}, nil
+}
+
+// Title returns the title of document i, without decoding the rest.
+func (d *Docs) Title(i int) (string, error) {
+	r, err := d.record(i)
+	if err != nil {
+		return "", err
+	}
+	_, r, ok1 := field(r) // URL
+	t, _, ok2 := field(r)
+	if !ok1 || !ok2 {
+		return "", corrupt(d.path, "document %d record", i)
+	}
+	return string(t), nil
+}
+
+// Doc returns document i.
+func (d *Docs) Doc(i int) (Doc, error) {
+	out, text, err := d.doc(i)
+	if err != nil {
+		return Doc{}, err
+	}
+	out.Text = string(text)
+	return out, nil
+}
+
+// Head returns document i but its text (Doc.Text is empty).
+func (d *Docs) Head(i int) (Doc, error) {
+	out, _, err := d.doc(i)
+	return out, err
+}
+
+// Text returns the text of document i without copying it: the bytes alias
+// the mapped file. They must not be modified, nor used after Close.
+func (d *Docs) Text(i int) ([]byte, error) {
+	_, text, err := d.doc(i)
+	return text, err
+}
+
+// doc decodes document i but its text, which it returns as it is in the
+// file.
+func (d *Docs) doc(i int) (Doc, []byte, error) {
+	r, err := d.record(i)
+	if err != nil {
+		return Doc{}, nil, err
+	}
+	var out Doc
+	url, r, ok1 := field(r)
+	title, r, ok2 := field(r)
+	if !ok1 || !ok2 || len(r) < 12 {
+		return Doc{}, nil, corrupt(d.path, "document %d record", i)
+	}
+	out.URL, out.Title = string(url), string(title)
 	out.Length = binary.LittleEndian.Uint32(r)
 	out.PageRank = math.Float64frombits(binary.LittleEndian.Uint64(r[4:]))
-	r = r[12:]
-	if out.Text, ok3 = str(); !ok3 || len(r) != 0 {
-		return Doc{}, corrupt(d.path, "document %d record", i)
+	text, r, ok3 := field(r[12:])
+	if !ok3 || len(r) != 0 {
+		return Doc{}, nil, corrupt(d.path, "document %d record", i)
 	}
-	return out, nil
+	return out, text, nil
 }
 
 // Close unmaps the table.

@@ -234,12 +234,13 @@ func (t *Terms) Lookup(term string) (Entry, bool, error) {
 	}
 	d := t.dict[t.starts[b]:end]
 	for len(d) > 0 {
-		e, rest, err := t.entry(d)
+		raw, rest, err := t.rawEntry(d)
 		if err != nil {
 			return Entry{}, false, err
 		}
-		if c := strings.Compare(e.Term, term); c == 0 {
-			return e, true, nil
+		if c := strings.Compare(string(raw.term), term); c == 0 { // no allocation
+			e, err := t.resolve(raw, term)
+			return e, err == nil, err
 		} else if c > 0 {
 			break
 		}
@@ -265,23 +266,45 @@ func (t *Terms) Each(fn func(Entry) bool) error {
 }
 
 func (t *Terms) entry(d []byte) (Entry, []byte, error) {
+	raw, rest, err := t.rawEntry(d)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	e, err := t.resolve(raw, string(raw.term))
+	return e, rest, err
+}
+
+// rawEntry is a dictionary entry as encoded, its term aliasing the file.
+type rawEntry struct {
+	term            []byte
+	df, off, length uint64
+}
+
+// rawEntry decodes the entry at the start of d without allocating.
+func (t *Terms) rawEntry(d []byte) (rawEntry, []byte, error) {
 	var v [4]uint64
 	l, n := binary.Uvarint(d)
 	if n <= 0 || l > uint64(len(d)-n) {
-		return Entry{}, nil, corrupt(t.path, "bad dictionary entry")
+		return rawEntry{}, nil, corrupt(t.path, "bad dictionary entry")
 	}
-	term := string(d[n : n+int(l)])
+	term := d[n : n+int(l)]
 	d = d[n+int(l):]
 	for i := 1; i < 4; i++ {
 		x, n := binary.Uvarint(d)
 		if n <= 0 {
-			return Entry{}, nil, corrupt(t.path, "bad dictionary entry for %q", term)
+			return rawEntry{}, nil, corrupt(t.path, "bad dictionary entry for %q", term)
 		}
 		v[i], d = x, d[n:]
 	}
-	off, length := v[2]-8, v[3]
-	if v[2] < 8 || off > uint64(len(t.post)) || length > uint64(len(t.post))-off {
-		return Entry{}, nil, corrupt(t.path, "postings of %q outside the file", term)
+	return rawEntry{term: term, df: v[1], off: v[2], length: v[3]}, d, nil
+}
+
+// resolve checks that the postings of e lie inside the file and returns
+// the entry, named term.
+func (t *Terms) resolve(e rawEntry, term string) (Entry, error) {
+	off, length := e.off-8, e.length
+	if e.off < 8 || off > uint64(len(t.post)) || length > uint64(len(t.post))-off {
+		return Entry{}, corrupt(t.path, "postings of %q outside the file", term)
 	}
-	return Entry{Term: term, DF: int(v[1]), Postings: t.post[off : off+length]}, d, nil
+	return Entry{Term: term, DF: int(e.df), Postings: t.post[off : off+length]}, nil
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/superstep/superstep/examples/webindex/index"
 	"github.com/superstep/superstep/examples/webindex/postings"
 )
 
-// Corpus is what scoring needs besides the postings.
+// Corpus is what scoring needs besides the postings. Set its fields before
+// the first search; Search is then safe for concurrent use.
 type Corpus struct {
 	Terms  []*index.Terms // index partitions; a term is in at most one
 	Docs   *index.Docs
@@ -18,154 +21,252 @@ type Corpus struct {
 	// Analyze, if set, is the index's analyzer: it finds how many of a
 	// document's first positions are its title, for the title bonus.
 	Analyze Analyzer
+
+	titleOnce sync.Once
+	// titleTerms[d] is 1 + the number of terms Analyze finds in the title
+	// of document d, or 0 while not yet known: one int32 per document,
+	// filled in as searches need them.
+	titleTerms []atomic.Int32
 }
 
 // Hit is one result.
 type Hit struct {
 	Doc   int
 	Score float64
-	// Positions of the query terms in the document (for snippets).
-	Positions []uint32
+	// Matches are the occurrences of the query's terms in the document, in
+	// increasing position (for snippets).
+	Matches []Match
 }
 
-// termData is one term's postings decoded for a query.
-type termData struct {
-	df   int
-	docs map[uint32][]uint32 // doc -> positions
+// Match is one occurrence of a query term in a document.
+type Match struct {
+	// Pos is the position of the word in the indexed text: the title's
+	// words, then the page text's.
+	Pos uint32
+	// Term is the index of the term in Query.Terms.
+	Term int
 }
 
-func (c *Corpus) lookup(term string) (*termData, error) {
+// term is one distinct term of a query.
+type term struct {
+	text  string
+	entry index.Entry // no postings when the index lacks the term
+	idf   float64
+}
+
+func (c *Corpus) lookup(text string) (index.Entry, error) {
 	for _, t := range c.Terms {
-		e, ok, err := t.Lookup(term)
+		e, ok, err := t.Lookup(text)
 		if err != nil {
-			return nil, err
+			return index.Entry{}, err
 		}
-		if !ok {
-			continue
+		if ok {
+			return e, nil
 		}
-		it, err := postings.NewIterator(e.Postings)
-		if err != nil {
-			return nil, fmt.Errorf("term %q: %w", term, err)
-		}
-		td := &termData{df: e.DF, docs: make(map[uint32][]uint32, e.DF)}
-		for it.Next() {
-			td.docs[it.Doc()] = it.Positions(nil)
-		}
-		if it.Err() != nil {
-			return nil, fmt.Errorf("term %q: %w", term, it.Err())
-		}
-		return td, nil
 	}
-	return &termData{}, nil
+	return index.Entry{Term: text}, nil
+}
+
+// iterator returns an iterator over the postings of t, nil if it has none.
+func (t *term) iterator() (*postings.Iterator, error) {
+	if t.entry.Postings == nil {
+		return nil, nil
+	}
+	it, err := postings.NewIterator(t.entry.Postings)
+	if err != nil {
+		return nil, fmt.Errorf("term %q: %w", t.text, err)
+	}
+	return it, nil
 }
 
 // Search returns the k best documents for q, best first (ties by document
 // number), and the number of matching documents.
+//
+// It walks the groups' posting lists document at a time, in increasing
+// document order: each group is led by its rarest term and skips the other
+// lists ahead with Advance, decoding positions only for the documents all
+// its terms share. Only the k best hits are kept.
 func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
-	terms := map[string]*termData{}
-	for _, t := range q.Terms() {
-		td, err := c.lookup(t)
-		if err != nil {
-			return nil, 0, err
-		}
-		terms[t] = td
-	}
+	texts := q.Terms()
+	terms := make([]term, len(texts))
 	n := float64(c.Docs.Len())
-	matched := map[uint32]bool{}
-	for _, g := range q.Groups {
-		for doc := range candidates(g, terms) {
-			if groupMatches(g, terms, doc) {
-				matched[doc] = true
-			}
-		}
-	}
-	hits := make([]Hit, 0, len(matched))
-	for doc := range matched {
-		d, err := c.Docs.Doc(int(doc))
+	for i, t := range texts {
+		e, err := c.lookup(t)
 		if err != nil {
 			return nil, 0, err
 		}
-		h := Hit{Doc: int(doc)}
-		titleLen := -1
-		if c.Analyze != nil {
-			titleLen = 0
-			c.Analyze(d.Title, func(string, int) { titleLen++ })
-		}
-		for _, t := range q.Terms() { // fixed order: scores are reproducible to the bit
-			td := terms[t]
-			pos, ok := td.docs[doc]
-			if !ok {
-				continue
-			}
-			idf := math.Log(1 + (n-float64(td.df)+0.5)/(float64(td.df)+0.5))
-			tf := float64(len(pos))
-			h.Score += idf * tf * (K1 + 1) / (tf + K1*(1-B+B*float64(d.Length)/max(c.AvgLen, 1)))
-			if len(pos) > 0 && int(pos[0]) < titleLen {
-				h.Score += TitleWeight * idf
-			}
-			h.Positions = append(h.Positions, pos...)
-		}
-		h.Score += PriorWeight * math.Log(1+n*d.PageRank)
-		slices.Sort(h.Positions)
-		hits = append(hits, h)
+		df := float64(e.DF)
+		terms[i] = term{text: t, entry: e, idf: math.Log(1 + (n-df+0.5)/(df+0.5))}
 	}
-	slices.SortFunc(hits, func(a, b Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
+	termIndex := func(t string) int { return slices.Index(texts, t) }
+	var groups []*groupMatcher
+	for _, g := range q.Groups {
+		m, err := newGroupMatcher(g, terms, termIndex)
+		if err != nil {
+			return nil, 0, err
 		}
-		return cmp.Compare(a.Doc, b.Doc)
-	})
-	total := len(hits)
-	if len(hits) > k {
-		hits = hits[:k]
+		if m != nil {
+			groups = append(groups, m)
+		}
+	}
+	// One more iterator per term, for scoring: every term of the query
+	// counts, whichever group matched.
+	scoring := make([]*postings.Iterator, len(terms))
+	for i := range terms {
+		it, err := terms[i].iterator()
+		if err != nil {
+			return nil, 0, err
+		}
+		scoring[i] = it
+	}
+	for _, g := range groups {
+		if err := g.next(0); err != nil {
+			return nil, 0, err
+		}
+	}
+	top := topK{k: k}
+	total := 0
+	var pos []uint32
+	for {
+		doc, any := uint32(0), false
+		for _, g := range groups {
+			if !g.done && (!any || g.doc < doc) {
+				doc, any = g.doc, true
+			}
+		}
+		if !any {
+			break
+		}
+		total++
+		score, err := c.score(doc, terms, scoring, &pos)
+		if err != nil {
+			return nil, 0, err
+		}
+		top.add(Hit{Doc: int(doc), Score: score})
+		for _, g := range groups {
+			if !g.done && g.doc == doc {
+				if doc == math.MaxUint32 {
+					g.done = true
+				} else if err := g.next(doc + 1); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
+	}
+	hits := top.sorted()
+	if err := c.matches(hits, terms); err != nil {
+		return nil, 0, err
 	}
 	return hits, total, nil
 }
 
-// candidates yields the documents of the group's rarest term.
-func candidates(g []Clause, terms map[string]*termData) map[uint32][]uint32 {
-	var best *termData
-	for _, c := range g {
-		for _, t := range c {
-			if td := terms[t]; best == nil || len(td.docs) < len(best.docs) {
-				best = td
-			}
-		}
+// score is the score of doc. Each iterator of scoring is at or before doc;
+// pos is scratch space for positions.
+func (c *Corpus) score(doc uint32, terms []term, scoring []*postings.Iterator, pos *[]uint32) (float64, error) {
+	d, err := c.Docs.Stats(int(doc))
+	if err != nil {
+		return 0, err
 	}
-	if best == nil {
-		return nil
+	titleLen := -2 // not yet known; -1 without an analyzer
+	if c.Analyze == nil {
+		titleLen = -1
 	}
-	return best.docs
-}
-
-// groupMatches reports whether doc contains every clause of g, phrases at
-// consecutive positions.
-func groupMatches(g []Clause, terms map[string]*termData, doc uint32) bool {
-	for _, c := range g {
-		first, ok := terms[c[0]].docs[doc]
-		if !ok {
-			return false
-		}
-		if len(c) == 1 {
+	var score float64
+	for i, it := range scoring { // fixed order: scores are reproducible to the bit
+		if it == nil {
 			continue
 		}
-		found := false
-		for _, p := range first {
-			all := true
-			for i, t := range c[1:] {
-				if _, ok := slices.BinarySearch(terms[t].docs[doc], p+uint32(i+1)); !ok {
-					all = false
-					break
+		if !it.Advance(doc) {
+			if err := it.Err(); err != nil {
+				return 0, fmt.Errorf("term %q: %w", terms[i].text, err)
+			}
+			scoring[i] = nil // at the end of its list
+			continue
+		}
+		if it.Doc() != doc {
+			continue
+		}
+		*pos = it.Positions((*pos)[:0])
+		if err := it.Err(); err != nil {
+			return 0, fmt.Errorf("term %q: %w", terms[i].text, err)
+		}
+		idf := terms[i].idf
+		tf := float64(len(*pos))
+		score += idf * tf * (K1 + 1) / (tf + K1*(1-B+B*float64(d.Length)/max(c.AvgLen, 1)))
+		if len(*pos) > 0 {
+			if titleLen == -2 {
+				if titleLen, err = c.titleLen(int(doc)); err != nil {
+					return 0, err
 				}
 			}
-			if all {
-				found = true
-				break
+			if int((*pos)[0]) < titleLen {
+				score += TitleWeight * idf
 			}
 		}
-		if !found {
-			return false
+	}
+	n := float64(c.Docs.Len())
+	score += PriorWeight * math.Log(1+n*d.PageRank)
+	return score, nil
+}
+
+// titleLen is the number of terms Analyze finds in the title of doc,
+// worked out once per document.
+func (c *Corpus) titleLen(doc int) (int, error) {
+	c.titleOnce.Do(func() { c.titleTerms = make([]atomic.Int32, c.Docs.Len()) })
+	if doc < len(c.titleTerms) {
+		if v := c.titleTerms[doc].Load(); v > 0 {
+			return int(v) - 1, nil
 		}
 	}
-	return true
+	title, err := c.Docs.Title(doc)
+	if err != nil {
+		return 0, err
+	}
+	l := 0
+	c.Analyze(title, func(string, int) { l++ })
+	if doc < len(c.titleTerms) && l < math.MaxInt32 {
+		c.titleTerms[doc].Store(int32(l + 1))
+	}
+	return l, nil
+}
+
+// matches fills in the Matches of hits.
+func (c *Corpus) matches(hits []Hit, terms []term) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	order := make([]int, len(hits)) // hits by document
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(hits[a].Doc, hits[b].Doc) })
+	var pos []uint32
+	for ti := range terms {
+		it, err := terms[ti].iterator()
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			continue
+		}
+		for _, h := range order {
+			if !it.Advance(uint32(hits[h].Doc)) {
+				break
+			}
+			if int(it.Doc()) != hits[h].Doc {
+				continue
+			}
+			pos = it.Positions(pos[:0])
+			for _, p := range pos {
+				hits[h].Matches = append(hits[h].Matches, Match{Pos: p, Term: ti})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("term %q: %w", terms[ti].text, err)
+		}
+	}
+	for i := range hits {
+		slices.SortFunc(hits[i].Matches, func(a, b Match) int { return cmp.Compare(a.Pos, b.Pos) })
+	}
+	return nil
 }

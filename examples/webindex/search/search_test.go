@@ -4,6 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +33,13 @@ var texts = []string{
 // letter) with the given PageRanks.
 func build(t *testing.T, ranks []float64) *Corpus {
 	t.Helper()
+	return buildOf(t, texts, ranks, func(text string) string { return text[:10] })
+}
+
+// buildOf writes an index of texts, analyzed with lower, with the given
+// PageRanks and titles.
+func buildOf(t *testing.T, texts []string, ranks []float64, title func(string) string) *Corpus {
+	t.Helper()
 	dir := t.TempDir()
 	inv := map[string][]postings.Posting{}
 	var docs []index.Doc
@@ -45,7 +53,7 @@ func build(t *testing.T, ranks []float64) *Corpus {
 		}
 		n = len(strings.Fields(text))
 		total += n
-		docs = append(docs, index.Doc{URL: "https://x/" + string(rune('a'+d)), Title: text[:10], Length: uint32(n), PageRank: ranks[d]})
+		docs = append(docs, index.Doc{URL: "https://x/" + strconv.Itoa(d), Title: title(text), Length: uint32(n), PageRank: ranks[d]})
 	}
 	var terms []string
 	for term := range inv {

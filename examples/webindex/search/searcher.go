@@ -3,6 +3,9 @@ package search
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"unsafe"
 
 	"github.com/superstep/superstep/examples/webindex/index"
 	"github.com/superstep/superstep/examples/webindex/tokenize"
@@ -87,15 +90,59 @@ func (s *Searcher) Search(q string, k, offset int) (*Results, error) {
 	res := &Results{Query: q, Terms: terms, Total: total, Offset: offset, K: k, Hits: []Result{}}
 	for i := offset; i < len(hits); i++ {
 		h := hits[i]
-		d, err := s.corpus.Docs.Doc(h.Doc)
+		d, err := s.corpus.Docs.Head(h.Doc)
 		if err != nil {
 			return nil, err
+		}
+		text, err := s.corpus.Docs.Text(h.Doc)
+		if err != nil {
+			return nil, err
+		}
+		// The text stays in the mapped file: the snippet is a copy.
+		snippet := s.snippet(d.Title, unsafe.String(unsafe.SliceData(text), len(text)), h.Matches, terms)
+		for i := range snippet {
+			snippet[i].Text = strings.Clone(snippet[i].Text)
 		}
 		res.Hits = append(res.Hits, Result{
 			Rank: i + 1, Doc: h.Doc, URL: d.URL, Title: d.Title,
 			Score: h.Score, PageRank: d.PageRank,
-			Snippet: Snippet(d.Text, terms, s.analyze, s.SnippetWords),
+			Snippet: snippet,
 		})
 	}
 	return res, nil
+}
+
+// snippet is the snippet of a hit on d. The matches are positions in the
+// indexed text, the title's words and then the text's; the snippet is of
+// the text. Should the index's positions not line up with the text (a
+// marked word that is not a query term), the text is analyzed instead.
+func (s *Searcher) snippet(title, text string, matches []Match, terms []string) []Fragment {
+	skip := uint32(0) // words of the title
+	for _, e, ok := tokenize.NextWord(title, 0); ok; _, e, ok = tokenize.NextWord(title, e) {
+		skip++
+	}
+	inText := matches[:0:0]
+	for i, m := range matches {
+		if m.Pos >= skip {
+			inText = make([]Match, 0, len(matches)-i)
+			for _, m := range matches[i:] {
+				inText = append(inText, Match{Pos: m.Pos - skip, Term: m.Term})
+			}
+			break
+		}
+	}
+	frags := Snippet(text, inText, s.SnippetWords)
+	for _, f := range frags {
+		if f.Match && !s.isTerm(f.Text, terms) {
+			return SnippetOf(text, terms, s.analyze, s.SnippetWords)
+		}
+	}
+	return frags
+}
+
+// isTerm reports whether word analyzes to one of terms.
+func (s *Searcher) isTerm(word string, terms []string) bool {
+	found := false
+	s.analyze(word, func(term string, _ int) { found = found || slices.Contains(terms, term) })
+	return found
 }

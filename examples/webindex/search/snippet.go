@@ -3,7 +3,8 @@ package search
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/superstep/superstep/examples/webindex/tokenize"
 )
 
 // DefaultSnippetWords is the snippet length Snippet uses when asked for
@@ -28,106 +29,183 @@ const maxTrail = 4
 // Snippet picks the window of at most maxWords words of text that holds the
 // most distinct query terms (then the most query-term occurrences; the
 // earliest window on a tie), centres it on its first and last match, and
-// returns it as fragments with the matching words marked. A word matches
-// when analyze turns it into one of terms, so with a stemming analyzer
-// "running" matches the query term "run". Text outside the window is
-// replaced by an Ellipsis fragment at either end; the punctuation right
-// after the last word (up to maxTrail bytes, as in "end.") is kept. maxWords < 1 means
-// DefaultSnippetWords. Without any match the snippet is the start of text.
-func Snippet(text string, terms []string, analyze Analyzer, maxWords int) []Fragment {
+// returns it as fragments with the matching words marked. Words are
+// segmented by the rules of package tokenize (tokenize.NextWord), and
+// matches are the occurrences of the query terms in text by word position,
+// from 0, in increasing order; Term tells the terms apart. Text outside the
+// window is replaced by an Ellipsis fragment at either end; the punctuation
+// right after the last word (up to maxTrail bytes, as in "end.") is kept.
+// maxWords < 1 means DefaultSnippetWords. Without any match the snippet is
+// the start of text.
+//
+// Snippet reads text only as far as the end of the window, and neither
+// folds nor stems it. Fragments may share memory with text.
+func Snippet(text string, matches []Match, maxWords int) []Fragment {
 	if maxWords < 1 {
 		maxWords = DefaultSnippetWords
 	}
-	spans := words(text)
-	if len(spans) == 0 {
+	w := maxWords
+	best, total := bestWindow(matches, w)
+	if total > 0 {
+		// Centre the window on the matches it holds.
+		i := 0
+		for int(matches[i].Pos) < best {
+			i++
+		}
+		j := i
+		for j+1 < len(matches) && int(matches[j+1].Pos) < best+w {
+			j++
+		}
+		first, last := int(matches[i].Pos), int(matches[j].Pos)
+		best = max(0, first-(w-(last-first+1))/2)
+	}
+
+	// Segment text up to the word after the window, keeping the last w+1
+	// words: if text ends early, the window moves back to end with it.
+	spans := make([]span, 0, 2*(w+1))
+	base := 0 // spans[i] is word base+i
+	at, more := 0, false
+	for s, e, ok := tokenize.NextWord(text, 0); ok; s, e, ok = tokenize.NextWord(text, e) {
+		if len(spans) == 2*(w+1) {
+			n := copy(spans, spans[len(spans)-w:])
+			base += len(spans) - n
+			spans = spans[:n]
+		}
+		spans = append(spans, span{s, e})
+		if at++; at > best+w {
+			more = true
+			break
+		}
+	}
+	if at == 0 {
 		return nil
 	}
-	hit := matches(text, spans, terms, analyze)
+	if !more { // text has at words
+		w = min(w, at)
+		best = max(0, min(best, at-w))
+	}
+	word := func(i int) span { return spans[i-base] }
 
-	// Slide a window of w words, counting per term in it.
-	w := min(maxWords, len(spans))
-	counts := make([]int, len(terms))
-	distinct, total := 0, 0
-	add := func(i, d int) {
-		t := hit[i]
-		if t < 0 {
-			return
-		}
-		if counts[t] == 0 && d > 0 {
-			distinct++
-		}
-		counts[t] += d
-		total += d
-		if counts[t] == 0 {
-			distinct--
-		}
-	}
-	for i := range w {
-		add(i, 1)
-	}
-	best, bestDistinct, bestTotal := 0, distinct, total
-	for s := 1; s+w <= len(spans); s++ {
-		add(s-1, -1)
-		add(s+w-1, 1)
-		if distinct > bestDistinct || distinct == bestDistinct && total > bestTotal {
-			best, bestDistinct, bestTotal = s, distinct, total
-		}
-	}
-	if bestTotal > 0 {
-		// Centre the window on the matches it holds.
-		first, last := -1, -1
-		for i := best; i < best+w; i++ {
-			if hit[i] >= 0 {
-				if first < 0 {
-					first = i
-				}
-				last = i
-			}
-		}
-		best = first - (w-(last-first+1))/2
-		best = max(0, min(best, len(spans)-w))
-	}
-
+	// Plain text between matches is one run of text; the ellipses join the
+	// runs at either end.
 	var out []Fragment
-	plain := func(s string) {
-		if s == "" {
-			return
-		}
-		if n := len(out); n > 0 && !out[n-1].Match {
-			out[n-1].Text += s
-			return
-		}
-		out = append(out, Fragment{Text: s})
-	}
+	prefix := ""
 	if best > 0 {
-		plain(Ellipsis + " ")
+		prefix = Ellipsis + " "
+	}
+	plain := func(from, to int, suffix string) {
+		if s := text[from:to]; s != "" || prefix != "" || suffix != "" {
+			out = append(out, Fragment{Text: prefix + s + suffix})
+		}
+		prefix = ""
 	}
 	end := best + w
+	from := word(best).start // of the pending plain text
+	m := 0
 	for i := best; i < end; i++ {
-		if i > best {
-			plain(text[spans[i-1].end:spans[i].start])
+		for m < len(matches) && int(matches[m].Pos) < i {
+			m++
 		}
-		if word := text[spans[i].start:spans[i].end]; hit[i] >= 0 {
-			out = append(out, Fragment{Text: word, Match: true})
-		} else {
-			plain(word)
+		if m < len(matches) && int(matches[m].Pos) == i {
+			sp := word(i)
+			plain(from, sp.start, "")
+			out = append(out, Fragment{Text: text[sp.start:sp.end], Match: true})
+			from = sp.end
 		}
 	}
 	// Keep the punctuation that ends the last word ("hard." not "hard").
-	tail := text[spans[end-1].end:]
-	if end < len(spans) {
-		tail = text[spans[end-1].end:spans[end].start]
+	last := word(end - 1).end
+	tail := text[last:]
+	if more {
+		tail = text[last:word(end).start]
 	}
 	if i := strings.IndexFunc(tail, unicode.IsSpace); i >= 0 {
 		tail = tail[:i]
 	}
-	if len(tail) <= maxTrail {
-		plain(tail)
+	if len(tail) > maxTrail {
+		tail = ""
 	}
-	if end < len(spans) {
-		plain(" " + Ellipsis)
+	suffix := ""
+	if more {
+		suffix = " " + Ellipsis
 	}
+	plain(from, last+len(tail), suffix)
 	return out
+}
+
+// bestWindow returns the start of the earliest window of w words that
+// holds the most distinct terms of matches, then the most matches, and the
+// number of matches it holds. Only window starts where a match enters at
+// the right (and 0) can be the earliest best, so those are the only ones
+// tried; each of them ends on a word the text has.
+func bestWindow(matches []Match, w int) (best, total int) {
+	if len(matches) == 0 {
+		return 0, 0
+	}
+	nterms := 0
+	for _, m := range matches {
+		nterms = max(nterms, m.Term+1)
+	}
+	var small [16]int
+	counts := small[:0]
+	if nterms <= len(small) {
+		counts = small[:nterms]
+	} else {
+		counts = make([]int, nterms)
+	}
+	distinct, n := 0, 0
+	lo, hi := 0, 0 // matches[lo:hi] are in the window
+	bestDistinct := -1
+	try := func(s int) {
+		for ; hi < len(matches) && int(matches[hi].Pos) < s+w; hi++ {
+			if t := matches[hi].Term; t >= 0 {
+				if counts[t] == 0 {
+					distinct++
+				}
+				counts[t]++
+				n++
+			}
+		}
+		for ; lo < hi && int(matches[lo].Pos) < s; lo++ {
+			if t := matches[lo].Term; t >= 0 {
+				if counts[t]--; counts[t] == 0 {
+					distinct--
+				}
+				n--
+			}
+		}
+		if distinct > bestDistinct || distinct == bestDistinct && n > total {
+			best, bestDistinct, total = s, distinct, n
+		}
+	}
+	try(0)
+	prev := 0
+	for _, m := range matches {
+		if s := int(m.Pos) - w + 1; s > prev {
+			try(s)
+			prev = s
+		}
+	}
+	return best, total
+}
+
+// SnippetOf is Snippet for text that is not in the index: it finds the
+// matches itself by analyzing text as the query was analyzed, so with a
+// stemming analyzer "running" matches the query term "run". Each match is
+// checked by analyzing its word alone; should analyze segment differently
+// from package tokenize, every word is analyzed alone instead.
+func SnippetOf(text string, terms []string, analyze Analyzer, maxWords int) []Fragment {
+	var spans []span
+	for s, e, ok := tokenize.NextWord(text, 0); ok; s, e, ok = tokenize.NextWord(text, e) {
+		spans = append(spans, span{s, e})
+	}
+	var ms []Match
+	for i, t := range matches(text, spans, terms, analyze) {
+		if t >= 0 {
+			ms = append(ms, Match{Pos: uint32(i), Term: t})
+		}
+	}
+	return Snippet(text, ms, maxWords)
 }
 
 // Marked joins fragments into one string with each match between open and
@@ -197,58 +275,3 @@ func matches(text string, spans []span, terms []string, analyze Analyzer) []int 
 
 // span is the byte range of one word of a text.
 type span struct{ start, end int }
-
-// words segments text into words by the rules of package tokenize: a run of
-// letters and digits, marks continuing but never starting a word, an
-// apostrophe (' or ’) joining two letters and a period joining two digits.
-func words(text string) []span {
-	var out []span
-	i, n := 0, len(text)
-	for i < n {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if r == utf8.RuneError || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			i += size
-			continue
-		}
-		start := i
-		last := 0
-		for i < n {
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if (r == '\'' || r == '\u2019') && last == kindLetter && i+size < n && kindAt(text, i+size) == kindLetter ||
-				r == '.' && last == kindDigit && i+size < n && kindAt(text, i+size) == kindDigit {
-				i += size
-				continue
-			}
-			k := kind(r)
-			if k == 0 {
-				break
-			}
-			last = k
-			i += size
-		}
-		out = append(out, span{start, i})
-	}
-	return out
-}
-
-const (
-	kindLetter = 1 // letters and marks
-	kindDigit  = 2
-)
-
-func kind(r rune) int {
-	switch {
-	case r == utf8.RuneError:
-		return 0
-	case unicode.IsLetter(r), unicode.IsMark(r):
-		return kindLetter
-	case unicode.IsDigit(r):
-		return kindDigit
-	}
-	return 0
-}
-
-func kindAt(text string, i int) int {
-	r, _ := utf8.DecodeRuneInString(text[i:])
-	return kind(r)
-}

@@ -1,9 +1,14 @@
 package search
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"unicode"
 
 	"github.com/superstep/superstep/examples/webindex/tokenize"
 )
@@ -58,7 +63,7 @@ func TestSnippet(t *testing.T) {
 		name: "empty", text: " — ", terms: []string{"x"}, analyze: plain, want: nil,
 	}}
 	for _, tc := range cases {
-		got := Snippet(tc.text, tc.terms, tc.analyze, tc.words)
+		got := SnippetOf(tc.text, tc.terms, tc.analyze, tc.words)
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
 		}
@@ -67,7 +72,7 @@ func TestSnippet(t *testing.T) {
 
 func TestSnippetDefaultLength(t *testing.T) {
 	text := strings.Repeat("word ", 100) + "needle"
-	got := Marked(Snippet(text, []string{"needle"}, lower, 0), "[", "]")
+	got := Marked(Snippet(text, []Match{{Pos: 100}}, 0), "[", "]")
 	want := "… " + strings.Repeat("word ", DefaultSnippetWords-1) + "[needle]"
 	if got != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -78,5 +83,150 @@ func TestMarked(t *testing.T) {
 	f := []Fragment{{Text: "a "}, {Text: "b", Match: true}, {Text: " c"}}
 	if got := Marked(f, "<", ">"); got != "a <b> c" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// refSnippet is Snippet the simple way: segment the whole text and slide
+// the window over every word.
+func refSnippet(text string, matches []Match, maxWords int) []Fragment {
+	if maxWords < 1 {
+		maxWords = DefaultSnippetWords
+	}
+	var spans []span
+	for s, e, ok := tokenize.NextWord(text, 0); ok; s, e, ok = tokenize.NextWord(text, e) {
+		spans = append(spans, span{s, e})
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	hit := make([]int, len(spans))
+	for i := range hit {
+		hit[i] = -1
+	}
+	nterms := 0
+	for _, m := range matches {
+		if int(m.Pos) < len(hit) {
+			hit[m.Pos] = m.Term
+		}
+		nterms = max(nterms, m.Term+1)
+	}
+	w := min(maxWords, len(spans))
+	score := func(s int) (int, int) {
+		counts := make([]int, nterms)
+		distinct, total := 0, 0
+		for i := s; i < s+w; i++ {
+			if t := hit[i]; t >= 0 {
+				if counts[t] == 0 {
+					distinct++
+				}
+				counts[t]++
+				total++
+			}
+		}
+		return distinct, total
+	}
+	best, bestDistinct, bestTotal := 0, -1, 0
+	for s := 0; s+w <= len(spans); s++ {
+		if d, n := score(s); d > bestDistinct || d == bestDistinct && n > bestTotal {
+			best, bestDistinct, bestTotal = s, d, n
+		}
+	}
+	if bestTotal > 0 {
+		first, last := -1, -1
+		for i := best; i < best+w; i++ {
+			if hit[i] >= 0 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		best = max(0, min(first-(w-(last-first+1))/2, len(spans)-w))
+	}
+	var out []Fragment
+	plain := func(s string) {
+		if s == "" {
+			return
+		}
+		if n := len(out); n > 0 && !out[n-1].Match {
+			out[n-1].Text += s
+			return
+		}
+		out = append(out, Fragment{Text: s})
+	}
+	if best > 0 {
+		plain(Ellipsis + " ")
+	}
+	end := best + w
+	for i := best; i < end; i++ {
+		if i > best {
+			plain(text[spans[i-1].end:spans[i].start])
+		}
+		if word := text[spans[i].start:spans[i].end]; hit[i] >= 0 {
+			out = append(out, Fragment{Text: word, Match: true})
+		} else {
+			plain(word)
+		}
+	}
+	tail := text[spans[end-1].end:]
+	if end < len(spans) {
+		tail = text[spans[end-1].end:spans[end].start]
+	}
+	if i := strings.IndexFunc(tail, unicode.IsSpace); i >= 0 {
+		tail = tail[:i]
+	}
+	if len(tail) <= maxTrail {
+		plain(tail)
+	}
+	if end < len(spans) {
+		plain(" " + Ellipsis)
+	}
+	return out
+}
+
+// TestSnippetRandom compares Snippet, which reads text only up to the
+// window and tries only some windows, with refSnippet on random texts.
+func TestSnippetRandom(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	vocab := []string{"a", "b", "c", "d", "e", "f"}
+	seps := []string{" ", ", ", ". ", "—", " (", ")! ", "...... "}
+	for n := range 5000 {
+		var sb strings.Builder
+		var ms []Match
+		words := r.IntN(60)
+		for i := range words {
+			if i > 0 || r.IntN(3) == 0 {
+				sb.WriteString(seps[r.IntN(len(seps))])
+			}
+			v := r.IntN(len(vocab))
+			sb.WriteString(vocab[v])
+			if v < 3 && r.IntN(2) == 0 { // a, b, c are query terms, sometimes
+				ms = append(ms, Match{Pos: uint32(i), Term: v})
+			}
+		}
+		if r.IntN(2) == 0 {
+			sb.WriteString(seps[r.IntN(len(seps))])
+		}
+		text, maxWords := sb.String(), r.IntN(12)
+		got, want := Snippet(text, ms, maxWords), refSnippet(text, ms, maxWords)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("case %d: Snippet(%q, %v, %d) = %q, want %q", n, text, ms, maxWords, fmt.Sprint(got), fmt.Sprint(want))
+		}
+	}
+}
+
+// TestSnippetEnds: a match near the start of a long text
+// does not need the rest of it; matches past its end are ignored.
+func TestSnippetEnds(t *testing.T) {
+	text := "alpha beta gamma " + strings.Repeat("x ", 1000)
+	got := Marked(Snippet(text, []Match{{Pos: 1}}, 3), "[", "]")
+	if want := "alpha [beta] gamma …"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	got = Marked(Snippet("one two three", []Match{{Pos: 2}, {Pos: 7}}, 2), "[", "]")
+	if want := "… two [three]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

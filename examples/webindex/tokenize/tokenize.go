@@ -301,6 +301,93 @@ func (t *Tokenizer) Tokens(text string, emit func(term string, pos int)) {
 	}
 }
 
+// NextWord finds the first word of text that starts at or after byte from,
+// by the rules of the package documentation, and returns its byte range;
+// ok is false if there is none. from must be 0 or the end of a word: so
+//
+//	for s, e, ok := NextWord(text, 0); ok; s, e, ok = NextWord(text, e)
+//
+// visits the words whose positions Tokens reports, in order, the n-th word
+// (from 0) having position n. It neither folds nor allocates, which makes
+// it much cheaper than Tokens for mapping positions back to the text.
+func NextWord(text string, from int) (start, end int, ok bool) {
+	i, n := from, len(text)
+	for i < n {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if asciiWord[c] {
+				break
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			break
+		}
+		i += size
+	}
+	if i >= n {
+		return n, n, false
+	}
+	start = i
+	last := 0 // kind of the last rune, when it is not ASCII
+	for i < n {
+		c := text[i]
+		if asciiWord[c] { // the common case: an ASCII letter or digit
+			i++
+			continue
+		}
+		if i > start {
+			if p := text[i-1]; p < utf8.RuneSelf {
+				last = kLetter
+				if asciiClass[p] == clDigit {
+					last = kDigit
+				}
+			}
+		}
+		if c < utf8.RuneSelf {
+			switch asciiClass[c] {
+			case clApos:
+				if last == kLetter && i+1 < n && nextKind(text, i+1) == kLetter {
+					i++
+					continue
+				}
+			case clPeriod:
+				if last == kDigit && i+1 < n && nextKind(text, i+1) == kDigit {
+					i++
+					continue
+				}
+			}
+			break // any other ASCII byte ends the word
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == '\u2019' {
+			if last == kLetter && i+size < n && nextKind(text, i+size) == kLetter {
+				i += size
+				continue
+			}
+			break
+		}
+		k := wordKind(r)
+		if k == 0 {
+			break
+		}
+		last = k
+		i += size
+	}
+	return start, i, true
+}
+
+// asciiWord holds the ASCII letters and digits.
+var asciiWord = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		cl := asciiClass[c]
+		t[c] = cl == clLower || cl == clUpper || cl == clDigit
+	}
+	return t
+}()
+
 // appendByte appends c to buf unless the word has grown past MaxTermBytes, in which
 // case it sets *tooLong and leaves buf alone.
 func appendByte(buf []byte, c byte, tooLong *bool) []byte {

@@ -164,6 +164,75 @@ func checkInvariants(t *testing.T, opts Options, text string) {
 	})
 }
 
+// checkWords checks that NextWord segments text as Tokens does: the term
+// at position n is the folded n-th word, and every word short enough to be
+// a term is one.
+func checkWords(t *testing.T, text string) {
+	t.Helper()
+	var words []string
+	for s, e, ok := NextWord(text, 0); ok; s, e, ok = NextWord(text, e) {
+		if s < 0 || e <= s || e > len(text) {
+			t.Fatalf("word [%d, %d) of %q", s, e, text)
+		}
+		words = append(words, text[s:e])
+	}
+	next := 0
+	New(Options{}).Tokens(text, func(term string, pos int) {
+		if pos >= len(words) {
+			t.Fatalf("term %q at position %d, but %q has %d words %q", term, pos, text, len(words), words)
+		}
+		for ; next < pos; next++ {
+			if n := len(foldWord(words[next])); n <= MaxTermBytes {
+				t.Fatalf("word %d %q of %q has no term", next, words[next], text)
+			}
+		}
+		if f := foldWord(words[pos]); f != term {
+			t.Fatalf("word %d of %q is %q (folded %q), term %q", pos, text, words[pos], f, term)
+		}
+		next = pos + 1
+	})
+	for ; next < len(words); next++ {
+		if len(foldWord(words[next])) <= MaxTermBytes {
+			t.Fatalf("word %d %q of %q has no term", next, words[next], text)
+		}
+	}
+}
+
+// foldWord folds a word as Tokens does.
+func foldWord(w string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\u2019' {
+			return '\''
+		}
+		return fold(r)
+	}, w)
+}
+
+func TestNextWord(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"", nil},
+		{" — ", nil},
+		{"Don't stop—it's 3.40.1!", []string{"Don't", "stop", "it's", "3.40.1"}},
+		{"dogs' O’Brien x'’y a'", []string{"dogs", "O’Brien", "x", "y", "a"}},
+		{"1. .1 2.5.", []string{"1", "1", "2.5"}},
+		{"\u0301cafe\u0301 ab\xffcd sqlite3_open", []string{"cafe\u0301", "ab", "cd", "sqlite3", "open"}},
+		{"中文字 ΣΊΣΥΦΟΣ", []string{"中文字", "ΣΊΣΥΦΟΣ"}},
+	} {
+		var got []string
+		for s, e, ok := NextWord(tc.text, 0); ok; s, e, ok = NextWord(tc.text, e) {
+			got = append(got, tc.text[s:e])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %q, want %q", tc.text, got, tc.want)
+		}
+		checkWords(t, tc.text)
+	}
+	checkWords(t, strings.Repeat("é", 40)+" x "+strings.Repeat("a", 65)+" y")
+}
+
 func FuzzTokens(f *testing.F) {
 	for _, s := range []string{
 		"", "The Running dogs' bark.", "don't O’Brien 3.40.1", "ab\xffcd\xc3(", "ΣΊΣΥΦΟΣ ς",
@@ -174,6 +243,7 @@ func FuzzTokens(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text string, stem, stop bool) {
 		checkInvariants(t, Options{Stem: stem, Stopwords: stop}, text)
+		checkWords(t, text)
 	})
 }
 
