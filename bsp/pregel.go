@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Pregel-style iteration (Malewicz et al., SIGMOD 2010): a vertex program
@@ -23,6 +24,9 @@ type OutEdge[K, E any] struct {
 	Dst   K
 	Value E
 }
+
+// maxSeenDsts bounds the destinations a loading task remembers.
+const maxSeenDsts = 1 << 20
 
 // DefaultCheckpointEvery is how often (in supersteps) a vertex program
 // checkpoints when VertexProgram.CheckpointEvery is 0.
@@ -49,6 +53,9 @@ type VertexProgram[K, V, E, M any] struct {
 	// aggregates of the superstep before; returning false ends the
 	// iteration (a convergence test).
 	Master func(m *Master) bool
+	// DistinctEdges keeps one edge from a vertex to each destination (the
+	// first): parallel edges count once, as in a simple graph.
+	DistinctEdges bool
 	// MaxSupersteps bounds the iteration (required, at least 1).
 	MaxSupersteps int
 	// CheckpointEvery says how often the vertex state and the messages in
@@ -372,9 +379,21 @@ func Pregel[K, V, E, M any](vertices Dataset[KV[K, V]], edges Dataset[Edge[K, E]
 			return func(Edge[K, E]) {}, func() error { return err }
 		}
 		k := kr.clone()
+		// One existence row per destination is enough: a task remembers the
+		// destinations it announced (up to a bound; past it, repeats are
+		// merely redundant).
+		seen := map[string]struct{}{}
 		return func(e Edge[K, E]) {
 			sw.add(k.view(e.Src), false, pregelEdgeRow[K, E]{Dst: e.Dst, Value: e.Value})
-			sw.add(k.view(e.Dst), false, pregelEdgeRow[K, E]{Rev: true})
+			dk := k.view(e.Dst)
+			if _, ok := seen[dk]; ok {
+				return
+			}
+			if len(seen) >= maxSeenDsts {
+				clear(seen)
+			}
+			seen[strings.Clone(dk)] = struct{}{}
+			sw.add(dk, false, pregelEdgeRow[K, E]{Rev: true})
 		}, sw.finish
 	}
 	w.read = func(tc *taskCtx, part int, down any) error {

@@ -351,7 +351,10 @@ func (r *pregelRun[K, V, E, M]) load() error {
 	if err != nil {
 		return err
 	}
-	var edges []OutEdge[K, E]
+	var (
+		edges []OutEdge[K, E]
+		dd    dedup
+	)
 	eok := eg.nextGroup()
 	vok := vg != nil && vg.nextGroup()
 	for (eok || vok) && !tc.stopped() {
@@ -397,6 +400,9 @@ func (r *pregelRun[K, V, E, M]) load() error {
 			eg.skipRest()
 			eok = eg.nextGroup()
 		}
+		if r.prog.DistinctEdges {
+			edges = r.distinctEdges(edges, &dd)
+		}
 		if err := b.add(ks, id, val, false, edges); err != nil {
 			return err
 		}
@@ -412,6 +418,46 @@ func (r *pregelRun[K, V, E, M]) load() error {
 	}
 	r.part, err = b.finish()
 	return err
+}
+
+// dedup is scratch space for distinctEdges.
+type dedup struct {
+	keys []byte
+	offs []int
+	idx  []int
+	keep []bool
+}
+
+// distinctEdges keeps the first edge to each destination, in order.
+func (r *pregelRun[K, V, E, M]) distinctEdges(edges []OutEdge[K, E], d *dedup) []OutEdge[K, E] {
+	if len(edges) < 2 {
+		return edges
+	}
+	d.keys, d.offs, d.idx = d.keys[:0], d.offs[:0], d.idx[:0]
+	for i, e := range edges {
+		d.offs = append(d.offs, len(d.keys))
+		d.keys = append(d.keys, r.kr.view(e.Dst)...)
+		d.idx = append(d.idx, i)
+	}
+	d.offs = append(d.offs, len(d.keys))
+	key := func(i int) []byte { return d.keys[d.offs[i]:d.offs[i+1]] }
+	slices.SortFunc(d.idx, func(a, b int) int {
+		if c := bytes.Compare(key(a), key(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	d.keep = append(d.keep[:0], make([]bool, len(edges))...)
+	for j, i := range d.idx {
+		d.keep[i] = j == 0 || !bytes.Equal(key(d.idx[j-1]), key(i))
+	}
+	out := edges[:0]
+	for i, e := range edges {
+		if d.keep[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // scan visits every vertex in key order. Unless readOnly, changes fn makes

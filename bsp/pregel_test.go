@@ -276,3 +276,30 @@ func TestPregelErrors(t *testing.T) {
 		t.Fatalf("duplicate aggregator: %v", err)
 	}
 }
+
+// TestPregelDistinctEdges: parallel edges are kept once (the first, in
+// input order) with DistinctEdges, and all of them without.
+func TestPregelDistinctEdges(t *testing.T) {
+	edges := []bsp.Edge[int64, int]{{Src: 1, Dst: 2, Value: 10}, {Src: 1, Dst: 3, Value: 11}, {Src: 1, Dst: 2, Value: 12}, {Src: 1, Dst: 1, Value: 13}, {Src: 1, Dst: 3, Value: 14}}
+	for _, distinct := range []bool{false, true} {
+		got := collect(t, layouts[1], func(p *bsp.Plan) bsp.Dataset[bsp.KV[int64, string]] {
+			return bsp.Pregel(bsp.Dataset[bsp.KV[int64, string]]{}, bsp.FromSlice(p, edges, 1), bsp.VertexProgram[int64, string, int, int]{
+				Compute: func(v *bsp.Vertex[int64, string, int, int], _ []int) {
+					v.Value = fmt.Sprint(v.Edges())
+					v.VoteToHalt()
+				},
+				DistinctEdges: distinct,
+				MaxSupersteps: 2,
+			})
+		})
+		want := "[{2 10} {3 11} {2 12} {1 13} {3 14}]"
+		if distinct {
+			want = "[{2 10} {3 11} {1 13}]"
+		}
+		for _, kv := range got {
+			if kv.Key == 1 && kv.Value != want {
+				t.Fatalf("distinct %v: edges of 1 = %s, want %s", distinct, kv.Value, want)
+			}
+		}
+	}
+}

@@ -191,10 +191,6 @@ type PageRankConfig struct {
 // counts the vertices, superstep 1 sets every rank to 1/N, and superstep
 // i+1 runs iteration i.
 func PageRank[K any](vertices bsp.Dataset[bsp.KV[K, float64]], edges bsp.Dataset[bsp.Edge[K, float64]], cfg PageRankConfig) bsp.Dataset[bsp.KV[K, float64]] {
-	edges = bsp.Distinct(bsp.Map(edges, func(e bsp.Edge[K, float64]) bsp.Edge[K, float64] {
-		e.Value = 0
-		return e
-	}))
 	dangling := bsp.SumAgg[float64]("dangling")
 	delta := bsp.SumAgg[float64]("delta")
 	d := cfg.Damping
@@ -221,8 +217,9 @@ func PageRank[K any](vertices bsp.Dataset[bsp.KV[K, float64]], edges bsp.Dataset
 				v.SendToNeighbors(v.Value / float64(out))
 			}
 		},
-		Combine:     func(a, b float64) float64 { return a + b },
-		Aggregators: []bsp.Aggregator{dangling, delta},
+		Combine:       func(a, b float64) float64 { return a + b },
+		DistinctEdges: true, // duplicate edges count once
+		Aggregators:   []bsp.Aggregator{dangling, delta},
 		Master: func(m *bsp.Master) bool {
 			return m.Superstep() < 3 || delta.Value(m) >= float64(m.NumVertices())*cfg.Tol
 		},
