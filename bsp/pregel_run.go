@@ -530,7 +530,7 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		return 0, err
 	}
 	parts := tc.prog.plan.nodes[r.node].wide.partitions
-	fw, err := shuffle.NewFileWriter(path, parts, shuffle.WriterOptions{Compression: tc.env.Compression})
+	fw, err := shuffle.NewFileWriter(path, parts, shuffle.WriterOptions{Compression: messageCompression(tc.env.Compression)})
 	if err != nil {
 		return 0, err
 	}
@@ -886,4 +886,15 @@ func copyFileAtomic(src, dst, tmpSuffix string) error {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// messageCompression is the block compression of message outputs: LZ4
+// whenever compression is on. Messages are written and read once, a
+// superstep apart, and are mostly keys and numbers: zstd's extra ratio does
+// not pay for its time there.
+func messageCompression(c shuffle.Compression) shuffle.Compression {
+	if c == shuffle.None {
+		return c
+	}
+	return shuffle.LZ4
 }
