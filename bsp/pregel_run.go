@@ -78,6 +78,26 @@ func buildRouting(p interface{ Partition([]byte) int }, edgeKey []string) *routi
 	return rt
 }
 
+// messageFileFormat names a message output: superstep, partition, attempt.
+const messageFileFormat = "ss%06d-map%05d-a%d.ssf"
+
+// StaleMessageOutputs lists the message outputs under workDir of the job's
+// Pregel stages from supersteps before `before`. Once superstep k runs, the
+// outputs of supersteps before k-1 are read by nobody (a rollback restores
+// from checkpoint files), so executors delete them to bound disk use and
+// open files over long iterations.
+func StaleMessageOutputs(workDir, jobID string, before int) []string {
+	m, _ := filepath.Glob(filepath.Join(workDir, jobID, "pregel-*", "ss*-map*-a*.ssf"))
+	var out []string
+	for _, p := range m {
+		var ss, part, attempt int
+		if n, _ := fmt.Sscanf(filepath.Base(p), messageFileFormat, &ss, &part, &attempt); n == 3 && ss < before {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // denseOut holds the combined messages along edges of one superstep, by
 // slot.
 type denseOut[M any] struct {
@@ -525,7 +545,7 @@ func (r *pregelRun[K, V, E, M]) send(key string, owned bool, m M) {
 // vertices left active.
 func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 	tc := r.tc
-	path := filepath.Join(r.localDir(), fmt.Sprintf("ss%06d-map%05d-a%d.ssf", tc.spec.Superstep, r.partNo, tc.spec.Attempt))
+	path := filepath.Join(r.localDir(), fmt.Sprintf(messageFileFormat, tc.spec.Superstep, r.partNo, tc.spec.Attempt))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, err
 	}

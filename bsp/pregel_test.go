@@ -3,6 +3,8 @@ package bsp_test
 import (
 	"cmp"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -301,5 +303,23 @@ func TestPregelDistinctEdges(t *testing.T) {
 				t.Fatalf("distinct %v: edges of 1 = %s, want %s", distinct, kv.Value, want)
 			}
 		}
+	}
+}
+
+func TestStaleMessageOutputs(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"job/pregel-3/ss000000-map00001-a0.ssf", "job/pregel-3/ss000001-map00000-a2.ssf",
+		"job/pregel-3/ss000002-map00000-a0.ssf", "job/pregel-3/state-00000.ssf", "other/pregel-3/ss000000-map00000-a0.ssf"} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, nil, 0o644)
+	}
+	var got []string
+	for _, p := range bsp.StaleMessageOutputs(dir, "job", 2) {
+		got = append(got, filepath.Base(p))
+	}
+	slices.Sort(got)
+	if s := strings.Join(got, " "); s != "ss000000-map00001-a0.ssf ss000001-map00000-a2.ssf" {
+		t.Fatalf("stale outputs: %s", s)
 	}
 }

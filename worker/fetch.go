@@ -58,6 +58,16 @@ func (f *files) get(path string) (*shuffle.FileReader, error) {
 	return r, nil
 }
 
+// drop closes one file (about to be deleted).
+func (f *files) drop(path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.open[path]; ok {
+		r.Close()
+		delete(f.open, path)
+	}
+}
+
 // dropUnder closes the files under dir (a job's directory being deleted).
 func (f *files) dropUnder(dir string) {
 	f.mu.Lock()

@@ -380,6 +380,14 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 
 func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {
 	res := &pb.TaskResult{Attempt: a.GetAttempt()}
+	if k := int(a.GetSuperstep()); k >= 2 {
+		// Superstep k runs only once k-1 is complete everywhere: the
+		// messages of earlier supersteps are dead.
+		for _, p := range bsp.StaleMessageOutputs(w.cfg.DataDir, a.GetAttempt().GetJobId(), k-1) {
+			w.files.drop(p)
+			_ = os.Remove(p)
+		}
+	}
 	prog, err := w.program(a)
 	if err != nil {
 		res.Error = err.Error()
