@@ -400,7 +400,7 @@ func Pregel[K, V, E, M any](vertices Dataset[KV[K, V]], edges Dataset[Edge[K, E]
 		return fmt.Errorf("%w: a Pregel node read outside an iterate stage", ErrBadSpec)
 	}
 	w.iter = func(tc *taskCtx, part int, open func() (any, error)) error {
-		r := &pregelRun[K, V, E, M]{tc: tc, prog: &prog, kr: kr.clone(), part: nil, node: tc.stage.Input.Node,
+		r := &pregelRun[K, V, E, M]{tc: tc, prog: &prog, kr: kr.clone(), node: tc.stage.Input.Node,
 			hasVertices: vertices.plan != nil, edgeSide: edgeSide, partNo: part}
 		return r.run(open)
 	}
