@@ -93,7 +93,7 @@ type TaskReport struct {
 type IterReport struct {
 	Superstep  int
 	Active     int64  // vertices that did not vote to halt
-	Messages   int64  // messages sent (after map-side combining)
+	Messages   int64  // messages sent, before combining
 	Aggregates []byte // this task's aggregator partials
 	Final      bool   // the task emitted its vertices: the iteration is over
 	Checkpoint bool   // the task wrote the checkpoint of this superstep
