@@ -265,8 +265,14 @@ func (c *Corpus) matches(hits []Hit, terms []term) error {
 			return fmt.Errorf("term %q: %w", terms[ti].text, err)
 		}
 	}
+	// Each term's matches are in order, so with one term (or when the
+	// terms do not interleave) there is nothing to sort. A word is one
+	// term, so positions are distinct and any sort gives the same order.
+	byPos := func(a, b Match) int { return cmp.Compare(a.Pos, b.Pos) }
 	for i := range hits {
-		slices.SortFunc(hits[i].Matches, func(a, b Match) int { return cmp.Compare(a.Pos, b.Pos) })
+		if !slices.IsSortedFunc(hits[i].Matches, byPos) {
+			slices.SortFunc(hits[i].Matches, byPos)
+		}
 	}
 	return nil
 }

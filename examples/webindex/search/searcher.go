@@ -28,6 +28,7 @@ type Searcher struct {
 	// SnippetWords is the snippet length in words (DefaultSnippetWords
 	// when 0). Set it before the first search.
 	SnippetWords int
+	words        wordIndexes // of the documents' texts, for snippets
 }
 
 // NewSearcher returns a Searcher over ix.
@@ -99,7 +100,7 @@ func (s *Searcher) Search(q string, k, offset int) (*Results, error) {
 			return nil, err
 		}
 		// The text stays in the mapped file: the snippet is a copy.
-		snippet := s.snippet(d.Title, unsafe.String(unsafe.SliceData(text), len(text)), h.Matches, terms)
+		snippet := s.snippet(h.Doc, d.Title, unsafe.String(unsafe.SliceData(text), len(text)), h.Matches, terms)
 		for i := range snippet {
 			snippet[i].Text = strings.Clone(snippet[i].Text)
 		}
@@ -112,11 +113,11 @@ func (s *Searcher) Search(q string, k, offset int) (*Results, error) {
 	return res, nil
 }
 
-// snippet is the snippet of a hit on d. The matches are positions in the
+// snippet is the snippet of a hit on document doc. The matches are positions in the
 // indexed text, the title's words and then the text's; the snippet is of
 // the text. Should the index's positions not line up with the text (a
 // marked word that is not a query term), the text is analyzed instead.
-func (s *Searcher) snippet(title, text string, matches []Match, terms []string) []Fragment {
+func (s *Searcher) snippet(doc int, title, text string, matches []Match, terms []string) []Fragment {
 	skip := uint32(0) // words of the title
 	for _, e, ok := tokenize.NextWord(title, 0); ok; _, e, ok = tokenize.NextWord(title, e) {
 		skip++
@@ -131,7 +132,9 @@ func (s *Searcher) snippet(title, text string, matches []Match, terms []string) 
 			break
 		}
 	}
-	frags := Snippet(text, inText, s.SnippetWords)
+	frags := snippet(text, inText, s.SnippetWords, func() *wordIndex {
+		return s.words.get(doc, s.corpus.Docs.Len(), text)
+	})
 	for _, f := range frags {
 		if f.Match && !s.isTerm(f.Text, terms) {
 			return SnippetOf(text, terms, s.analyze, s.SnippetWords)

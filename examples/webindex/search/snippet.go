@@ -41,6 +41,14 @@ const maxTrail = 4
 // Snippet reads text only as far as the end of the window, and neither
 // folds nor stems it. Fragments may share memory with text.
 func Snippet(text string, matches []Match, maxWords int) []Fragment {
+	return snippet(text, matches, maxWords, nil)
+}
+
+// snippet is Snippet. When the window starts wordStride words or more into
+// text, and words is not nil, it segments text only from the checkpoint of
+// words() before the window; words() must be the word index of text, or
+// nil to segment it from the start.
+func snippet(text string, matches []Match, maxWords int, words func() *wordIndex) []Fragment {
 	if maxWords < 1 {
 		maxWords = DefaultSnippetWords
 	}
@@ -64,8 +72,20 @@ func Snippet(text string, matches []Match, maxWords int) []Fragment {
 	// words: if text ends early, the window moves back to end with it.
 	spans := make([]span, 0, 2*(w+1))
 	base := 0 // spans[i] is word base+i
-	at, more := 0, false
-	for s, e, ok := tokenize.NextWord(text, 0); ok; s, e, ok = tokenize.NextWord(text, e) {
+	at, more, off := 0, false, 0
+	if best >= wordStride && words != nil {
+		if x := words(); x != nil {
+			// Start at the checkpoint before the window, where it ends up
+			// should text end early (as below).
+			first := best
+			if x.words <= best+w {
+				first = max(0, min(best, x.words-min(w, x.words)))
+			}
+			at, off = x.seek(first)
+			base = at
+		}
+	}
+	for s, e, ok := tokenize.NextWord(text, off); ok; s, e, ok = tokenize.NextWord(text, e) {
 		if len(spans) == 2*(w+1) {
 			n := copy(spans, spans[len(spans)-w:])
 			base += len(spans) - n
