@@ -85,6 +85,12 @@ type Iterator struct {
 	tf     int
 	posOff int // offset of the current posting's positions
 	err    error
+
+	// Advance's cursor in skips: the entries before skipOff, skipK of
+	// them, are of blocks that end at or before posting i, and so never
+	// needed again (i only grows).
+	skipOff int
+	skipK   int
 }
 
 // NewIterator parses the header of an encoded list. b is not copied.
@@ -117,6 +123,11 @@ func NewIterator(b []byte) (*Iterator, error) {
 func (it *Iterator) Len() int { return it.count }
 
 func (it *Iterator) uvarint() uint64 {
+	if it.off < len(it.data) && it.data[it.off] < 0x80 { // one byte: most deltas
+		v := it.data[it.off]
+		it.off++
+		return uint64(v)
+	}
 	v, n := binary.Uvarint(it.data[it.off:])
 	if n <= 0 {
 		it.err = fmt.Errorf("%w: bad varint at %d", ErrCorrupt, it.off)
@@ -133,9 +144,7 @@ func (it *Iterator) Next() bool {
 	}
 	// Step over the previous posting's positions.
 	it.off = it.posOff
-	for range it.tf {
-		it.uvarint()
-	}
+	it.skip(it.tf)
 	delta := it.uvarint()
 	tf := it.uvarint()
 	if it.err != nil {
@@ -150,6 +159,26 @@ func (it *Iterator) Next() bool {
 	it.posOff = it.off
 	it.i++
 	return true
+}
+
+// skip steps it.off over n varints without decoding them, failing as
+// uvarint would on the first bad one.
+func (it *Iterator) skip(n int) {
+	d, off := it.data, it.off
+	for ; n > 0; n-- {
+		if off < len(d) && d[off] < 0x80 {
+			off++
+			continue
+		}
+		_, k := binary.Uvarint(d[off:])
+		if k <= 0 {
+			it.off = off
+			it.err = fmt.Errorf("%w: bad varint at %d", ErrCorrupt, off)
+			return
+		}
+		off += k
+	}
+	it.off = off
 }
 
 // Doc is the current posting's document.
@@ -177,6 +206,23 @@ func (it *Iterator) Positions(dst []uint32) []uint32 {
 	return dst
 }
 
+// FirstPosition is the current posting's first position, decoding only
+// that one: cheaper than Positions when the rest are not needed. It is 0
+// (and Err says why) when the position cannot be decoded.
+func (it *Iterator) FirstPosition() uint32 {
+	off := it.off
+	it.off = it.posOff
+	pos := it.uvarint()
+	it.off = off
+	if it.err == nil && pos > 1<<32-1 {
+		it.err = fmt.Errorf("%w: position overflow", ErrCorrupt)
+	}
+	if it.err != nil {
+		return 0
+	}
+	return uint32(pos)
+}
+
 // Advance moves to the first posting whose document is at least target,
 // jumping over whole blocks through the skip entries; false if there is
 // none.
@@ -184,23 +230,23 @@ func (it *Iterator) Advance(target uint32) bool {
 	if it.i > 0 && it.Doc() >= target {
 		return true
 	}
-	rest := it.skips // validated by NewIterator
-	for k := 0; len(rest) > 0; k++ {
+	for it.skipOff < len(it.skips) { // validated by NewIterator
+		rest := it.skips[it.skipOff:]
 		d, n := binary.Uvarint(rest)
 		o, m := binary.Uvarint(rest[n:])
-		rest = rest[n+m:]
-		end := (k + 1) * BlockSize // postings before the next block
-		if end <= it.i {
-			continue // already past this block
+		end := (it.skipK + 1) * BlockSize // postings before the next block
+		if end > it.i {
+			if d >= uint64(target) {
+				break // the target is in this block
+			}
+			if o > uint64(len(it.data)) {
+				it.err = fmt.Errorf("%w: skip offset %d", ErrCorrupt, o)
+				return false
+			}
+			it.i, it.doc, it.off, it.posOff, it.tf = end, d, int(o), int(o), 0
 		}
-		if d >= uint64(target) {
-			break // the target is in this block
-		}
-		if o > uint64(len(it.data)) {
-			it.err = fmt.Errorf("%w: skip offset %d", ErrCorrupt, o)
-			return false
-		}
-		it.i, it.doc, it.off, it.posOff, it.tf = end, d, int(o), int(o), 0
+		it.skipOff += n + m // this block is now behind
+		it.skipK++
 	}
 	for it.Next() {
 		if it.Doc() >= target {

@@ -55,6 +55,9 @@ func TestRoundTripAndAdvance(t *testing.T) {
 					t.Fatalf("n=%d posting %d positions %v, want %v", n, i, pos, ps[i].Positions)
 				}
 			}
+			if f := it.FirstPosition(); f != ps[i].Positions[0] {
+				t.Fatalf("n=%d posting %d first position %d, want %d", n, i, f, ps[i].Positions[0])
+			}
 			if it.Doc() != ps[i].Doc || it.TF() != len(ps[i].Positions) {
 				t.Fatalf("n=%d posting %d: doc %d tf %d", n, i, it.Doc(), it.TF())
 			}
@@ -84,6 +87,35 @@ func TestRoundTripAndAdvance(t *testing.T) {
 			if p := it.Positions(nil); !slices.Equal(p, ps[want].Positions) {
 				t.Fatalf("positions after Advance differ")
 			}
+		}
+		// Next and Advance mixed: Next may carry the iterator past
+		// blocks that Advance has not yet skipped.
+		it, _ = NewIterator(b)
+		at := -1
+		for range 200 {
+			if r.IntN(2) == 0 {
+				if !it.Next() {
+					break
+				}
+				at++
+			} else {
+				target := uint32(0)
+				if at >= 0 {
+					target = ps[at].Doc + uint32(r.IntN(3*BlockSize))
+				}
+				if !it.Advance(target) {
+					break
+				}
+				for at < 0 || ps[at].Doc < target {
+					at++
+				}
+			}
+			if it.Doc() != ps[at].Doc || it.FirstPosition() != ps[at].Positions[0] {
+				t.Fatalf("n=%d mixed: doc %d, want posting %d doc %d", n, it.Doc(), at, ps[at].Doc)
+			}
+		}
+		if it.Err() != nil {
+			t.Fatal(it.Err())
 		}
 	}
 }
@@ -120,8 +152,11 @@ func FuzzIterator(f *testing.F) {
 				t.Fatalf("docs not increasing")
 			}
 			prev, n = int(it.Doc()), n+1
-			if len(it.Positions(nil)) > it.TF() {
+			first := it.FirstPosition()
+			if p := it.Positions(nil); len(p) > it.TF() {
 				t.Fatal("more positions than tf")
+			} else if len(p) > 0 && p[0] != first {
+				t.Fatalf("first position %d, positions %v", first, p)
 			}
 		}
 		if it.Err() == nil && n != it.Len() {

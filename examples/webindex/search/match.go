@@ -14,6 +14,7 @@ import (
 type groupMatcher struct {
 	names   []string             // the group's distinct terms
 	its     []*postings.Iterator // their posting lists
+	terms   []int                // their indexes in the query's terms
 	lead    int                  // the rarest term: it proposes the candidates
 	clauses [][]int              // the clauses, as indexes into names
 	pos     [][]uint32           // positions of each term in the candidate, when decoded
@@ -43,6 +44,7 @@ func newGroupMatcher(g []Clause, terms []term, index func(string) int) (*groupMa
 				}
 				m.names = append(m.names, t)
 				m.its = append(m.its, it)
+				m.terms = append(m.terms, index(t))
 				if it.Len() < m.its[m.lead].Len() {
 					m.lead = i
 				}

@@ -126,7 +126,7 @@ func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
 	}
 	top := topK{k: k}
 	total := 0
-	var pos []uint32
+	at := make([]*postings.Iterator, len(terms))
 	for {
 		doc, any := uint32(0), false
 		for _, g := range groups {
@@ -138,7 +138,17 @@ func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
 			break
 		}
 		total++
-		score, err := c.score(doc, terms, scoring, &pos)
+		// The lists of the groups that matched doc are at it already:
+		// score reads those rather than advance its own.
+		clear(at)
+		for _, g := range groups {
+			if !g.done && g.doc == doc {
+				for j, ti := range g.terms {
+					at[ti] = g.its[j]
+				}
+			}
+		}
+		score, err := c.score(doc, terms, scoring, at)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -161,8 +171,9 @@ func (c *Corpus) Search(q Query, k int) ([]Hit, int, error) {
 }
 
 // score is the score of doc. Each iterator of scoring is at or before doc;
-// pos is scratch space for positions.
-func (c *Corpus) score(doc uint32, terms []term, scoring []*postings.Iterator, pos *[]uint32) (float64, error) {
+// at[i], when not nil, is an iterator of term i's list that is at doc, read
+// in place of scoring[i] (which is then left where it is).
+func (c *Corpus) score(doc uint32, terms []term, scoring, at []*postings.Iterator) (float64, error) {
 	d, err := c.Docs.Stats(int(doc))
 	if err != nil {
 		return 0, err
@@ -173,35 +184,34 @@ func (c *Corpus) score(doc uint32, terms []term, scoring []*postings.Iterator, p
 	}
 	var score float64
 	for i, it := range scoring { // fixed order: scores are reproducible to the bit
-		if it == nil {
+		if at[i] != nil {
+			it = at[i]
+		} else if it == nil {
 			continue
-		}
-		if !it.Advance(doc) {
+		} else if !it.Advance(doc) {
 			if err := it.Err(); err != nil {
 				return 0, fmt.Errorf("term %q: %w", terms[i].text, err)
 			}
 			scoring[i] = nil // at the end of its list
 			continue
-		}
-		if it.Doc() != doc {
+		} else if it.Doc() != doc {
 			continue
 		}
-		*pos = it.Positions((*pos)[:0])
+		// Only the term frequency and the first position count.
+		first := it.FirstPosition()
 		if err := it.Err(); err != nil {
 			return 0, fmt.Errorf("term %q: %w", terms[i].text, err)
 		}
 		idf := terms[i].idf
-		tf := float64(len(*pos))
+		tf := float64(it.TF())
 		score += idf * tf * (K1 + 1) / (tf + K1*(1-B+B*float64(d.Length)/max(c.AvgLen, 1)))
-		if len(*pos) > 0 {
-			if titleLen == -2 {
-				if titleLen, err = c.titleLen(int(doc)); err != nil {
-					return 0, err
-				}
+		if titleLen == -2 {
+			if titleLen, err = c.titleLen(int(doc)); err != nil {
+				return 0, err
 			}
-			if int((*pos)[0]) < titleLen {
-				score += TitleWeight * idf
-			}
+		}
+		if int(first) < titleLen {
+			score += TitleWeight * idf
 		}
 	}
 	n := float64(c.Docs.Len())
@@ -257,22 +267,31 @@ func (c *Corpus) matches(hits []Hit, terms []term) error {
 				continue
 			}
 			pos = it.Positions(pos[:0])
-			for _, p := range pos {
-				hits[h].Matches = append(hits[h].Matches, Match{Pos: p, Term: ti})
-			}
+			hits[h].Matches = mergeMatches(hits[h].Matches, pos, ti)
 		}
 		if err := it.Err(); err != nil {
 			return fmt.Errorf("term %q: %w", terms[ti].text, err)
 		}
 	}
-	// Each term's matches are in order, so with one term (or when the
-	// terms do not interleave) there is nothing to sort. A word is one
-	// term, so positions are distinct and any sort gives the same order.
-	byPos := func(a, b Match) int { return cmp.Compare(a.Pos, b.Pos) }
-	for i := range hits {
-		if !slices.IsSortedFunc(hits[i].Matches, byPos) {
-			slices.SortFunc(hits[i].Matches, byPos)
+	return nil
+}
+
+// mergeMatches merges the positions pos of term ti into ms, both in
+// increasing position, and returns the result. A word is one term, so
+// positions are distinct across terms and the merged order is the order
+// by position.
+func mergeMatches(ms []Match, pos []uint32, ti int) []Match {
+	n := len(ms)
+	ms = slices.Grow(ms, len(pos))[:n+len(pos)]
+	i, j := n-1, len(pos)-1
+	for k := len(ms) - 1; j >= 0; k-- { // from the back, in place
+		if i >= 0 && ms[i].Pos > pos[j] {
+			ms[k] = ms[i]
+			i--
+		} else {
+			ms[k] = Match{Pos: pos[j], Term: ti}
+			j--
 		}
 	}
-	return nil
+	return ms
 }
