@@ -205,16 +205,28 @@ func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]S
 // is the bytes up to '\n', without it; a trailing '\r' is kept; a last line
 // without '\n' counts. Lines are not checked for UTF-8.
 func TextLines(p *Plan, paths ...string) Dataset[string] {
+	return lineSource(p, "TextLines", paths, func(line string, emit func(string)) error {
+		emit(line)
+		return nil
+	})
+}
+
+// lineSource is a source of the records parse makes of each line of the
+// files, split by byte range. An error from parse fails the task with the
+// file name and line number.
+func lineSource[T any](p *Plan, op string, paths []string, parse func(line string, emit func(T)) error) Dataset[T] {
 	paths = slices.Clone(paths)
-	return newDataset[string](p, &node{kind: kindSource, op: "TextLines", detail: strings.Join(paths, ","),
+	return newDataset[T](p, &node{kind: kindSource, op: op, detail: strings.Join(paths, ","),
 		src: &sourceOp{
 			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
 			read: func(tc *taskCtx, s Split, down any) error {
-				emit := down.(func(string))
+				emit := down.(func(T))
 				for _, fr := range s.Files {
-					err := readLines(tc, fr, func(line string, _ int64) error {
+					err := readLines(tc, fr, func(line string, off int64) error {
 						tc.report.RecordsIn++
-						emit(line)
+						if err := parse(line, emit); err != nil {
+							return &InputError{Path: fr.Path, Line: lineNumber(fr.Path, off), Err: err}
+						}
 						return nil
 					})
 					if err != nil {
@@ -253,27 +265,7 @@ func WholeFiles(p *Plan, paths ...string) Dataset[string] {
 // more records. An error from parse fails the job with the file name and
 // line number (an *InputError matching ErrInput).
 func ParseLines[T any](p *Plan, parse func(line string, emit func(T)) error, paths ...string) Dataset[T] {
-	paths = slices.Clone(paths)
-	return newDataset[T](p, &node{kind: kindSource, op: "ParseLines", detail: strings.Join(paths, ","),
-		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
-			read: func(tc *taskCtx, s Split, down any) error {
-				emit := down.(func(T))
-				for _, fr := range s.Files {
-					err := readLines(tc, fr, func(line string, off int64) error {
-						tc.report.RecordsIn++
-						if err := parse(line, emit); err != nil {
-							return &InputError{Path: fr.Path, Line: lineNumber(fr.Path, off), Err: err}
-						}
-						return nil
-					})
-					if err != nil {
-						return err
-					}
-				}
-				return nil
-			},
-		}})
+	return lineSource(p, "ParseLines", paths, parse)
 }
 
 const lineChunk = 1 << 20

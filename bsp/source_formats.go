@@ -94,36 +94,20 @@ func csvError(path string, err error) error {
 // range. Invalid JSON, a value of the wrong type or invalid UTF-8 is an
 // error naming file and line.
 func JSONLines[T any](p *Plan, paths ...string) Dataset[T] {
-	paths = slices.Clone(paths)
-	return newDataset[T](p, &node{kind: kindSource, op: "JSONLines", detail: strings.Join(paths, ","),
-		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, true, false) },
-			read: func(tc *taskCtx, s Split, down any) error {
-				emit := down.(func(T))
-				for _, fr := range s.Files {
-					err := readLines(tc, fr, func(line string, off int64) error {
-						if strings.TrimSpace(line) == "" {
-							return nil
-						}
-						var v T
-						err := errors.New("invalid UTF-8")
-						if utf8.ValidString(line) {
-							err = json.Unmarshal([]byte(line), &v)
-						}
-						if err != nil {
-							return &InputError{Path: fr.Path, Line: lineNumber(fr.Path, off), Err: err}
-						}
-						tc.report.RecordsIn++
-						emit(v)
-						return nil
-					})
-					if err != nil {
-						return err
-					}
-				}
-				return nil
-			},
-		}})
+	return lineSource(p, "JSONLines", paths, func(line string, emit func(T)) error {
+		if strings.TrimSpace(line) == "" {
+			return nil
+		}
+		if !utf8.ValidString(line) {
+			return errors.New("invalid UTF-8")
+		}
+		var v T
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			return err
+		}
+		emit(v)
+		return nil
+	})
 }
 
 // ArrowFile is a dataset of T read from Arrow IPC files (file or stream
