@@ -14,29 +14,6 @@ import (
 	"github.com/superstep/superstep/shuffle"
 )
 
-var _ bsp.ResidentStore = (*resident)(nil)
-
-func TestResidentStore(t *testing.T) {
-	r := newResident()
-	r.Put("job/1/0", 1)
-	r.Put("job/1/1", 2)
-	r.Put("job2/1/0", 3)
-	if v, ok := r.Get("job/1/1"); !ok || v != 2 {
-		t.Fatalf("get: %v %v", v, ok)
-	}
-	r.Delete("job/1/1")
-	if _, ok := r.Get("job/1/1"); ok {
-		t.Fatal("deleted entry still there")
-	}
-	r.dropJob("job")
-	if _, ok := r.Get("job/1/0"); ok || r.len() != 1 {
-		t.Fatalf("after dropping job: %d entries", r.len())
-	}
-	if v, ok := r.Get("job2/1/0"); !ok || v != 3 {
-		t.Fatal("dropping job removed job2's entry")
-	}
-}
-
 // TestDeleteJobDropsResidentPartitions: the Pregel partitions of a job go
 // with its files, and no other job's.
 func TestDeleteJobDropsResidentPartitions(t *testing.T) {

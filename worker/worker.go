@@ -91,7 +91,7 @@ type Worker struct {
 	cc    pb.CoordinatorClient
 	files files
 	peers peers
-	res   *resident // Pregel partitions of the tasks run here
+	res   *bsp.MemResident // Pregel partitions of the tasks run here
 	slots chan struct{}
 	stop  context.CancelFunc
 	loops sync.WaitGroup // connect and heartbeat loops
@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
-		res: newResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
+		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, progs: map[string]*bsp.Program{}}
 	pb.RegisterWorkerServer(w.srv, w)
 	go w.srv.Serve(lis)
@@ -461,7 +461,7 @@ func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 			return fmt.Errorf("worker: deleting job %s: its attempts are still running: %w", jobID, ctx.Err())
 		}
 	}
-	w.res.dropJob(jobID)
+	w.res.DropJob(jobID)
 	dir := filepath.Join(w.cfg.DataDir, jobID)
 	w.files.dropUnder(dir)
 	return os.RemoveAll(dir)

@@ -90,7 +90,7 @@ func (e *Executor) Execute(ctx context.Context, prog *bsp.Program) (res *bsp.Res
 	}
 	jobDir := filepath.Join(workDir, prog.Spec.JobID)
 	r := &run{cfg: e.cfg, prog: prog, workDir: workDir, outputs: map[outKey][]*bsp.MapOutput{},
-		files: map[string]*shuffle.FileReader{}, resident: &resident{m: map[string]any{}}}
+		files: map[string]*shuffle.FileReader{}, resident: bsp.NewMemResident()}
 	defer func() {
 		_ = bsp.RemoveCheckpoints(prog.Spec)
 		r.closeFiles()
@@ -154,32 +154,7 @@ type run struct {
 	outputs map[outKey][]*bsp.MapOutput
 	files   map[string]*shuffle.FileReader
 
-	resident *resident // Pregel partitions of this run
-}
-
-// resident is the in-process bsp.ResidentStore of one run.
-type resident struct {
-	mu sync.Mutex
-	m  map[string]any
-}
-
-func (s *resident) Get(k string) (any, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	return v, ok
-}
-
-func (s *resident) Put(k string, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[k] = v
-}
-
-func (s *resident) Delete(k string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
+	resident *bsp.MemResident // Pregel partitions of this run
 }
 
 func (r *run) isCollect(node int) bool {
