@@ -30,15 +30,26 @@ func (r *reader) readHTML(open func() (io.ReadCloser, error)) error {
 // an empty body is a Problem "empty" and no page; a body of more than
 // MaxPageBytes is cut, marked Truncated and reported as "too-large".
 func (r *reader) emit(p Page, body []byte) error {
-	if len(body) == 0 {
-		r.report(p.Source, KindEmpty, "empty body")
+	if !checkBody(&p, body, r.report) {
 		return nil
+	}
+	return r.page(p)
+}
+
+// checkBody applies the checks every kind of input shares: an empty body
+// is a Problem "empty" and no page (false); a body of more than
+// MaxPageBytes is cut, marked Truncated and reported as "too-large". It
+// sets p.Body.
+func checkBody(p *Page, body []byte, report func(source, kind, detail string)) bool {
+	if len(body) == 0 {
+		report(p.Source, KindEmpty, "empty body")
+		return false
 	}
 	if len(body) > MaxPageBytes {
 		body = body[:MaxPageBytes:MaxPageBytes]
 		p.Truncated = true
-		r.report(p.Source, KindTooLarge, fmt.Sprintf("body cut to %d bytes", MaxPageBytes))
+		report(p.Source, KindTooLarge, fmt.Sprintf("body cut to %d bytes", MaxPageBytes))
 	}
 	p.Body = body
-	return r.page(p)
+	return true
 }

@@ -96,16 +96,9 @@ func (w *warcReader) response(rec warcRecord, block io.Reader) (out result) {
 		out.problem(rec.source, KindTruncated, fmt.Sprintf("WARC-Truncated: %q", clip([]byte(rec.truncated), 32)))
 	}
 	// The checks shared with other kinds of file, delivered with the rest.
-	if len(data) == 0 {
-		out.problem(rec.source, KindEmpty, "empty body")
+	if !checkBody(&p, data, out.problem) {
 		return out
 	}
-	if len(data) > MaxPageBytes {
-		data = data[:MaxPageBytes:MaxPageBytes]
-		p.Truncated = true
-		out.problem(rec.source, KindTooLarge, fmt.Sprintf("body cut to %d bytes", MaxPageBytes))
-	}
-	p.Body = data
 	out.page = &p
 	return out
 }
