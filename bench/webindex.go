@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,7 +147,7 @@ func (w *webindexWL) Validate(_ context.Context, out string) error {
 			return fmt.Errorf("webindex: query %q: top hit %v, want %s", fixedQuery, res.Hits, fixedTop)
 		}
 	}
-	if w.indexBytes, err = dirBytes(out); err != nil {
+	if w.indexBytes, err = webload.DirBytes(out); err != nil {
 		return err
 	}
 	return nil
@@ -220,25 +219,6 @@ func indexFingerprint(ix *index.Index) (fingerprint, error) {
 	}
 	fp.Docs = h.Sum64()
 	return fp, nil
-}
-
-// dirBytes is the total size of the regular files under dir.
-func dirBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += info.Size()
-		}
-		return nil
-	})
-	return n, err
 }
 
 // searchLatency builds the index once in-process (2 slots) under dir and

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,7 +200,7 @@ func compare(in, base string) error {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.sd.peakRSS = ru.Maxrss * 1024
 		}
-		if s.sd.bytes, err = dirBytes(out); err != nil {
+		if s.sd.bytes, err = webload.DirBytes(out); err != nil {
 			return err
 		}
 	}
@@ -288,22 +287,4 @@ func printTable(size webload.Size, queries int, ss, bl side) {
 	}
 	fmt.Printf("\nTargets: Superstep builds >= 5x faster than Bleve: %.2fx, %s; peak memory <= 1/3 of Bleve's: %.2f of it, %s.\n",
 		speed, verdict(speed >= 5), mem, verdict(mem <= 1.0/3))
-}
-
-func dirBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += info.Size()
-		}
-		return nil
-	})
-	return n, err
 }

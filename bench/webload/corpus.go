@@ -151,3 +151,23 @@ func tarHTML(path string, gz bool, s *Size) error {
 		}
 	}
 }
+
+// DirBytes is the total size of the regular files under dir (an index's
+// size on disk).
+func DirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
+}
