@@ -211,11 +211,7 @@ func (s *State) rollback(j *Job, stage int, msg string) Result {
 		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindFailed, text))
 		return r
 	}
-	if j.Phase == JobCommitting {
-		j.Phase = JobRunning
-		r.Phases = append(r.Phases, PhaseChange{j.ID, JobRunning})
-	}
-	return r
+	return s.reopen(j, r)
 }
 
 // iterWorkerDead repairs the job's Pregel stages after worker w died (its

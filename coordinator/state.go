@@ -662,6 +662,12 @@ func (s *State) mapOutputLost(c MapOutputLost) Result {
 		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindFailed, text))
 		return r
 	}
+	return s.reopen(j, r)
+}
+
+// reopen moves a committing job back to running, once an output it needs
+// was lost, and records the phase change in r.
+func (s *State) reopen(j *Job, r Result) Result {
 	if j.Phase == JobCommitting {
 		j.Phase = JobRunning
 		r.Phases = append(r.Phases, PhaseChange{j.ID, JobRunning})
