@@ -467,7 +467,7 @@ func (r *pregelRun[K, V, E, M]) distinctEdges(edges []OutEdge[K, E], d *dedup) [
 		}
 		return cmp.Compare(a, b)
 	})
-	d.keep = append(d.keep[:0], make([]bool, len(edges))...)
+	d.keep = slices.Grow(d.keep[:0], len(edges))[:len(edges)]
 	for j, i := range d.idx {
 		d.keep[i] = j == 0 || !bytes.Equal(key(d.idx[j-1]), key(i))
 	}

@@ -102,7 +102,10 @@ type Worker struct {
 	seen    map[attemptKey]bool
 	// deleted holds the jobs whose files were deleted: their late
 	// assignments are refused and their late sink files removed.
-	deleted  map[string]bool
+	deleted map[string]bool
+	// pruned is, per job, the superstep whose dead message outputs were
+	// last deleted (see pruneMessages).
+	pruned   map[string]int
 	progs    map[string]*bsp.Program
 	draining bool
 	send     func(*pb.WorkerMessage) error
@@ -141,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
-		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, progs: map[string]*bsp.Program{}}
+		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{}}
 	pb.RegisterWorkerServer(w.srv, w)
 	go w.srv.Serve(lis)
 	w.conn, err = grpc.NewClient(cfg.Coordinator, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -381,12 +384,7 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {
 	res := &pb.TaskResult{Attempt: a.GetAttempt()}
 	if k := int(a.GetSuperstep()); k >= 2 {
-		// Superstep k runs only once k-1 is complete everywhere: the
-		// messages of earlier supersteps are dead.
-		for _, p := range bsp.StaleMessageOutputs(w.cfg.DataDir, a.GetAttempt().GetJobId(), k-1) {
-			w.files.drop(p)
-			_ = os.Remove(p)
-		}
+		w.pruneMessages(a.GetAttempt().GetJobId(), k)
 	}
 	prog, err := w.program(a)
 	if err != nil {
@@ -435,6 +433,25 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 	return res
 }
 
+// pruneMessages deletes the job's dead Pregel message outputs once per
+// superstep: superstep k runs only once k-1 is complete everywhere, so the
+// messages of supersteps before k-1 are read by nobody.
+func (w *Worker) pruneMessages(jobID string, k int) {
+	w.mu.Lock()
+	done := w.pruned[jobID] >= k
+	if !done {
+		w.pruned[jobID] = k
+	}
+	w.mu.Unlock()
+	if done {
+		return
+	}
+	for _, p := range bsp.StaleMessageOutputs(w.cfg.DataDir, jobID, k-1) {
+		w.files.drop(p)
+		_ = os.Remove(p)
+	}
+}
+
 // deleteJob cancels the job's running attempts, waits until they have
 // stopped writing (or ctx ends), and removes the job's files and resident
 // Pregel partitions. Attempts
@@ -445,6 +462,7 @@ func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 	}
 	w.mu.Lock()
 	w.deleted[jobID] = true
+	delete(w.pruned, jobID)
 	delete(w.progs, jobID)
 	var wait []chan struct{}
 	for k, rt := range w.running {
