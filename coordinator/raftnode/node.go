@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,6 +44,29 @@ type Config struct {
 	LogOutput io.Writer
 	// OnApply, when set, observes every applied command (see NewFSM).
 	OnApply func(Applied)
+
+	// Peers, when set, are the initial voters of a cluster (--peers); ID
+	// must be one of them and its address must be the one this node
+	// advertises. Every node of a cluster is started with the same list:
+	// the cluster bootstraps from it once, when a node has no state, and
+	// the list is recorded in the data directory, so that a node started
+	// with a different one (or on another cluster's directory) refuses to
+	// start. Peers need a DataDir. Empty: a single voter.
+	Peers []Peer
+	// GRPCAddr is the address clients and workers reach this node's
+	// coordinator service at; peers learn it in the handshake, so that a
+	// follower can redirect to the leader.
+	GRPCAddr string
+	// OnLeadership, when set, is called on a goroutine of the node's own
+	// each time this node gains or loses the leadership, in order; it must
+	// not block for long.
+	OnLeadership func(Leadership)
+}
+
+// Leadership is a change of this node's raft role.
+type Leadership struct {
+	Leader bool   // this node leads from now on (or stopped leading)
+	Term   uint64 // the raft term of the change
 }
 
 // DefaultConfig returns the defaults of an embedded (in-memory) node.
@@ -61,6 +85,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("raftnode: empty node ID")
+	case ValidateID(c.ID) != nil:
+		return fmt.Errorf("raftnode: %w", ValidateID(c.ID))
+	case len(c.Peers) > 0 && c.DataDir == "":
+		return errors.New("raftnode: --peers need a data directory (--data-dir)")
 	case c.DataDir != "" && c.BindAddr == "":
 		return errors.New("raftnode: a data directory needs a bind address")
 	case c.SnapshotRetain < 1:
@@ -69,6 +97,23 @@ func (c Config) Validate() error {
 		return fmt.Errorf("raftnode: heartbeat timeout %v is under 10ms", c.HeartbeatTimeout)
 	case c.SnapshotThreshold < 1:
 		return errors.New("raftnode: snapshot threshold 0")
+	}
+	if len(c.Peers) > 0 {
+		if err := ValidatePeers(c.Peers); err != nil {
+			return err
+		}
+		self, ok := peerByID(c.Peers, c.ID)
+		if !ok {
+			return fmt.Errorf("%w: node ID %q is not in --peers %s", ErrBadPeers, c.ID, FormatPeers(c.Peers))
+		}
+		adv := c.AdvertiseAddr
+		if adv == "" {
+			adv = c.BindAddr
+		}
+		if adv != self.Addr {
+			return fmt.Errorf("%w: --peers gives node %s the raft address %s, but it binds/advertises %s",
+				ErrBadPeers, c.ID, self.Addr, adv)
+		}
 	}
 	return nil
 }
@@ -84,7 +129,8 @@ var ErrClosed = errors.New("raftnode: node closed")
 // redirect the request.
 type NotLeaderError struct {
 	LeaderID   string // empty when no leader is known
-	LeaderAddr string
+	LeaderAddr string // the leader's raft address
+	LeaderGRPC string // the leader's gRPC address, when known
 }
 
 func (e *NotLeaderError) Error() string {
@@ -100,10 +146,16 @@ func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 // Node is one raft server replicating the coordinator state. Its methods
 // are safe for concurrent use.
 type Node struct {
+	cfg       Config
 	raft      *raft.Raft
 	fsm       *FSM
 	transport raft.Transport
 	closers   []io.Closer
+	dir       *directory // peers reached; nil for a single voter
+	notify    chan bool  // raft's leadership notifications
+	fatal     chan error // at most one error that ends this node
+	stop      chan struct{}
+	wg        sync.WaitGroup // the leadership and mismatch goroutines
 
 	closeOnce sync.Once
 	closeErr  error
@@ -130,7 +182,10 @@ func NewNode(cfg Config) (*Node, error) {
 	rc.LogOutput = logOut
 	rc.LogLevel = "WARN"
 
-	n := &Node{fsm: NewFSM(cfg.OnApply)}
+	rc.NotifyCh = nil // set below, once the node exists
+	n := &Node{cfg: cfg, fsm: NewFSM(cfg.OnApply), notify: make(chan bool, 16), fatal: make(chan error, 1),
+		stop: make(chan struct{})}
+	rc.NotifyCh = n.notify
 	var (
 		logs   raft.LogStore
 		stable raft.StableStore
@@ -143,6 +198,25 @@ func NewNode(cfg Config) (*Node, error) {
 		_, n.transport = raft.NewInmemTransport(raft.ServerAddress(cfg.ID))
 	} else {
 		walDir := filepath.Join(cfg.DataDir, "wal")
+		// The identity is checked before anything is opened or created,
+		// so that a refused directory is left exactly as it was.
+		want := identity{Version: 1, NodeID: cfg.ID}
+		if len(cfg.Peers) > 0 {
+			want.ClusterID, want.Peers = ClusterID(cfg.Peers), sortPeers(cfg.Peers)
+		}
+		hasState := nonEmptyDir(walDir) || nonEmptyDir(filepath.Join(cfg.DataDir, "snapshots"))
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("raftnode: %w", err)
+		}
+		write, err := checkIdentity(cfg.DataDir, want, hasState)
+		if err != nil {
+			return nil, err
+		}
+		if write {
+			if err := writeIdentity(cfg.DataDir, want); err != nil {
+				return nil, err
+			}
+		}
 		if err := os.MkdirAll(walDir, 0o755); err != nil {
 			return nil, fmt.Errorf("raftnode: %w", err)
 		}
@@ -165,13 +239,30 @@ func NewNode(cfg Config) (*Node, error) {
 		if cfg.AdvertiseAddr != "" {
 			adv = &netAddr{cfg.AdvertiseAddr}
 		}
-		tcp, err := newTCPTransport(cfg.BindAddr, adv, logOut)
-		if err != nil {
-			n.closeStores()
-			return nil, fmt.Errorf("raftnode: listen %s: %w", cfg.BindAddr, err)
+		if len(cfg.Peers) == 0 {
+			tcp, err := newTCPTransport(cfg.BindAddr, adv, logOut)
+			if err != nil {
+				n.closeStores()
+				return nil, fmt.Errorf("raftnode: listen %s: %w", cfg.BindAddr, err)
+			}
+			n.transport = tcp
+			n.closers = append(n.closers, tcp)
+		} else {
+			n.dir = &directory{peers: map[string]peerInfo{}, onMismatch: n.mismatch}
+			self := hello{cluster: clusterBytes(want.ClusterID), node: cfg.ID, grpc: cfg.GRPCAddr}
+			var advAddr net.Addr
+			if adv != nil {
+				advAddr = adv
+			}
+			layer, err := newStreamLayer(cfg.BindAddr, advAddr, self, n.dir)
+			if err != nil {
+				n.closeStores()
+				return nil, fmt.Errorf("raftnode: listen %s: %w", cfg.BindAddr, err)
+			}
+			tr := raft.NewNetworkTransport(layer, 3, 10*time.Second, logOut)
+			n.transport = tr
+			n.closers = append(n.closers, tr)
 		}
-		n.transport = tcp
-		n.closers = append(n.closers, tcp)
 	}
 	existing, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
@@ -182,6 +273,15 @@ func NewNode(cfg Config) (*Node, error) {
 		boot := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: rc.LocalID, Address: n.transport.LocalAddr(),
 		}}}
+		if len(cfg.Peers) > 0 {
+			// Every node bootstraps the same configuration; raft accepts
+			// that, and the handshake keeps nodes with another list out.
+			boot.Servers = nil
+			for _, p := range sortPeers(cfg.Peers) {
+				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID),
+					Address: raft.ServerAddress(p.Addr)})
+			}
+		}
 		if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.transport, boot); err != nil {
 			n.closeStores()
 			return nil, fmt.Errorf("raftnode: bootstrap: %w", err)
@@ -191,8 +291,73 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
+	n.wg.Add(1)
+	go n.leadershipLoop()
 	return n, nil
 }
+
+func nonEmptyDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
+}
+
+// leadershipLoop hands raft's leadership notifications to OnLeadership.
+func (n *Node) leadershipLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case leader := <-n.notify:
+			if n.cfg.OnLeadership != nil {
+				n.cfg.OnLeadership(Leadership{Leader: leader, Term: n.raft.CurrentTerm()})
+			}
+		}
+	}
+}
+
+// mismatch is called when a handshake shows a peer of another cluster. A
+// node that has reached no peer of its own cluster within two election
+// timeouts of it is the odd one out: it fails (see Fatal). A node that has
+// is left running, and the other one fails on its side.
+func (n *Node) mismatch(node, remote string, theirs [16]byte) {
+	err := fmt.Errorf("%w: node %s at %s belongs to cluster %x, but this node (%s) was started with --peers %s (cluster %s); "+
+		"start every node with the same --peers", ErrPeersDisagree, node, remote, theirs, n.cfg.ID,
+		FormatPeers(n.cfg.Peers), ClusterID(n.cfg.Peers))
+	fmt.Fprintf(n.logOut(), "[WARN]  raftnode: %v\n", err)
+	if n.dir.hasMatched() {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTimer(2 * n.cfg.HeartbeatTimeout)
+		defer t.Stop()
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if !n.dir.hasMatched() {
+			select {
+			case n.fatal <- err:
+			default:
+			}
+		}
+	}()
+}
+
+func (n *Node) logOut() io.Writer {
+	if n.cfg.LogOutput == nil {
+		return io.Discard
+	}
+	return n.cfg.LogOutput
+}
+
+// Fatal delivers the error that makes this node unusable: its peers belong
+// to another cluster (ErrPeersDisagree). The owner should Close the node
+// and exit with the error.
+func (n *Node) Fatal() <-chan error { return n.fatal }
 
 func (n *Node) closeStores() error {
 	var errs []error
@@ -207,6 +372,8 @@ func (n *Node) closeStores() error {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		err := n.raft.Shutdown().Error()
+		close(n.stop)
+		n.wg.Wait()
 		n.closeErr = errors.Join(err, n.closeStores())
 	})
 	return n.closeErr
@@ -282,7 +449,8 @@ func (n *Node) Propose(ctx context.Context, cmd coordinator.Command) (coordinato
 
 func (n *Node) notLeader() error {
 	addr, id := n.raft.LeaderWithID()
-	return &NotLeaderError{LeaderID: string(id), LeaderAddr: string(addr)}
+	_, grpcAddr := n.Leader()
+	return &NotLeaderError{LeaderID: string(id), LeaderAddr: string(addr), LeaderGRPC: grpcAddr}
 }
 
 // Read calls fn with the node's current state under a read lock (see
@@ -303,4 +471,50 @@ func (n *Node) Barrier(ctx context.Context) error {
 		timeout = max(time.Until(d), time.Millisecond)
 	}
 	return n.raft.Barrier(timeout).Error()
+}
+
+// Term is the current raft term. Fencing tokens come from it: a leader
+// stamps what it decides with the term it leads in.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
+// VerifyLeader confirms, by a round of contact with a quorum, that this
+// node still leads, and returns the term it leads in. A deposed leader
+// that has not yet noticed (it was frozen, say) gets an error matching
+// ErrNotLeader. Call it before an irreversible action decided as leader.
+func (n *Node) VerifyLeader(ctx context.Context) (uint64, error) {
+	term := n.raft.CurrentTerm()
+	fut := n.raft.VerifyLeader()
+	done := make(chan error, 1)
+	// Ends when raft answers the future, at the latest when it shuts down.
+	go func() { done <- fut.Error() }()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case err := <-done:
+		if err != nil {
+			return 0, errors.Join(n.notLeader(), err)
+		}
+	}
+	if now := n.raft.CurrentTerm(); now != term {
+		return 0, n.notLeader()
+	}
+	return term, nil
+}
+
+// Leader returns the ID and gRPC address of the leader, when known: this
+// node's own GRPCAddr when it leads, a peer's as learnt in the handshake
+// otherwise. Empty strings: no leader is known.
+func (n *Node) Leader() (id, grpcAddr string) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", ""
+	}
+	if string(lid) == n.cfg.ID {
+		return n.cfg.ID, n.cfg.GRPCAddr
+	}
+	if n.dir == nil {
+		return string(lid), ""
+	}
+	p, _ := n.dir.get(string(lid))
+	return string(lid), p.grpc
 }
