@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 // Executor runs a compiled program: the stages in order, each stage's tasks
@@ -55,7 +55,7 @@ func (s *StageStats) Add(r *TaskReport) {
 // RangeBounds computes the bounds a range shuffle's map stage needs from the
 // samples its sample stages reported.
 func (p *Program) RangeBounds(stage int, samples [][]byte) [][]byte {
-	return shuffle.RangeBounds(samples, p.Spec.Stages[stage].Output.Partitions)
+	return planspec.RangeBounds(samples, p.Spec.Stages[stage].Output.Partitions)
 }
 
 // CommitTask makes a sink task's attempt the committed one: its part file

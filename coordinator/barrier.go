@@ -3,6 +3,8 @@ package coordinator
 import (
 	"fmt"
 	"sort"
+
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 // The barrier: a job's current stage is the first stage with a task that has
@@ -34,7 +36,7 @@ func (j *Job) CurrentStage() int {
 }
 
 // Bounds returns the range partitioner bounds of a stage whose output is a
-// range shuffle: RangeBounds over the samples committed by the stages its
+// range shuffle: planspec.RangeBounds over the samples committed by the stages its
 // Output.BoundsFrom names. It is nil for any other stage. Call it only for
 // an assignable stage (the sample stages are then complete).
 func (j *Job) Bounds(stage int) [][]byte {
@@ -49,7 +51,7 @@ func (j *Job) Bounds(stage int) [][]byte {
 			}
 		}
 	}
-	return RangeBounds(samples, j.plan.Stages[stage].Output.Partitions)
+	return planspec.RangeBounds(samples, j.plan.Stages[stage].Output.Partitions)
 }
 
 // OutputRef locates the committed output of one task.

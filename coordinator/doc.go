@@ -17,7 +17,7 @@
 // checkpoint), pins each task to the worker holding its partition, and rolls
 // the stage back to its checkpoint when a partition is lost (iterate.go).
 //
-// The package reads the compiled plan (bsp.Spec) through its own mirror
-// types (Spec, StageSpec, …) decoded from the same JSON, so that it depends
-// on neither the user API nor user code.
+// The package reads the compiled plan through package internal/planspec,
+// the one schema and validator that the user API (bsp) uses too, so that it
+// depends on neither the user API nor user code.
 package coordinator

@@ -1,6 +1,10 @@
 package coordinator
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/superstep/superstep/internal/planspec"
+)
 
 // Errors returned by State.Apply (in Result.Err) and by DecodeCommand. A
 // rejected command leaves the state unchanged.
@@ -9,8 +13,9 @@ var (
 	// whose fields are malformed (negative indexes, empty IDs, …).
 	ErrBadCommand = errors.New("coordinator: malformed command")
 	// ErrBadSpec means a submitted job's plan could not be decoded or is
-	// inconsistent; the job is not created.
-	ErrBadSpec = errors.New("coordinator: malformed plan spec")
+	// inconsistent; the job is not created. It is planspec.ErrBadSpec, the
+	// one error of the one plan validator (bsp.ErrBadSpec too).
+	ErrBadSpec = planspec.ErrBadSpec
 	// ErrUnknownJob means a command names a job the state does not hold.
 	ErrUnknownJob = errors.New("coordinator: unknown job")
 	// ErrUnknownWorker means a command names a worker that never registered.

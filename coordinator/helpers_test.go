@@ -13,7 +13,7 @@ const fp = "fp-1"
 // partitions) → collect node 20.
 func twoStageSpec(maps, reduces int) []byte {
 	return mustJSON(Spec{Version: 1, Partitions: reduces, Stages: []StageSpec{
-		{ID: 0, Input: InputSpec{Kind: InputSource, Node: 1}, Tasks: maps,
+		{ID: 0, Input: SourceInput(1, maps), Tasks: maps,
 			Output: OutputSpec{Kind: OutputShuffle, Node: 10, Partitions: reduces, Shuffle: "hash"}},
 		{ID: 1, Input: InputSpec{Kind: InputShuffle, Node: 10, Sides: 1}, Tasks: reduces, Deps: []int{0},
 			Output: OutputSpec{Kind: OutputCollect, Node: 20}},
@@ -24,9 +24,9 @@ func twoStageSpec(maps, reduces int) []byte {
 // source, reduce stage 2 writing a sink.
 func sortSpec(maps, reduces int) []byte {
 	return mustJSON(Spec{Version: 1, Partitions: reduces, Stages: []StageSpec{
-		{ID: 0, Input: InputSpec{Kind: InputSource, Node: 1}, Tasks: maps,
+		{ID: 0, Input: SourceInput(1, maps), Tasks: maps,
 			Output: OutputSpec{Kind: OutputSample, Node: 10, Partitions: reduces, Shuffle: "range"}},
-		{ID: 1, Input: InputSpec{Kind: InputSource, Node: 1}, Tasks: maps,
+		{ID: 1, Input: SourceInput(1, maps), Tasks: maps,
 			Output: OutputSpec{Kind: OutputShuffle, Node: 10, Partitions: reduces, Shuffle: "range", BoundsFrom: []int{0}}},
 		{ID: 2, Input: InputSpec{Kind: InputShuffle, Node: 10, Sides: 1}, Tasks: reduces, Deps: []int{1},
 			Output: OutputSpec{Kind: OutputSink, Node: 30}},
@@ -37,7 +37,7 @@ func sortSpec(maps, reduces int) []byte {
 // sink.
 func threeStageSpec(n int) []byte {
 	return mustJSON(Spec{Version: 1, Partitions: n, Stages: []StageSpec{
-		{ID: 0, Input: InputSpec{Kind: InputSource, Node: 1}, Tasks: n,
+		{ID: 0, Input: SourceInput(1, n), Tasks: n,
 			Output: OutputSpec{Kind: OutputShuffle, Node: 10, Partitions: n}},
 		{ID: 1, Input: InputSpec{Kind: InputShuffle, Node: 10, Sides: 1}, Tasks: n,
 			Output: OutputSpec{Kind: OutputShuffle, Node: 11, Partitions: n}},

@@ -163,7 +163,7 @@ func (s *State) endSuperstep(j *Job, stage int) Result {
 	}
 	it.Superstep, it.Restore, it.Partitions = k+1, false, parts
 	it.Aggregates, it.Active, it.Messages = aggs, active, msgs
-	it.Final = it.Superstep >= j.plan.Stages[stage].Iterate.MaxSupersteps || (active == 0 && msgs == 0)
+	it.Final = j.plan.Stages[stage].Iterate.Final(it.Superstep, active, msgs)
 	return Result{}
 }
 
@@ -199,7 +199,7 @@ func (s *State) rollback(j *Job, stage int, msg string) Result {
 	if c := it.Checkpoint; c != nil {
 		it.Superstep, it.Restore = c.Superstep+1, true
 		it.Aggregates, it.Active, it.Messages = cloneAll(c.Aggregates), c.Active, c.Messages
-		it.Final = it.Superstep >= j.plan.Stages[stage].Iterate.MaxSupersteps || (c.Active == 0 && c.Messages == 0)
+		it.Final = j.plan.Stages[stage].Iterate.Final(it.Superstep, c.Active, c.Messages)
 	} else {
 		it.Superstep, it.Aggregates, it.Active, it.Messages, it.Final = 0, nil, 0, 0, false
 	}

@@ -13,7 +13,7 @@ import (
 // shuffle node 11 → collect node 20.
 func pregelSpec(n, maxSteps, every int) []byte {
 	return mustJSON(Spec{Version: 1, Partitions: n, Stages: []StageSpec{
-		{ID: 0, Input: InputSpec{Kind: InputSource, Node: 1}, Tasks: n,
+		{ID: 0, Input: SourceInput(1, n), Tasks: n,
 			Output: OutputSpec{Kind: OutputShuffle, Node: 10, Partitions: n}},
 		{ID: 1, Input: InputSpec{Kind: InputShuffle, Node: 10, Sides: 1}, Tasks: n, Deps: []int{0},
 			Iterate: &IterateSpec{MaxSupersteps: maxSteps, CheckpointEvery: every, CheckpointDir: "/ckpt/j/stage-1"},

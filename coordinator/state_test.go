@@ -4,11 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 func TestDecodeSpec(t *testing.T) {
 	good := Spec{Version: 1, Partitions: 2, Stages: []StageSpec{
-		{ID: 0, Input: InputSpec{Kind: InputSource}, Tasks: 2, Output: OutputSpec{Kind: OutputShuffle, Node: 5, Partitions: 2}},
+		{ID: 0, Input: SourceInput(0, 2), Tasks: 2, Output: OutputSpec{Kind: OutputShuffle, Node: 5, Partitions: 2}},
 		{ID: 1, Input: InputSpec{Kind: InputShuffle, Node: 5, Sides: 1}, Tasks: 2, Output: OutputSpec{Kind: OutputSink}},
 	}}
 	if _, err := DecodeSpec(mustJSON(good)); err != nil {
@@ -507,7 +509,7 @@ func TestBounds(t *testing.T) {
 		samples = append(samples, tk.Committed.Report.Samples...)
 	}
 	got := j.Bounds(1)
-	want := RangeBounds(samples, 3)
+	want := planspec.RangeBounds(samples, 3)
 	if len(got) == 0 || len(got) != len(want) {
 		t.Fatalf("bounds %q, want %q", got, want)
 	}

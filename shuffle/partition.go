@@ -2,7 +2,6 @@ package shuffle
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -37,8 +36,8 @@ func (h hashPartitioner) NumPartitions() int { return int(h.n) }
 
 // RangePartitioner puts keys k with Bounds[i-1] <= k < Bounds[i] in
 // partition i (bytes.Compare order; partition 0 has no lower bound, the last
-// no upper one). Bounds must be sorted and distinct, as RangeBounds returns
-// them, and must not be modified while the partitioner is in use.
+// no upper one). Bounds must be sorted and distinct, as planspec.RangeBounds
+// returns them, and must not be modified while the partitioner is in use.
 type RangePartitioner struct{ Bounds [][]byte }
 
 // Partition returns the number of bounds not greater than key, by binary
@@ -58,25 +57,3 @@ func (r *RangePartitioner) Partition(key []byte) int {
 
 // NumPartitions is len(Bounds)+1.
 func (r *RangePartitioner) NumPartitions() int { return len(r.Bounds) + 1 }
-
-// RangeBounds picks up to n-1 distinct bounds at the quantiles of the
-// samples, so that a RangePartitioner spreads keys like the samples evenly
-// over n partitions (the sorted samples at i*len/n for i = 1..n-1,
-// duplicates dropped, so it may return fewer than n-1 bounds; nil for n <= 1
-// or no samples). It is deterministic, does not modify samples, and returns
-// copies the caller owns.
-func RangeBounds(samples [][]byte, n int) [][]byte {
-	if n <= 1 || len(samples) == 0 {
-		return nil
-	}
-	s := slices.Clone(samples)
-	slices.SortFunc(s, bytes.Compare)
-	var out [][]byte
-	for i := 1; i < n; i++ {
-		b := s[i*len(s)/n]
-		if len(out) == 0 || bytes.Compare(b, out[len(out)-1]) > 0 {
-			out = append(out, slices.Clone(b))
-		}
-	}
-	return out
-}

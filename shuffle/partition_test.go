@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 func TestPartitionersDoNotAllocate(t *testing.T) {
 	key := []byte("some-key-0042")
 	h := NewHashPartitioner(64)
-	rp := &RangePartitioner{Bounds: RangeBounds([][]byte{[]byte("a"), []byte("f"), []byte("m"), []byte("t")}, 4)}
+	rp := &RangePartitioner{Bounds: planspec.RangeBounds([][]byte{[]byte("a"), []byte("f"), []byte("m"), []byte("t")}, 4)}
 	if n := testing.AllocsPerRun(100, func() { h.Partition(key); rp.Partition(key) }); n != 0 {
 		t.Fatalf("partitioning allocates %.1f times per key", n)
 	}
@@ -37,10 +39,10 @@ func TestHashPartitionerGolden(t *testing.T) {
 func TestRangeBoundsEdges(t *testing.T) {
 	samples := [][]byte{[]byte("d"), []byte("a"), []byte("c"), []byte("b")}
 	orig := fmt.Sprint(samples)
-	if RangeBounds(samples, 1) != nil || RangeBounds(nil, 4) != nil {
+	if planspec.RangeBounds(samples, 1) != nil || planspec.RangeBounds(nil, 4) != nil {
 		t.Fatal("n <= 1 or no samples must give nil")
 	}
-	b := RangeBounds(samples, 4)
+	b := planspec.RangeBounds(samples, 4)
 	if fmt.Sprint(samples) != orig {
 		t.Fatal("RangeBounds modified its samples")
 	}

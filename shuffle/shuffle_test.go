@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 var schema = arrow.NewSchema([]arrow.Field{
@@ -377,11 +379,11 @@ func TestPartitioners(t *testing.T) {
 	for range 1000 {
 		samples = append(samples, []byte(fmt.Sprintf("%05d", r.IntN(100000))))
 	}
-	bounds := RangeBounds(samples, 8)
+	bounds := planspec.RangeBounds(samples, 8)
 	if len(bounds) != 7 || !slices.IsSortedFunc(bounds, bytes.Compare) {
 		t.Fatalf("bounds %q", bounds)
 	}
-	if fmt.Sprint(RangeBounds(samples, 8)) != fmt.Sprint(bounds) {
+	if fmt.Sprint(planspec.RangeBounds(samples, 8)) != fmt.Sprint(bounds) {
 		t.Fatal("bounds not deterministic")
 	}
 	rp := &RangePartitioner{Bounds: bounds}
@@ -392,7 +394,7 @@ func TestPartitioners(t *testing.T) {
 			t.Fatalf("key %s in partition %d with bounds %q", k, p, bounds)
 		}
 	}
-	if RangeBounds([][]byte{[]byte("x"), []byte("x")}, 4) == nil || len(RangeBounds([][]byte{[]byte("x")}, 4)) != 1 {
+	if planspec.RangeBounds([][]byte{[]byte("x"), []byte("x")}, 4) == nil || len(planspec.RangeBounds([][]byte{[]byte("x")}, 4)) != 1 {
 		t.Fatal("duplicate samples must collapse to one bound")
 	}
 }

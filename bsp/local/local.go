@@ -316,7 +316,7 @@ func (r *run) iterate(ctx context.Context, st *bsp.StageSpec, stats *bsp.StageSt
 		r.mu.Unlock()
 		next := ts.Superstep + 1
 		ts = bsp.TaskSpec{Stage: st.ID, Superstep: next, Aggregates: aggs,
-			Final: next >= it.MaxSupersteps || (active == 0 && messages == 0)}
+			Final: it.Final(next, active, messages)}
 		if checkpointed && len(reps) > 0 {
 			ckpt = &checkpoint{superstep: next - 1, aggs: aggs, final: ts.Final}
 		}

@@ -44,7 +44,7 @@ func startNode(t *testing.T, cfg Config) *Node {
 
 func spec() []byte {
 	b, _ := json.Marshal(coordinator.Spec{Version: 1, Partitions: 2, Stages: []coordinator.StageSpec{
-		{ID: 0, Input: coordinator.InputSpec{Kind: coordinator.InputSource}, Tasks: 2,
+		{ID: 0, Input: coordinator.SourceInput(0, 2), Tasks: 2,
 			Output: coordinator.OutputSpec{Kind: coordinator.OutputShuffle, Node: 3, Partitions: 2}},
 		{ID: 1, Input: coordinator.InputSpec{Kind: coordinator.InputShuffle, Node: 3, Sides: 1}, Tasks: 2,
 			Output: coordinator.OutputSpec{Kind: coordinator.OutputCollect, Node: 4}},

@@ -34,7 +34,7 @@ func runAll(t *testing.T, st *coordinator.State, rep func(a coordinator.AttemptI
 // reads none.
 func TestAssignmentOfSupersteps(t *testing.T) {
 	spec, _ := json.Marshal(coordinator.Spec{Version: 1, Partitions: 2, Stages: []coordinator.StageSpec{
-		{ID: 0, Input: coordinator.InputSpec{Kind: coordinator.InputSource, Node: 1}, Tasks: 2,
+		{ID: 0, Input: coordinator.SourceInput(1, 2), Tasks: 2,
 			Output: coordinator.OutputSpec{Kind: coordinator.OutputShuffle, Node: 10, Partitions: 2}},
 		{ID: 1, Input: coordinator.InputSpec{Kind: coordinator.InputShuffle, Node: 10, Sides: 1}, Tasks: 2,
 			Iterate: &coordinator.IterateSpec{MaxSupersteps: 5, CheckpointEvery: 1},

@@ -1,4 +1,4 @@
-package coordinator
+package planspec
 
 import (
 	"bytes"
@@ -10,11 +10,12 @@ import (
 // (partitions-1) quantiles at positions i*len/partitions (i = 1 …
 // partitions-1) are picked, and repeated keys are dropped, so that there may
 // be fewer bounds than partitions-1. Partition p then holds the keys k with
-// bounds[p-1] <= k < bounds[p] (bytewise). The result depends only on the
-// multiset of samples, not on their order; it is nil when there are no
-// samples or fewer than two partitions. Workers and the coordinator call
-// this same function so that they agree. The samples are not modified; the
-// bounds are fresh copies.
+// bounds[p-1] <= k < bounds[p] (bytewise; shuffle.RangePartitioner). The
+// result depends only on the multiset of samples, not on their order; it is
+// nil when there are no samples or fewer than two partitions. The
+// coordinator, the in-process executor and the workers all call this one
+// function, so that they agree. The samples are not modified; the bounds
+// are fresh copies the caller owns.
 func RangeBounds(samples [][]byte, partitions int) [][]byte {
 	if len(samples) == 0 || partitions < 2 {
 		return nil
