@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +25,7 @@ import (
 
 func newCoordinatorCmd() *cobra.Command {
 	var listen, dataDir, raftBind string
+	var allow []string
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
@@ -33,6 +35,7 @@ func newCoordinatorCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := server.DefaultConfig()
 			cfg.Listen, cfg.DataDir, cfg.RaftBind = listen, dataDir, raftBind
+			cfg.AllowPaths = allow
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
@@ -46,12 +49,14 @@ func newCoordinatorCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
 	cmd.Flags().StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
 	cmd.Flags().StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
+	allowPathFlag(cmd, &allow)
 	return cmd
 }
 
 func newWorkerCmd() *cobra.Command {
 	var coord, listen, dataDir, memory, compression string
 	var slots int
+	var allow []string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "run a worker that executes tasks and serves shuffle files",
@@ -60,6 +65,7 @@ func newWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := worker.DefaultConfig()
 			cfg.Coordinator, cfg.Listen, cfg.DataDir, cfg.Slots = coord, listen, dataDir, slots
+			cfg.AllowPaths = allow
 			var err error
 			if cfg.Memory, err = parseBytes(memory); err != nil {
 				return usagef("--memory: %v", err)
@@ -86,7 +92,19 @@ func newWorkerCmd() *cobra.Command {
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
 	f.StringVar(&memory, "memory", env("memory", defaultMemory()), "memory budget for shuffle buffers [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
+	allowPathFlag(cmd, &allow)
 	return cmd
+}
+
+// allowPathFlag adds --allow-path ROOT (repeatable; SUPERSTEP_ALLOW_PATH
+// holds a list separated by the OS's path-list separator).
+func allowPathFlag(cmd *cobra.Command, roots *[]string) {
+	var def []string
+	if v := env("allow-path", ""); v != "" {
+		def = filepath.SplitList(v)
+	}
+	cmd.Flags().StringArrayVar(roots, "allow-path", def,
+		"only read inputs and write outputs under this directory (repeatable; default: anywhere) [SUPERSTEP_ALLOW_PATH]")
 }
 
 func coordinatorFlag(cmd *cobra.Command, addr *string) {

@@ -19,6 +19,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 )
 
@@ -94,7 +95,7 @@ func (f *files) closeAll() {
 // directory.
 func (w *Worker) FetchPartition(req *pb.FetchRequest, stream grpc.ServerStreamingServer[pb.FetchChunk]) error {
 	path := filepath.Clean(req.GetPath())
-	if rel, err := filepath.Rel(w.cfg.DataDir, path); err != nil || strings.HasPrefix(rel, "..") {
+	if err := security.Inside(w.cfg.DataDir, path); err != nil {
 		return status.Errorf(codes.PermissionDenied, "%s is not a shuffle file of this worker", req.GetPath())
 	}
 	fr, err := w.files.get(path)
@@ -130,7 +131,13 @@ func (w *Worker) FetchPartition(req *pb.FetchRequest, stream grpc.ServerStreamin
 
 // DeleteJobFiles implements the Worker service.
 func (w *Worker) DeleteJobFiles(ctx context.Context, req *pb.DeleteJobFilesRequest) (*pb.DeleteJobFilesResponse, error) {
-	return &pb.DeleteJobFilesResponse{}, w.deleteJob(ctx, req.GetJobId())
+	if err := security.ValidName("job", req.GetJobId()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := w.deleteJob(ctx, req.GetJobId()); err != nil {
+		return nil, status.Errorf(codes.Internal, "%v", err)
+	}
+	return &pb.DeleteJobFilesResponse{}, nil
 }
 
 // peers caches client connections to other workers.

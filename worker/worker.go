@@ -19,6 +19,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 )
 
@@ -40,6 +41,10 @@ type Config struct {
 	Fingerprint string
 	// RegisterTimeout bounds how long Start waits for the coordinator.
 	RegisterTimeout time.Duration
+	// AllowPaths (--allow-path), when not empty, are the only directories
+	// a job's inputs and outputs may lie under; an assignment of a job with
+	// a path outside them fails before the task runs.
+	AllowPaths security.Roots
 }
 
 // DefaultConfig listens on a free loopback port with two slots and 1 GiB.
@@ -61,6 +66,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("worker: memory must be at least 1 MiB, got %d", c.Memory)
 	case c.Mem == nil || c.Log == nil:
 		return errors.New("worker: no allocator or logger")
+	}
+	if c.ID != "" {
+		if err := security.ValidName("worker", c.ID); err != nil {
+			return fmt.Errorf("worker: --id: %w", err)
+		}
 	}
 	return nil
 }
@@ -383,6 +393,10 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 
 func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {
 	res := &pb.TaskResult{Attempt: a.GetAttempt()}
+	if err := w.checkAssignment(a); err != nil {
+		res.Error = err.Error()
+		return res
+	}
 	if k := int(a.GetSuperstep()); k >= 2 {
 		w.pruneMessages(a.GetAttempt().GetJobId(), k)
 	}
@@ -448,8 +462,21 @@ func (w *Worker) pruneMessages(jobID string, k int) {
 	}
 	for _, p := range bsp.StaleMessageOutputs(w.cfg.DataDir, jobID, k-1) {
 		w.files.drop(p)
-		_ = os.Remove(p)
+		_ = security.RemoveInside(w.cfg.DataDir, p)
 	}
+}
+
+// checkAssignment refuses, before anything runs or is written, an
+// assignment whose job ID could leave the data directory or whose inputs
+// and outputs lie outside --allow-path.
+func (w *Worker) checkAssignment(a *pb.TaskAssignment) error {
+	if err := security.ValidName("job", a.GetAttempt().GetJobId()); err != nil {
+		return fmt.Errorf("worker %s: %w", w.id, err)
+	}
+	if err := w.cfg.AllowPaths.CheckSpec(a.GetAttempt().GetJobId(), a.GetSpec()); err != nil {
+		return fmt.Errorf("worker %s refuses job %s: %w", w.id, a.GetAttempt().GetJobId(), err)
+	}
+	return nil
 }
 
 // deleteJob cancels the job's running attempts, waits until they have
@@ -457,8 +484,12 @@ func (w *Worker) pruneMessages(jobID string, k int) {
 // Pregel partitions. Attempts
 // assigned afterwards are refused, so nothing of the job comes back.
 func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
-	if jobID == "" || filepath.Base(jobID) != jobID {
-		return fmt.Errorf("worker: bad job id %q", jobID)
+	if err := security.ValidName("job", jobID); err != nil {
+		return fmt.Errorf("worker: deleting job files: %w", err)
+	}
+	dir := filepath.Join(w.cfg.DataDir, jobID)
+	if err := security.Inside(w.cfg.DataDir, dir); err != nil {
+		return fmt.Errorf("worker: deleting job files: %w", err)
 	}
 	w.mu.Lock()
 	w.deleted[jobID] = true
@@ -480,9 +511,8 @@ func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 		}
 	}
 	w.res.DropJob(jobID)
-	dir := filepath.Join(w.cfg.DataDir, jobID)
 	w.files.dropUnder(dir)
-	return os.RemoveAll(dir)
+	return security.RemoveAllInside(w.cfg.DataDir, dir)
 }
 
 // Stop stops taking tasks, lets running tasks finish until ctx ends (then

@@ -23,6 +23,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/raftnode"
+	"github.com/superstep/superstep/internal/security"
 )
 
 // Config configures a coordinator server; start from DefaultConfig.
@@ -33,6 +34,10 @@ type Config struct {
 	HeartbeatInterval time.Duration // how often workers heartbeat
 	WorkerTimeout     time.Duration // silence after which a worker is declared dead
 	Log               *slog.Logger
+	// AllowPaths (--allow-path), when not empty, are the only directories
+	// a job's inputs and outputs may lie under: SubmitJob refuses any other
+	// job before a task runs. Workers check their own roots again.
+	AllowPaths security.Roots
 }
 
 // DefaultConfig is an in-memory coordinator on a free loopback port.
@@ -157,8 +162,15 @@ func (s *Server) propose(ctx context.Context, c coordinator.Command) (coordinato
 // SubmitJob implements the Coordinator service.
 func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.SubmitJobResponse, error) {
 	args, _ := json.Marshal(req.GetArgs())
-	id := coordinator.JobID(req.GetJobId())
-	res, err := s.propose(ctx, coordinator.SubmitJob{Job: id, Name: req.GetName(), Args: args, Spec: req.GetSpec(),
+	sid, spec, err := jobIdentity(req.GetJobId(), req.GetSpec())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := s.cfg.AllowPaths.CheckSpec(sid, spec); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
+	}
+	id := coordinator.JobID(sid)
+	res, err := s.propose(ctx, coordinator.SubmitJob{Job: id, Name: req.GetName(), Args: args, Spec: spec,
 		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts())})
 	if err != nil {
 		return nil, err
@@ -172,7 +184,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 	if res.Err != nil && !errors.As(res.Err, &je) {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", res.Err)
 	}
-	return &pb.SubmitJobResponse{JobId: req.GetJobId()}, nil
+	return &pb.SubmitJobResponse{JobId: sid}, nil
 }
 
 // GetJob implements the Coordinator service.
@@ -258,6 +270,9 @@ func (s *Server) WatchJob(req *pb.GetJobRequest, out grpc.ServerStreamingServer[
 
 // RegisterWorker implements the Coordinator service.
 func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerRequest) (*pb.RegisterWorkerResponse, error) {
+	if err := security.ValidName("worker", req.GetWorkerId()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
 	res, err := s.propose(ctx, coordinator.RegisterWorker{Worker: coordinator.WorkerID(req.GetWorkerId()),
 		Addr: req.GetAddress(), Fingerprint: req.GetFingerprint(), Jobs: req.GetJobs(), Slots: int(req.GetSlots()),
 		Memory: req.GetMemoryBytes()})
@@ -275,6 +290,9 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 
 // Heartbeat implements the Coordinator service.
 func (s *Server) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	if err := security.ValidName("worker", req.GetWorkerId()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
 	id := coordinator.WorkerID(req.GetWorkerId())
 	known := false
 	s.node.Read(func(st *coordinator.State) {
@@ -313,6 +331,9 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 	hello := first.GetHello()
 	if hello == nil {
 		return status.Error(codes.InvalidArgument, "the first message of Connect must be a Hello")
+	}
+	if err := security.ValidName("worker", hello.GetWorkerId()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	id := coordinator.WorkerID(hello.GetWorkerId())
 	st := &stream{send: conn.Send}

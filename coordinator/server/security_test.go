@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+)
+
+func startTest(t *testing.T, cfg Config) pb.CoordinatorClient {
+	t.Helper()
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return pb.NewCoordinatorClient(conn)
+}
+
+// sourceSpec is a one-stage plan reading path and writing a sink at out.
+func sourceSpec(t *testing.T, jobID, path, out string) []byte {
+	t.Helper()
+	type m = map[string]any
+	b, err := json.Marshal(m{"version": 1, "job_id": jobID, "job": "wordcount", "partitions": 1,
+		"stages": []m{{"id": 0, "tasks": 1, "input": m{"kind": "source", "node": 0, "splits": []m{{"files": []m{{"path": path, "start": 0, "end": 10}}}}},
+			"output": m{"kind": "sink", "node": 1}}},
+		"sinks": []m{{"node": 1, "dir": out, "ext": "tsv", "stage": 0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSubmitChecksAllowPaths: a coordinator that knows the roots refuses,
+// at submit, a job reading /etc/passwd or writing outside them, naming the
+// path; no job is created.
+func TestSubmitChecksAllowPaths(t *testing.T) {
+	root := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.AllowPaths = []string{root}
+	cc := startTest(t, cfg)
+	ctx := context.Background()
+	for _, c := range []struct{ in, out, want string }{
+		{"/etc/passwd", root + "/out", "/etc/passwd"},
+		{root + "/in.txt", "/tmp/elsewhere-out", "/tmp/elsewhere-out"},
+	} {
+		_, err := cc.SubmitJob(ctx, &pb.SubmitJobRequest{JobId: "j1", Name: "wordcount", Fingerprint: "fp",
+			Spec: sourceSpec(t, "j1", c.in, c.out)})
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), c.want) {
+			t.Fatalf("submit reading %s writing %s: %v; want PermissionDenied naming %s", c.in, c.out, err, c.want)
+		}
+	}
+	resp, err := cc.ListJobs(ctx, &pb.ListJobsRequest{})
+	if err != nil || len(resp.GetJobs()) != 0 {
+		t.Fatalf("refused submits created jobs: %v %v", resp.GetJobs(), err)
+	}
+	// Inside the root the job is accepted, and an ID the client leaves out
+	// is made by the coordinator and written into the spec.
+	r, err := cc.SubmitJob(ctx, &pb.SubmitJobRequest{Name: "wordcount", Fingerprint: "fp",
+		Spec: sourceSpec(t, "", root+"/in.txt", root+"/out")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetJobId() == "" {
+		t.Fatal("the coordinator made no job id")
+	}
+	if _, err := cc.GetJob(ctx, &pb.GetJobRequest{JobId: r.GetJobId()}); err != nil {
+		t.Fatalf("the made id %q names no job: %v", r.GetJobId(), err)
+	}
+}
