@@ -13,28 +13,50 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/coordinator/raftnode"
+	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/coordinator/server"
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
 )
 
 func newCoordinatorCmd() *cobra.Command {
-	var listen, dataDir, raftBind string
+	var listen, dataDir, raftBind, id, peers, advertise string
+	var raftTimeout time.Duration
 	var allow []string
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
 		Long: "Run a coordinator. Its state (jobs, supersteps, attempts, committed outputs, workers) is applied through raft;\n" +
-			"with --data-dir it survives restarts, without it it lives in memory.",
+			"with --data-dir it survives restarts, without it it lives in memory.\n\n" +
+			"A cluster of 3 or 5 coordinators: start each with its own --id, --listen, --raft-bind and --data-dir and the\n" +
+			"same --peers (ID=RAFT_ADDRESS,...). The cluster bootstraps once; a node restarted on its data dir rejoins.\n" +
+			"The leader serves; the others redirect clients and workers to it. A node whose --peers differ from the\n" +
+			"cluster's, or whose data dir belongs to another node or cluster, refuses to start.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := server.DefaultConfig()
-			cfg.Listen, cfg.DataDir, cfg.RaftBind = listen, dataDir, raftBind
+			cfg.Listen, cfg.DataDir, cfg.RaftBind, cfg.ID, cfg.Advertise = listen, dataDir, raftBind, id, advertise
+			cfg.RaftTimeout = raftTimeout
+			if peers != "" {
+				ps, err := raftnode.ParsePeers(peers)
+				if err != nil {
+					return usagef("--peers: %v", err)
+				}
+				if id == "" {
+					return usagef("--peers needs --id (this node's ID in the list)")
+				}
+				if dataDir == "" {
+					return usagef("--peers needs --data-dir")
+				}
+				cfg.Peers = ps
+			}
 			cfg.AllowPaths = allow
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			s, err := server.Start(cmd.Context(), cfg)
@@ -42,19 +64,31 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "coordinator listening on %s\n", s.Addr())
-			<-cmd.Context().Done()
-			return s.Close()
+			select {
+			case <-cmd.Context().Done():
+				return s.Close()
+			case err := <-s.Fatal():
+				s.Close()
+				return err
+			}
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
-	cmd.Flags().StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
-	cmd.Flags().StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
+	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
+	f.StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
+	f.StringVar(&id, "id", env("id", ""), "this coordinator's raft node ID (required with --peers; default \"coordinator\") [SUPERSTEP_ID]")
+	f.StringVar(&peers, "peers", env("peers", ""), "the cluster's initial voters, ID=RAFT_ADDRESS,... (same on every node) [SUPERSTEP_PEERS]")
+	f.StringVar(&advertise, "advertise", env("advertise", ""), "gRPC address the other coordinators send clients to (default the --listen address) [SUPERSTEP_ADVERTISE]")
+	f.DurationVar(&raftTimeout, "raft-timeout", envDuration("raft-timeout", server.DefaultRaftTimeout),
+		"raft heartbeat and election timeout with --data-dir; a failover takes one to two of it [SUPERSTEP_RAFT_TIMEOUT]")
 	allowPathFlag(cmd, &allow)
 	return cmd
 }
 
 func newWorkerCmd() *cobra.Command {
-	var coord, listen, dataDir, memory, compression string
+	var coord coordFlags
+	var listen, dataDir, memory, compression string
 	var slots int
 	var allow []string
 	cmd := &cobra.Command{
@@ -64,8 +98,12 @@ func newWorkerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := worker.DefaultConfig()
-			cfg.Coordinator, cfg.Listen, cfg.DataDir, cfg.Slots = coord, listen, dataDir, slots
+			cfg.Coordinator, cfg.Listen, cfg.DataDir, cfg.Slots = coord.addrs, listen, dataDir, slots
 			cfg.AllowPaths = allow
+			cfg.LeaderTimeout = coord.retryFor
+			if _, err := redirect.ParseAddrs(coord.addrs); err != nil {
+				return usagef("--coordinator: %v", err)
+			}
 			var err error
 			if cfg.Memory, err = parseBytes(memory); err != nil {
 				return usagef("--memory: %v", err)
@@ -86,7 +124,7 @@ func newWorkerCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&coord, "coordinator", env("coordinator", "127.0.0.1:7070"), "coordinator address [SUPERSTEP_COORDINATOR]")
+	coord.register(f, "")
 	f.StringVar(&listen, "listen", env("worker-listen", "127.0.0.1:0"), "address to serve shuffle files on [SUPERSTEP_WORKER_LISTEN]")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
@@ -107,9 +145,27 @@ func allowPathFlag(cmd *cobra.Command, roots *[]string) {
 		"only read inputs and write outputs under this directory (repeatable; default: anywhere) [SUPERSTEP_ALLOW_PATH]")
 }
 
-func coordinatorFlag(cmd *cobra.Command, addr *string) {
-	cmd.Flags().StringVar(addr, "coordinator", env("coordinator", "127.0.0.1:7070"), "coordinator address [SUPERSTEP_COORDINATOR]")
+// coordFlags are a client's --coordinator and --retry-for.
+type coordFlags struct {
+	addrs    string
+	retryFor time.Duration
 }
+
+func (c *coordFlags) register(f *pflag.FlagSet, prefix string) {
+	f.StringVar(&c.addrs, "coordinator", env("coordinator", "127.0.0.1:7070"),
+		prefix+"coordinator address, or a comma-separated list of a cluster's coordinators [SUPERSTEP_COORDINATOR]")
+	f.DurationVar(&c.retryFor, "retry-for", envDuration("retry-for", redirect.DefaultRetryFor),
+		prefix+"how long to keep retrying while no coordinator leads (a failover, a restart) [SUPERSTEP_RETRY_FOR]")
+}
+
+func (c *coordFlags) dial(ctx context.Context) (*cluster.Client, error) {
+	if _, err := redirect.ParseAddrs(c.addrs); err != nil {
+		return nil, usagef("--coordinator: %v", err)
+	}
+	return cluster.DialWith(ctx, c.addrs, cluster.DialConfig{RetryFor: c.retryFor})
+}
+
+func coordinatorFlag(cmd *cobra.Command, c *coordFlags) { c.register(cmd.Flags(), "") }
 
 func newSubmitCmd() *cobra.Command {
 	rf := &runFlags{}
@@ -129,7 +185,7 @@ func newSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := cluster.Dial(ctx, rf.coordinator)
+			c, err := rf.coord.dial(ctx)
 			if err != nil {
 				return err
 			}
@@ -169,14 +225,14 @@ func stateName(s pb.JobState) string {
 }
 
 func newJobsCmd() *cobra.Command {
-	var addr string
+	var addr coordFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "list the cluster's jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cluster.Dial(cmd.Context(), addr)
+			c, err := addr.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -202,14 +258,14 @@ func newJobsCmd() *cobra.Command {
 }
 
 func newStatusCmd() *cobra.Command {
-	var addr string
+	var addr coordFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status JOB_ID",
 		Short: "show a job's status",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cluster.Dial(cmd.Context(), addr)
+			c, err := addr.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -244,13 +300,13 @@ func newStatusCmd() *cobra.Command {
 }
 
 func newCancelCmd() *cobra.Command {
-	var addr string
+	var addr coordFlags
 	cmd := &cobra.Command{
 		Use:   "cancel JOB_ID",
 		Short: "cancel a job",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cluster.Dial(cmd.Context(), addr)
+			c, err := addr.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -271,14 +327,14 @@ func newCancelCmd() *cobra.Command {
 }
 
 func newWorkersCmd() *cobra.Command {
-	var addr string
+	var addr coordFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "workers",
 		Short: "list the cluster's workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cluster.Dial(cmd.Context(), addr)
+			c, err := addr.dial(cmd.Context())
 			if err != nil {
 				return err
 			}

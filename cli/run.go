@@ -27,7 +27,7 @@ import (
 // runFlags are the flags `run` and `explain` take besides the job's own.
 type runFlags struct {
 	workers     int
-	coordinator string
+	coord       coordFlags // submit
 	detach      bool
 	slots       int
 	partitions  int
@@ -63,7 +63,7 @@ func defaultMemory() string {
 func (r *runFlags) register(fs *pflag.FlagSet) {
 	cpus := runtime.NumCPU()
 	fs.IntVar(&r.workers, "workers", envInt("workers", 2), "run: workers of the embedded cluster; 0 runs tasks in-process without gRPC [SUPERSTEP_WORKERS]")
-	fs.StringVar(&r.coordinator, "coordinator", env("coordinator", "127.0.0.1:7070"), "submit: coordinator address [SUPERSTEP_COORDINATOR]")
+	r.coord.register(fs, "submit: ")
 	fs.BoolVar(&r.detach, "detach", false, "submit: print the job id and return without waiting")
 	fs.IntVar(&r.slots, "slots", envInt("slots", cpus), "tasks run at once, over all workers [SUPERSTEP_SLOTS]")
 	fs.IntVar(&r.partitions, "partitions", envInt("partitions", 0), "partitions of wide operators (default 2 x slots) [SUPERSTEP_PARTITIONS]")

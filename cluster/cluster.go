@@ -16,7 +16,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
@@ -25,36 +24,6 @@ import (
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
 )
-
-// Client talks to a coordinator.
-type Client struct {
-	addr string
-	conn *grpc.ClientConn
-	CC   pb.CoordinatorClient
-}
-
-// ErrUnreachable means no coordinator answered at the address.
-var ErrUnreachable = errors.New("coordinator unreachable")
-
-// Dial connects to the coordinator at addr and checks that it answers.
-func Dial(ctx context.Context, addr string) (*Client, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
-	if err != nil {
-		return nil, err
-	}
-	c := &Client{addr: addr, conn: conn, CC: pb.NewCoordinatorClient(conn)}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := c.CC.ListWorkers(cctx, &pb.ListWorkersRequest{}, grpc.WaitForReady(true)); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("%w: no coordinator at %s: is `superstep coordinator` running? (%v)", ErrUnreachable, addr, status.Convert(err).Message())
-	}
-	return c, nil
-}
-
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
 
 // Submit sends a compiled program (of a registered job) to the coordinator.
 func (c *Client) Submit(ctx context.Context, prog *bsp.Program) (string, error) {

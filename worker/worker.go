@@ -15,10 +15,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 )
@@ -26,7 +26,7 @@ import (
 // Config configures a worker; start from DefaultConfig.
 type Config struct {
 	ID          string // empty: a fresh random id
-	Coordinator string // host:port of the coordinator
+	Coordinator string // host:port of the coordinator, or a comma-separated list of a cluster's
 	Listen      string // host:port to serve shuffle files on (port 0: any)
 	Advertise   string // address peers dial; empty: the listener's address
 	DataDir     string // shuffle and spill files
@@ -45,6 +45,10 @@ type Config struct {
 	// a job's inputs and outputs may lie under; an assignment of a job with
 	// a path outside them fails before the task runs.
 	AllowPaths security.Roots
+	// LeaderTimeout bounds how long a call to the coordinators keeps
+	// retrying while none leads (a failover, a restart); zero: the
+	// default of package redirect.
+	LeaderTimeout time.Duration
 }
 
 // DefaultConfig listens on a free loopback port with two slots and 1 GiB.
@@ -58,6 +62,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Coordinator == "":
 		return errors.New("worker: no coordinator address (--coordinator)")
+	case badAddrs(c.Coordinator) != nil:
+		return fmt.Errorf("worker: --coordinator: %w", badAddrs(c.Coordinator))
 	case c.DataDir == "":
 		return errors.New("worker: no data directory (--data-dir)")
 	case c.Slots < 1:
@@ -97,7 +103,7 @@ type Worker struct {
 	id    string
 	lis   net.Listener
 	srv   *grpc.Server
-	conn  *grpc.ClientConn
+	conn  *redirect.Conn // to the leading coordinator
 	cc    pb.CoordinatorClient
 	files files
 	peers peers
@@ -157,8 +163,9 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{}}
 	pb.RegisterWorkerServer(w.srv, w)
 	go w.srv.Serve(lis)
-	w.conn, err = grpc.NewClient(cfg.Coordinator, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
+	addrs, _ := redirect.ParseAddrs(cfg.Coordinator) // checked by Validate
+	w.conn, err = redirect.Dial(addrs, redirect.Options{RetryFor: cfg.LeaderTimeout, DialOptions: []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20))}})
 	if err != nil {
 		w.srv.Stop()
 		return nil, err
@@ -242,14 +249,40 @@ func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
+func badAddrs(s string) error {
+	_, err := redirect.ParseAddrs(s)
+	return err
+}
+
 // connectLoop holds the task stream, reconnecting while the worker runs.
+// The stream is opened again at once when the coordinators' leader
+// changes (the old one may be frozen rather than gone).
 func (w *Worker) connectLoop(ctx context.Context) {
 	for wait := 50 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, time.Second) {
-		if err := w.serveStream(ctx); ctx.Err() == nil {
+		began := time.Now()
+		sctx, cancel := context.WithCancel(ctx)
+		changed := w.conn.LeaderChanged()
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			select {
+			case <-changed:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		err := w.serveStream(sctx)
+		cancel()
+		<-watched
+		if ctx.Err() == nil {
 			w.cfg.Log.Warn("task stream broken; reconnecting", "err", err)
+		}
+		if time.Since(began) > 2*time.Second {
+			wait = 25 * time.Millisecond // it was up: reconnect quickly
 		}
 		select {
 		case <-ctx.Done():
+		case <-w.conn.LeaderChanged(): // a leader was found: go to it now
 		case <-time.After(wait):
 		}
 	}

@@ -47,6 +47,9 @@ type pendingCleanup struct {
 }
 
 func (s *Server) tick(ctx context.Context) {
+	if !s.acting() {
+		return // a follower, or a new leader still catching up
+	}
 	s.mu.Lock()
 	dead := s.fd.Expired(time.Now())
 	connected := map[coordinator.WorkerID]*stream{}
@@ -105,6 +108,23 @@ func (s *Server) tick(ctx context.Context) {
 		if err := connected[a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: msg}}); err != nil {
 			_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: a.AttemptID, Worker: a.Worker,
 				Error: "could not send the assignment: " + err.Error(), Lost: true})
+		} else {
+			s.noteAssigned(a)
+		}
+	}
+	if len(commits)+len(cleanups) > 0 {
+		// Committing and cleaning up act on files before anything is
+		// proposed: first make sure this node still leads (a leader that
+		// was frozen and woke up must not), by a round with a quorum.
+		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		term, err := s.node.VerifyLeader(vctx)
+		cancel()
+		if err != nil {
+			s.cfg.Log.Warn("not committing: no longer the leader", "node", s.cfg.ID, "err", err)
+			return
+		}
+		for _, c := range commits {
+			s.cfg.Log.Info("committing job output", "node", s.cfg.ID, "term", term, "job", c.job)
 		}
 	}
 	for _, c := range commits {

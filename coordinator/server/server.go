@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
@@ -28,9 +29,20 @@ import (
 
 // Config configures a coordinator server; start from DefaultConfig.
 type Config struct {
-	Listen            string        // gRPC address (port 0: any)
-	DataDir           string        // raft log and snapshots; empty keeps state in memory
-	RaftBind          string        // raft peer address with a DataDir
+	Listen   string // gRPC address (port 0: any)
+	DataDir  string // raft log and snapshots; empty keeps state in memory
+	RaftBind string // raft peer address with a DataDir
+	// ID is this coordinator's raft node ID; empty: "coordinator".
+	ID string
+	// Peers are the initial voters of a coordinator cluster (see
+	// raftnode.Config.Peers); empty: a single coordinator.
+	Peers []raftnode.Peer
+	// Advertise is the gRPC address other coordinators send clients and
+	// workers to; empty: the listener's address.
+	Advertise string
+	// RaftTimeout is raft's heartbeat and election timeout with a DataDir;
+	// zero: raftnode's default. A failover takes about one to two of it.
+	RaftTimeout       time.Duration
 	HeartbeatInterval time.Duration // how often workers heartbeat
 	WorkerTimeout     time.Duration // silence after which a worker is declared dead
 	Log               *slog.Logger
@@ -40,10 +52,15 @@ type Config struct {
 	AllowPaths security.Roots
 }
 
+// DefaultRaftTimeout is the raft heartbeat and election timeout of a
+// coordinator with a data directory: a failover (detecting the silence,
+// electing, catching up) takes about one to two of it.
+const DefaultRaftTimeout = 500 * time.Millisecond
+
 // DefaultConfig is an in-memory coordinator on a free loopback port.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
-		Log: slog.Default()}
+		RaftTimeout: DefaultRaftTimeout, Log: slog.Default()}
 }
 
 // Server is a running coordinator.
@@ -64,6 +81,13 @@ type Server struct {
 	submitted map[coordinator.JobID]time.Time
 	ended     map[coordinator.JobID]time.Time
 	ops       map[coordinator.JobID][][]string // operator names per stage, decoded once per job
+	// leadership (see redirect.go)
+	term           uint64        // the term this node leads or last led in
+	deposed        chan struct{} // closed when this node stops leading; nil while it follows
+	leading        bool          // leads and has caught up with the state
+	leaderSince    time.Time
+	assignedInTerm bool
+	recvs          sync.WaitGroup // Connect's receive goroutines
 }
 
 // stream is a worker's Connect stream.
@@ -78,13 +102,24 @@ func (s *stream) Send(m *pb.CoordinatorMessage) error {
 	return s.send(m)
 }
 
-// Start starts a coordinator and waits until it leads.
+// Start starts a coordinator. A single coordinator returns once it leads;
+// one of a cluster (Config.Peers) returns once it serves, leader or not.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.ID == "" {
+		cfg.ID = "coordinator"
+	}
 	rc := raftnode.DefaultConfig()
-	rc.ID = "coordinator"
-	rc.DataDir, rc.BindAddr = cfg.DataDir, cfg.RaftBind
+	rc.ID = cfg.ID
+	rc.DataDir, rc.BindAddr, rc.Peers = cfg.DataDir, cfg.RaftBind, cfg.Peers
 	if rc.BindAddr == "" {
 		rc.BindAddr = "127.0.0.1:0"
+	}
+	if cfg.RaftTimeout > 0 {
+		rc.HeartbeatTimeout = cfg.RaftTimeout
+	}
+	if self, ok := peerOf(cfg.Peers, cfg.ID); ok && unspecifiedHost(rc.BindAddr) {
+		// Bound on every interface: peers reach it at its --peers address.
+		rc.AdvertiseAddr = self.Addr
 	}
 	if cfg.DataDir == "" {
 		// One in-memory voter: elect it quickly so an embedded cluster starts
@@ -96,29 +131,65 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		changed: make(chan struct{}), submitted: map[coordinator.JobID]time.Time{}, ended: map[coordinator.JobID]time.Time{},
 		ops: map[coordinator.JobID][][]string{}}
 	rc.OnApply = func(raftnode.Applied) { s.notify() }
-	node, err := raftnode.NewNode(rc)
-	if err != nil {
-		return nil, err
-	}
-	s.node = node
-	if err := node.WaitLeader(ctx); err != nil {
-		node.Close()
-		return nil, err
-	}
+	rc.OnLeadership = s.leadership
+	// The gRPC listener comes first: peers learn its address from the raft
+	// handshake.
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		node.Close()
 		return nil, fmt.Errorf("coordinator: listen on %s: %w", cfg.Listen, err)
 	}
 	s.lis = lis
-	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20))
+	rc.GRPCAddr = cfg.Advertise
+	if rc.GRPCAddr == "" {
+		rc.GRPCAddr = lis.Addr().String()
+	}
+	node, err := raftnode.NewNode(rc)
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+	s.node = node
+	if len(cfg.Peers) == 0 {
+		if err := node.WaitLeader(ctx); err != nil {
+			node.Close()
+			lis.Close()
+			return nil, err
+		}
+	}
+	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
+		grpc.ChainUnaryInterceptor(s.unaryRedirect), grpc.ChainStreamInterceptor(s.streamRedirect),
+		// Clients ping every few seconds to notice a frozen leader.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	pb.RegisterCoordinatorServer(s.srv, s)
 	go s.srv.Serve(lis)
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	go s.leaderLoop(lctx)
-	cfg.Log.Info("coordinator started", "addr", lis.Addr().String(), "data_dir", cfg.DataDir)
+	cfg.Log.Info("coordinator started", "node", cfg.ID, "addr", lis.Addr().String(), "raft", node.Addr(),
+		"data_dir", cfg.DataDir, "peers", raftnode.FormatPeers(cfg.Peers))
 	return s, nil
+}
+
+// Fatal delivers an error that ends this coordinator (its peers belong to
+// another cluster); the owner should Close it and exit with the error.
+func (s *Server) Fatal() <-chan error { return s.node.Fatal() }
+
+func peerOf(ps []raftnode.Peer, id string) (raftnode.Peer, bool) {
+	for _, p := range ps {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return raftnode.Peer{}, false
+}
+
+func unspecifiedHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // Addr is the address clients and workers dial.
@@ -136,6 +207,7 @@ func (s *Server) Close() error {
 	stop()
 	<-s.done
 	s.srv.Stop()
+	s.recvs.Wait()
 	return s.node.Close()
 }
 
@@ -154,7 +226,7 @@ func (s *Server) notify() {
 func (s *Server) propose(ctx context.Context, c coordinator.Command) (coordinator.Result, error) {
 	res, err := s.node.Propose(ctx, c)
 	if err != nil {
-		return res, status.Errorf(codes.Unavailable, "coordinator: %v", err)
+		return res, s.proposeError(err)
 	}
 	return res, nil
 }
@@ -246,6 +318,9 @@ func (s *Server) WatchJob(req *pb.GetJobRequest, out grpc.ServerStreamingServer[
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
+		if !s.node.IsLeader() {
+			return s.notLeader()
+		}
 		st, ok := s.status(id)
 		if !ok {
 			return status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
@@ -348,6 +423,29 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 		}
 		s.mu.Unlock()
 	}()
+	deposed := s.deposedCh()
+	if deposed == nil {
+		return s.notLeader()
+	}
+	// Receiving runs on its own goroutine so that the stream ends as soon
+	// as this node stops leading (the worker then reconnects to the new
+	// leader); once this handler returns, gRPC ends the stream and the
+	// goroutine's Recv returns. Close waits for it.
+	errc := make(chan error, 1)
+	s.recvs.Add(1)
+	go func() {
+		defer s.recvs.Done()
+		errc <- s.receive(conn, id)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-deposed:
+		return s.notLeader()
+	}
+}
+
+func (s *Server) receive(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.CoordinatorMessage], id coordinator.WorkerID) error {
 	for {
 		m, err := conn.Recv()
 		if err != nil {

@@ -2895,6 +2895,171 @@ func (*DeleteJobFilesResponse) Descriptor() ([]byte, []int) {
 	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
 }
 
+type ListMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
+}
+
+// Member is one coordinator of the raft group.
+type Member struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddress       string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	GrpcAddress       string                 `protobuf:"bytes,3,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`                        // empty when the leader has not learnt it yet
+	Role              string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`                                                         // "leader", "follower" or "nonvoter"
+	LastContactUnixMs int64                  `protobuf:"varint,5,opt,name=last_contact_unix_ms,json=lastContactUnixMs,proto3" json:"last_contact_unix_ms,omitempty"` // 0: never heard from
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Member) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Member) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *Member) GetGrpcAddress() string {
+	if x != nil {
+		return x.GrpcAddress
+	}
+	return ""
+}
+
+func (x *Member) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Member) GetLastContactUnixMs() int64 {
+	if x != nil {
+		return x.LastContactUnixMs
+	}
+	return 0
+}
+
+type ListMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"` // the leader's raft term
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListMembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ListMembersResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 var File_api_superstep_v1_superstep_proto protoreflect.FileDescriptor
 
 const file_api_superstep_v1_superstep_proto_rawDesc = "" +
@@ -3111,7 +3276,17 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x04data\x18\x01 \x01(\fR\x04data\".\n" +
 	"\x15DeleteJobFilesRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x18\n" +
-	"\x16DeleteJobFilesResponse*\x9b\x01\n" +
+	"\x16DeleteJobFilesResponse\"\x14\n" +
+	"\x12ListMembersRequest\"\xa3\x01\n" +
+	"\x06Member\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12!\n" +
+	"\fgrpc_address\x18\x03 \x01(\tR\vgrpcAddress\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12/\n" +
+	"\x14last_contact_unix_ms\x18\x05 \x01(\x03R\x11lastContactUnixMs\"Y\n" +
+	"\x13ListMembersResponse\x12.\n" +
+	"\amembers\x18\x01 \x03(\v2\x14.superstep.v1.MemberR\amembers\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -3130,7 +3305,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\vWorkerState\x12\x1c\n" +
 	"\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12WORKER_STATE_ALIVE\x10\x01\x12\x15\n" +
-	"\x11WORKER_STATE_DEAD\x10\x022\x90\x06\n" +
+	"\x11WORKER_STATE_DEAD\x10\x022\xe4\x06\n" +
 	"\vCoordinator\x12L\n" +
 	"\tSubmitJob\x12\x1e.superstep.v1.SubmitJobRequest\x1a\x1f.superstep.v1.SubmitJobResponse\x12>\n" +
 	"\x06GetJob\x12\x1b.superstep.v1.GetJobRequest\x1a\x17.superstep.v1.JobStatus\x12I\n" +
@@ -3141,7 +3316,8 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x0eRegisterWorker\x12#.superstep.v1.RegisterWorkerRequest\x1a$.superstep.v1.RegisterWorkerResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.superstep.v1.HeartbeatRequest\x1a\x1f.superstep.v1.HeartbeatResponse\x12L\n" +
 	"\aConnect\x12\x1b.superstep.v1.WorkerMessage\x1a .superstep.v1.CoordinatorMessage(\x010\x01\x12R\n" +
-	"\vListWorkers\x12 .superstep.v1.ListWorkersRequest\x1a!.superstep.v1.ListWorkersResponse2\xaf\x01\n" +
+	"\vListWorkers\x12 .superstep.v1.ListWorkersRequest\x1a!.superstep.v1.ListWorkersResponse\x12R\n" +
+	"\vListMembers\x12 .superstep.v1.ListMembersRequest\x1a!.superstep.v1.ListMembersResponse2\xaf\x01\n" +
 	"\x06Worker\x12H\n" +
 	"\x0eFetchPartition\x12\x1a.superstep.v1.FetchRequest\x1a\x18.superstep.v1.FetchChunk0\x01\x12[\n" +
 	"\x0eDeleteJobFiles\x12#.superstep.v1.DeleteJobFilesRequest\x1a$.superstep.v1.DeleteJobFilesResponseB=Z;github.com/superstep/superstep/api/superstep/v1;superstepv1b\x06proto3"
@@ -3159,7 +3335,7 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 }
 
 var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
 	(JobEventKind)(0),              // 1: superstep.v1.JobEventKind
@@ -3199,11 +3375,14 @@ var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(*FetchChunk)(nil),             // 35: superstep.v1.FetchChunk
 	(*DeleteJobFilesRequest)(nil),  // 36: superstep.v1.DeleteJobFilesRequest
 	(*DeleteJobFilesResponse)(nil), // 37: superstep.v1.DeleteJobFilesResponse
-	nil,                            // 38: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 39: superstep.v1.TaskAssignment.ArgsEntry
+	(*ListMembersRequest)(nil),     // 38: superstep.v1.ListMembersRequest
+	(*Member)(nil),                 // 39: superstep.v1.Member
+	(*ListMembersResponse)(nil),    // 40: superstep.v1.ListMembersResponse
+	nil,                            // 41: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 42: superstep.v1.TaskAssignment.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	38, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	41, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
 	11, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
 	11, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
@@ -3223,7 +3402,7 @@ var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
 	25, // 17: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
 	36, // 18: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
 	25, // 19: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	39, // 20: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	42, // 20: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
 	27, // 21: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
 	28, // 22: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
 	25, // 23: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
@@ -3233,35 +3412,38 @@ var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
 	32, // 27: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
 	33, // 28: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
 	30, // 29: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
-	3,  // 30: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	5,  // 31: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 32: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	9,  // 33: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	5,  // 34: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	6,  // 35: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	15, // 36: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	17, // 37: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	22, // 38: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	19, // 39: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	34, // 40: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	36, // 41: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	4,  // 42: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	11, // 43: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	8,  // 44: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	10, // 45: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	11, // 46: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	13, // 47: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	16, // 48: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	18, // 49: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	24, // 50: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	20, // 51: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	35, // 52: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	37, // 53: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	39, // 30: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
+	3,  // 31: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	5,  // 32: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 33: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	9,  // 34: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	5,  // 35: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	6,  // 36: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	15, // 37: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	17, // 38: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	22, // 39: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	19, // 40: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	38, // 41: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
+	34, // 42: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	36, // 43: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	4,  // 44: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	11, // 45: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	8,  // 46: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	10, // 47: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	11, // 48: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	13, // 49: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	16, // 50: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	18, // 51: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	24, // 52: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	20, // 53: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	40, // 54: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
+	35, // 55: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	37, // 56: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	44, // [44:57] is the sub-list for method output_type
+	31, // [31:44] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -3284,7 +3466,7 @@ func file_api_superstep_v1_superstep_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -46,6 +46,7 @@ const (
 	Coordinator_Heartbeat_FullMethodName      = "/superstep.v1.Coordinator/Heartbeat"
 	Coordinator_Connect_FullMethodName        = "/superstep.v1.Coordinator/Connect"
 	Coordinator_ListWorkers_FullMethodName    = "/superstep.v1.Coordinator/ListWorkers"
+	Coordinator_ListMembers_FullMethodName    = "/superstep.v1.Coordinator/ListMembers"
 )
 
 // CoordinatorClient is the client API for Coordinator service.
@@ -96,6 +97,11 @@ type CoordinatorClient interface {
 	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WorkerMessage, CoordinatorMessage], error)
 	// ListWorkers returns the registered workers, dead ones included.
 	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
+	// ListMembers returns the coordinators of the raft group as the leader
+	// sees them. Like every RPC, a coordinator that does not lead answers it
+	// with codes.Unavailable and an ErrorInfo (reason NOT_LEADER) naming the
+	// leader's address in metadata "leader_addr" when one is known.
+	ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error)
 }
 
 type coordinatorClient struct {
@@ -227,6 +233,16 @@ func (c *coordinatorClient) ListWorkers(ctx context.Context, in *ListWorkersRequ
 	return out, nil
 }
 
+func (c *coordinatorClient) ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMembersResponse)
+	err := c.cc.Invoke(ctx, Coordinator_ListMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinatorServer is the server API for Coordinator service.
 // All implementations must embed UnimplementedCoordinatorServer
 // for forward compatibility.
@@ -275,6 +291,11 @@ type CoordinatorServer interface {
 	Connect(grpc.BidiStreamingServer[WorkerMessage, CoordinatorMessage]) error
 	// ListWorkers returns the registered workers, dead ones included.
 	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
+	// ListMembers returns the coordinators of the raft group as the leader
+	// sees them. Like every RPC, a coordinator that does not lead answers it
+	// with codes.Unavailable and an ErrorInfo (reason NOT_LEADER) naming the
+	// leader's address in metadata "leader_addr" when one is known.
+	ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error)
 	mustEmbedUnimplementedCoordinatorServer()
 }
 
@@ -314,6 +335,9 @@ func (UnimplementedCoordinatorServer) Connect(grpc.BidiStreamingServer[WorkerMes
 }
 func (UnimplementedCoordinatorServer) ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkers not implemented")
+}
+func (UnimplementedCoordinatorServer) ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
 }
 func (UnimplementedCoordinatorServer) mustEmbedUnimplementedCoordinatorServer() {}
 func (UnimplementedCoordinatorServer) testEmbeddedByValue()                     {}
@@ -491,6 +515,24 @@ func _Coordinator_ListWorkers_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Coordinator_ListMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinatorServer).ListMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Coordinator_ListMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinatorServer).ListMembers(ctx, req.(*ListMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Coordinator_ServiceDesc is the grpc.ServiceDesc for Coordinator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -525,6 +567,10 @@ var Coordinator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWorkers",
 			Handler:    _Coordinator_ListWorkers_Handler,
+		},
+		{
+			MethodName: "ListMembers",
+			Handler:    _Coordinator_ListMembers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/coordinator/raftnode"
+	"github.com/superstep/superstep/coordinator/redirect"
+)
+
+// Only the leader serves. A follower answers every RPC with a redirect
+// naming the leader (package redirect), and a leader that loses the
+// leadership ends the streams it serves with one, so that workers and
+// watchers reconnect to the new leader.
+
+// notLeader is the redirect this node answers with now.
+func (s *Server) notLeader() error {
+	id, addr := s.node.Leader()
+	if id == s.cfg.ID {
+		// Raft names this node but it is not in the leader state (it is
+		// stepping down): no leader to send the caller to yet.
+		addr = ""
+	}
+	return redirect.Error(id, addr)
+}
+
+func (s *Server) unaryRedirect(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if !s.node.IsLeader() {
+		return nil, s.notLeader()
+	}
+	return h(ctx, req)
+}
+
+func (s *Server) streamRedirect(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if !s.node.IsLeader() {
+		return s.notLeader()
+	}
+	return h(srv, ss)
+}
+
+// proposeError maps a failed proposal to its gRPC status: a redirect when
+// this node stopped leading meanwhile.
+func (s *Server) proposeError(err error) error {
+	if errors.Is(err, raftnode.ErrNotLeader) {
+		var nl *raftnode.NotLeaderError
+		if errors.As(err, &nl) && nl.LeaderID != s.cfg.ID {
+			return redirect.Error(nl.LeaderID, nl.LeaderGRPC)
+		}
+		return redirect.Error("", "")
+	}
+	return status.Errorf(codes.Unavailable, "coordinator: %v", err)
+}
+
+// leadership is called by the raft node, in order, on every change of this
+// node's role.
+func (s *Server) leadership(l raftnode.Leadership) {
+	s.mu.Lock()
+	if l.Leader {
+		s.term = l.Term
+		s.deposed = make(chan struct{})
+		s.leaderSince = time.Now()
+		s.assignedInTerm = false
+	} else if s.deposed != nil {
+		close(s.deposed)
+		s.deposed = nil
+	}
+	s.leading = false
+	s.mu.Unlock()
+	if l.Leader {
+		s.cfg.Log.Info("leader elected", "node", s.cfg.ID, "term", l.Term, "addr", s.Addr())
+		// Apply everything the last leader committed before acting on the
+		// state, then start every live worker's heartbeat clock afresh:
+		// this node heard none while it followed.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.node.Barrier(ctx)
+		cancel()
+		if err != nil {
+			s.cfg.Log.Warn("leader barrier", "node", s.cfg.ID, "term", l.Term, "err", err)
+		}
+		now := time.Now()
+		var live []coordinator.WorkerID
+		s.node.Read(func(st *coordinator.State) {
+			for _, w := range st.Workers {
+				if !w.Dead {
+					live = append(live, w.ID)
+				}
+			}
+		})
+		s.mu.Lock()
+		s.fd = coordinator.NewFailureDetector(s.cfg.WorkerTimeout)
+		for _, w := range live {
+			s.fd.Heartbeat(w, now)
+		}
+		s.leading = s.deposed != nil && s.term == l.Term
+		s.mu.Unlock()
+	} else {
+		s.cfg.Log.Info("leadership lost", "node", s.cfg.ID, "term", l.Term)
+	}
+	s.notify()
+}
+
+// acting says whether the leader loop may act: this node leads and has
+// caught up with the state since it was elected.
+func (s *Server) acting() bool {
+	s.mu.Lock()
+	leading := s.leading
+	s.mu.Unlock()
+	return leading && s.node.IsLeader()
+}
+
+// deposedCh is closed when this node stops leading; nil when it does not
+// lead now.
+func (s *Server) deposedCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deposed
+}
+
+// noteAssigned logs the first assignment a leader sends in its term: the
+// end of a failover, seen from the cluster.
+func (s *Server) noteAssigned(a coordinator.Assignment) {
+	s.mu.Lock()
+	first := !s.assignedInTerm
+	s.assignedInTerm = true
+	term, since := s.term, s.leaderSince
+	s.mu.Unlock()
+	if first {
+		s.cfg.Log.Info("first assignment of term", "node", s.cfg.ID, "term", term, "job", a.Job, "stage", a.Stage,
+			"task", a.Task, "worker", a.Worker, "since_elected_ms", time.Since(since).Milliseconds())
+	}
+}
+
+// ListMembers implements the Coordinator service.
+func (s *Server) ListMembers(ctx context.Context, _ *pb.ListMembersRequest) (*pb.ListMembersResponse, error) {
+	ms, err := s.node.Members(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	out := &pb.ListMembersResponse{Term: s.node.Term()}
+	for _, m := range ms {
+		pm := &pb.Member{Id: m.ID, RaftAddress: m.Raft, GrpcAddress: m.GRPC, Role: string(m.Role)}
+		if !m.LastContact.IsZero() {
+			pm.LastContactUnixMs = m.LastContact.UnixMilli()
+		}
+		out.Members = append(out.Members, pm)
+	}
+	return out, nil
+}
