@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Program is a compiled plan: its Spec (data) bound to the plan's typed
@@ -16,6 +17,10 @@ import (
 type Program struct {
 	Spec *Spec
 	plan *Plan
+
+	mu sync.Mutex
+	// guarded by mu: the sink parts CommitTask committed, by node and part
+	sinkParts map[[2]int]SinkFile
 }
 
 // CompileOptions name the job a plan came from so workers can rebuild it.

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/superstep/superstep/internal/planspec"
+	"github.com/superstep/superstep/storage"
 )
 
 // Executor runs a compiled program: the stages in order, each stage's tasks
@@ -60,75 +58,100 @@ func (p *Program) RangeBounds(stage int, samples [][]byte) [][]byte {
 
 // CommitTask makes a sink task's attempt the committed one: its part file
 // moves from the attempt directory into the job's temporary output
-// directory, replacing any earlier committed attempt. Executors call it for
-// exactly one attempt per task.
+// directory, replacing any earlier committed attempt, and is verified
+// there. Executors call it for exactly one attempt per task.
 func (p *Program) CommitTask(rep *TaskReport) error {
 	if rep.SinkFile == nil {
 		return nil
 	}
-	return CommitSinkFile(p.Spec, *rep.SinkFile)
+	if err := CommitSinkFile(context.Background(), p.Spec, *rep.SinkFile); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sinkParts == nil {
+		p.sinkParts = map[[2]int]SinkFile{}
+	}
+	p.sinkParts[[2]int{rep.SinkFile.Node, rep.SinkFile.Part}] = *rep.SinkFile
+	return nil
+}
+
+// sinkOutput is the commit contract's view of sink sk's directory.
+func sinkOutput(spec *Spec, sk SinkSpec) storage.Output {
+	return storage.Output{Job: spec.JobID, Dir: sk.Dir, Temp: SinkTempDir(sk.Dir, spec.JobID), Overwrite: sk.Overwrite}
 }
 
 // CommitSinkFile is CommitTask for executors that hold only the Spec (a
-// coordinator has no user code).
-func CommitSinkFile(spec *Spec, sf SinkFile) error {
+// coordinator has no user code): see storage.CommitPart. The file's path
+// came from a worker; it must lie in the job's attempt directory.
+func CommitSinkFile(ctx context.Context, spec *Spec, sf SinkFile) error {
 	for _, sk := range spec.Sinks {
 		if sk.Node != sf.Node {
 			continue
 		}
-		dst := filepath.Join(SinkTempDir(sk.Dir, spec.JobID), sk.FileName(sf.Part))
-		if err := os.Rename(sf.Path, dst); err != nil {
-			return fmt.Errorf("commit %s: %w", dst, err)
+		fsys, err := storage.For(sk.Dir)
+		if err != nil {
+			return err
+		}
+		p := storage.Part{Src: sf.Path, Name: sk.FileName(sf.Part), Size: sf.Size}
+		if err := storage.CommitPart(ctx, fsys, sinkOutput(spec, sk), p); err != nil {
+			return fmt.Errorf("commit %s: %w", storage.Join(sk.Dir, p.Name), err)
 		}
 		return nil
 	}
 	return fmt.Errorf("%w: no sink for node %d", ErrBadSpec, sf.Node)
 }
 
-// CommitJob moves every sink's output into place once all tasks committed:
-// the attempt directories are removed, a _SUCCESS marker written, and the
-// temporary directory renamed to the output directory (an existing one is
-// replaced only when the sink allows overwriting).
-func (p *Program) CommitJob() error { return CommitSinks(p.Spec) }
+// CommitJob publishes every sink's output once all tasks committed (see
+// CommitSinks), with the parts CommitTask committed.
+func (p *Program) CommitJob() error {
+	p.mu.Lock()
+	parts := make([]SinkFile, 0, len(p.sinkParts))
+	for _, sf := range p.sinkParts {
+		parts = append(parts, sf)
+	}
+	p.mu.Unlock()
+	return CommitSinks(context.Background(), p.Spec, parts)
+}
 
-// CommitSinks is CommitJob for executors that hold only the Spec.
-func CommitSinks(spec *Spec) error {
-	done := map[string]bool{} // sinks may share a directory
+// CommitSinks is CommitJob for executors that hold only the Spec: parts are
+// the committed tasks' sink files. Every sink task of the spec must have
+// committed one; each output directory is published by storage.Commit
+// (every part verified, the attempts removed, _SUCCESS written last) and
+// replaces an existing one only when the sink allows overwriting.
+func CommitSinks(ctx context.Context, spec *Spec, parts []SinkFile) error {
+	size := map[[2]int]int64{}
+	for _, sf := range parts {
+		size[[2]int{sf.Node, sf.Part}] = sf.Size
+	}
+	byDir := map[string][]storage.Part{} // sinks may share a directory
+	var dirs []SinkSpec
 	for _, sk := range spec.Sinks {
-		if done[filepath.Clean(sk.Dir)] {
-			continue
+		dir := storage.Clean(sk.Dir)
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, sk)
+			byDir[dir] = []storage.Part{}
 		}
-		done[filepath.Clean(sk.Dir)] = true
-		tmp := SinkTempDir(sk.Dir, spec.JobID)
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
-			return err
+		if sk.Stage < 0 || sk.Stage >= len(spec.Stages) {
+			return fmt.Errorf("%w: sink of node %d in stage %d", ErrBadSpec, sk.Node, sk.Stage)
 		}
-		if err := os.RemoveAll(filepath.Join(tmp, "_attempts")); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(tmp, "_SUCCESS"), nil, 0o644); err != nil {
-			return err
-		}
-		if _, err := os.Stat(sk.Dir); err == nil {
-			if !sk.Overwrite {
-				return fmt.Errorf("output %s appeared while the job ran; result left in %s", sk.Dir, tmp)
+		for part := range spec.Stages[sk.Stage].Tasks {
+			name := sk.FileName(part)
+			n, ok := size[[2]int{sk.Node, part}]
+			if !ok {
+				return fmt.Errorf("commit %s: %w", storage.Join(sk.Dir, name),
+					&storage.PartError{Name: storage.Join(SinkTempDir(sk.Dir, spec.JobID), name), Got: -1, Err: storage.ErrPartMissing})
 			}
-			old := tmp + ".old"
-			if err := os.Rename(sk.Dir, old); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp, sk.Dir); err != nil {
-				return err
-			}
-			if err := os.RemoveAll(old); err != nil {
-				return err
-			}
-			continue
-		} else if !errors.Is(err, fs.ErrNotExist) {
+			byDir[dir] = append(byDir[dir], storage.Part{Name: name, Size: n})
+		}
+	}
+	for _, sk := range dirs {
+		fsys, err := storage.For(sk.Dir)
+		if err != nil {
 			return err
 		}
-		if err := os.Rename(tmp, sk.Dir); err != nil {
-			return err
+		if err := storage.Commit(ctx, fsys, sinkOutput(spec, sk), byDir[storage.Clean(sk.Dir)]); err != nil {
+			return fmt.Errorf("commit %s: %w", sk.Dir, err)
 		}
 	}
 	return nil
@@ -136,13 +159,17 @@ func CommitSinks(spec *Spec) error {
 
 // AbortJob removes every sink's temporary directory; the output directories
 // are left as they were.
-func (p *Program) AbortJob() error { return AbortSinks(p.Spec) }
+func (p *Program) AbortJob() error { return AbortSinks(context.Background(), p.Spec) }
 
 // AbortSinks is AbortJob for executors that hold only the Spec.
-func AbortSinks(spec *Spec) error {
+func AbortSinks(ctx context.Context, spec *Spec) error {
 	var errs []error
 	for _, sk := range spec.Sinks {
-		errs = append(errs, os.RemoveAll(SinkTempDir(sk.Dir, spec.JobID)))
+		fsys, err := storage.For(sk.Dir)
+		if err == nil {
+			err = storage.Abort(ctx, fsys, sinkOutput(spec, sk))
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

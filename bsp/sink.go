@@ -20,6 +20,7 @@ import (
 
 	"github.com/superstep/superstep/internal/codec"
 	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/storage"
 )
 
 // Sinks write one part file per partition of their dataset, named
@@ -32,7 +33,8 @@ type partWriter struct {
 	bw *bufio.Writer
 	// collect outputs go to a one-partition shuffle file instead
 	collect shuffleOut
-	done    bool // finish succeeded
+	done    bool      // finish succeeded
+	sf      *SinkFile // the task's report of the file; finish sets its size
 }
 
 func (w *partWriter) Write(b []byte) (int, error) { return w.bw.Write(b) }
@@ -40,13 +42,13 @@ func (w *partWriter) Write(b []byte) (int, error) { return w.bw.Write(b) }
 // SinkTempDir is where a job's sink writes before the job commits: a hidden
 // sibling of the output directory, so that the final rename is atomic.
 func SinkTempDir(dir, jobID string) string {
-	dir = filepath.Clean(dir)
-	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".superstep-"+jobID)
+	dir = storage.Clean(dir)
+	return storage.Join(storage.Dir(dir), "."+storage.Base(dir)+".superstep-"+jobID)
 }
 
 func attemptPath(tmp string, part, attempt int, sink *sinkOp) string {
 	sk := SinkSpec{Ext: sink.ext, Name: sink.name, Single: sink.single}
-	return filepath.Join(tmp, "_attempts", fmt.Sprintf("%s.%05d-a%d", sk.FileName(0), part, attempt), sk.FileName(part))
+	return storage.Join(tmp, storage.AttemptsDir, fmt.Sprintf("%s.%05d-a%d", sk.FileName(0), part, attempt), sk.FileName(part))
 }
 
 // RemoveSinkAttempt removes the part file of a sink attempt that will not
@@ -57,7 +59,7 @@ func RemoveSinkAttempt(path string) {
 	dir := filepath.Dir(path)
 	_ = os.RemoveAll(dir)
 	attempts := filepath.Dir(dir)
-	if filepath.Base(attempts) != "_attempts" {
+	if filepath.Base(attempts) != storage.AttemptsDir {
 		return
 	}
 	if os.Remove(attempts) == nil { // only succeeds when empty
@@ -103,14 +105,14 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", term.sink.dir, err)
 	}
-	w := &partWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20)}
+	tc.report.SinkFile = &SinkFile{Node: term.id, Part: tc.spec.Partition, Path: path}
+	w := &partWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20), sf: tc.report.SinkFile}
 	tc.onClose(func() {
 		if !w.done { // a failed attempt leaves nothing behind
 			_ = f.Close()
 			RemoveSinkAttempt(path)
 		}
 	})
-	tc.report.SinkFile = &SinkFile{Node: term.id, Part: tc.spec.Partition, Path: path}
 	return w, nil
 }
 
@@ -122,6 +124,11 @@ func (w *partWriter) finish() error {
 	if err := w.f.Sync(); err != nil {
 		return err
 	}
+	info, err := w.f.Stat()
+	if err != nil {
+		return err
+	}
+	w.sf.Size = info.Size()
 	if err := w.f.Close(); err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ type MapOutput struct {
 type SinkFile struct {
 	Node, Part int
 	Path       string
+	Size       int64 // bytes written, checked at every step of the commit
 }
 
 // TaskReport is what a successful task returns to its executor.

@@ -52,6 +52,7 @@ type SinkFile struct {
 	Node int    `json:"node"`
 	Part int    `json:"part"`
 	Path string `json:"path"`
+	Size int64  `json:"size"` // bytes written, verified by the commit
 }
 
 // Counters are the statistics a task reports.

@@ -470,7 +470,7 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		res.MapOutput = &pb.MapOutputFile{Path: mo.Path, Index: ixb, Sizes: sizes}
 	}
 	if sf := rep.SinkFile; sf != nil {
-		res.SinkFile = &pb.SinkFile{Node: int32(sf.Node), Part: int32(sf.Part), Path: sf.Path}
+		res.SinkFile = &pb.SinkFile{Node: int32(sf.Node), Part: int32(sf.Part), Path: sf.Path, Size: sf.Size}
 	}
 	res.Samples = rep.Samples
 	if it := rep.Iter; it != nil {

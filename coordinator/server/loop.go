@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
@@ -129,7 +126,7 @@ func (s *Server) tick(ctx context.Context) {
 	}
 	for _, c := range commits {
 		msg := ""
-		if err := commitJob(c); err != nil {
+		if err := commitJob(ctx, c); err != nil {
 			msg = "committing the output: " + err.Error()
 		} else if spec, err := bsp.DecodeSpec(c.spec); err == nil {
 			// Before the job is seen to succeed, so that nothing of it is
@@ -153,7 +150,7 @@ func (s *Server) tick(ctx context.Context) {
 		}
 		if spec, err := bsp.DecodeSpec(c.spec); err == nil {
 			if c.failed {
-				_ = bsp.AbortSinks(spec)
+				_ = bsp.AbortSinks(ctx, spec)
 			}
 			if err := bsp.RemoveCheckpoints(spec); err != nil {
 				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
@@ -169,26 +166,28 @@ func (s *Server) tick(ctx context.Context) {
 	}
 }
 
-// commitJob moves every committed sink part into place and the outputs
-// into their directories. Repeating it after a crash is safe: parts already
-// moved are skipped.
-func commitJob(c pendingCommit) error {
+// commitJob moves every committed sink part into place and publishes the
+// outputs (bsp.CommitSinks). Repeating it after a crash is safe: work already
+// done is recognised by what is found at the destination, never assumed
+// from a source that is gone.
+func commitJob(ctx context.Context, c pendingCommit) error {
 	spec, err := bsp.DecodeSpec(c.spec)
 	if err != nil {
 		return err
 	}
+	var parts []bsp.SinkFile
 	for _, sc := range c.commits {
 		sf := sc.Commit.Report.SinkFile
 		if sf == nil {
 			continue
 		}
-		if err := bsp.CommitSinkFile(spec, bsp.SinkFile{Node: sf.Node, Part: sf.Part, Path: sf.Path}); err != nil {
-			if _, statErr := os.Stat(sf.Path); !errors.Is(statErr, fs.ErrNotExist) {
-				return err
-			}
+		p := bsp.SinkFile{Node: sf.Node, Part: sf.Part, Path: sf.Path, Size: sf.Size}
+		if err := bsp.CommitSinkFile(ctx, spec, p); err != nil {
+			return err
 		}
+		parts = append(parts, p)
 	}
-	return bsp.CommitSinks(spec)
+	return bsp.CommitSinks(ctx, spec, parts)
 }
 
 // assignment builds the message that starts attempt a, once assigned: the

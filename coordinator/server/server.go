@@ -478,7 +478,7 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 			rep.MapOutput = &coordinator.MapOutputFile{Path: mo.GetPath(), Sizes: mo.GetSizes(), Index: mo.GetIndex()}
 		}
 		if sf := r.GetSinkFile(); sf != nil {
-			rep.SinkFile = &coordinator.SinkFile{Node: int(sf.GetNode()), Part: int(sf.GetPart()), Path: sf.GetPath()}
+			rep.SinkFile = &coordinator.SinkFile{Node: int(sf.GetNode()), Part: int(sf.GetPart()), Path: sf.GetPath(), Size: sf.GetSize()}
 		}
 		if it := r.GetIter(); it != nil {
 			rep.Iter = &coordinator.IterReport{Superstep: int(it.GetSuperstep()), Active: it.GetActive(),

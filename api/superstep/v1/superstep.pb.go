@@ -2635,7 +2635,9 @@ type SinkFile struct {
 	// The part number (the task's partition).
 	Part int32 `protobuf:"varint,2,opt,name=part,proto3" json:"part,omitempty"`
 	// The attempt-scoped file path.
-	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// The bytes written; the commit checks the part has this size.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2689,6 +2691,13 @@ func (x *SinkFile) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *SinkFile) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
 }
 
 // FetchRequest asks for one run of one reduce partition of a map output.
@@ -3261,11 +3270,12 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\rMapOutputFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\fR\x05index\x12\x14\n" +
-	"\x05sizes\x18\x03 \x03(\x03R\x05sizes\"F\n" +
+	"\x05sizes\x18\x03 \x03(\x03R\x05sizes\"Z\n" +
 	"\bSinkFile\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\x05R\x04node\x12\x12\n" +
 	"\x04part\x18\x02 \x01(\x05R\x04part\x12\x12\n" +
-	"\x04path\x18\x03 \x01(\tR\x04path\"i\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"i\n" +
 	"\fFetchRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1c\n" +
