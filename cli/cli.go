@@ -68,7 +68,7 @@ Start with:
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newExplainCmd(), newCoordinatorCmd(), newWorkerCmd(), newSubmitCmd(),
-		newJobsCmd(), newStatusCmd(), newCancelCmd(), newWorkersCmd(), newMembersCmd())
+		newJobsCmd(), newStatusCmd(), newCancelCmd(), newWorkersCmd(), newMembersCmd(), newHealthCmd())
 	root.AddCommand(newSearchCmd(), newServeCmd(), newIndexCmd())
 	return root
 }

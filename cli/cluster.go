@@ -88,17 +88,18 @@ func newCoordinatorCmd() *cobra.Command {
 
 func newWorkerCmd() *cobra.Command {
 	var coord coordFlags
-	var listen, dataDir, memory, compression string
+	var listen, advertise, dataDir, memory, compression string
 	var slots int
 	var allow []string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "run a worker that executes tasks and serves shuffle files",
-		Long:  "Run a worker. On SIGTERM or SIGINT it stops taking tasks, lets running ones finish (up to 30 s) and exits.",
-		Args:  cobra.NoArgs,
+		Long: "Run a worker. On SIGTERM or SIGINT it stops taking tasks, lets running ones finish (up to 30 s) and exits.\n" +
+			"A worker the coordinator no longer knows stops itself and exits with status 1, for its supervisor to restart it.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := worker.DefaultConfig()
-			cfg.Coordinator, cfg.Listen, cfg.DataDir, cfg.Slots = coord.addrs, listen, dataDir, slots
+			cfg.Coordinator, cfg.Listen, cfg.Advertise, cfg.DataDir, cfg.Slots = coord.addrs, listen, advertise, dataDir, slots
 			cfg.AllowPaths = allow
 			cfg.LeaderTimeout = coord.retryFor
 			if _, err := redirect.ParseAddrs(coord.addrs); err != nil {
@@ -117,7 +118,11 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "worker %s serving on %s\n", w.ID(), w.Addr())
-			<-cmd.Context().Done()
+			select {
+			case <-cmd.Context().Done():
+			case <-w.Done(): // stopped itself: exit non-zero so a restart policy acts
+				return w.Err()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			return w.Stop(ctx)
@@ -126,6 +131,7 @@ func newWorkerCmd() *cobra.Command {
 	f := cmd.Flags()
 	coord.register(f, "")
 	f.StringVar(&listen, "listen", env("worker-listen", "127.0.0.1:0"), "address to serve shuffle files on [SUPERSTEP_WORKER_LISTEN]")
+	f.StringVar(&advertise, "advertise", env("advertise", ""), "address peers dial to reach this worker, HOST[:PORT] (needed with a wildcard --listen) [SUPERSTEP_ADVERTISE]")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
 	f.StringVar(&memory, "memory", env("memory", defaultMemory()), "memory budget for shuffle buffers [SUPERSTEP_MEMORY]")

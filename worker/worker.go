@@ -10,11 +10,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
@@ -72,6 +75,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("worker: memory must be at least 1 MiB, got %d", c.Memory)
 	case c.Mem == nil || c.Log == nil:
 		return errors.New("worker: no allocator or logger")
+	case c.Advertise == "" && wildcard(c.Listen):
+		return fmt.Errorf("%w (listening on %s)", ErrWildcardAdvertise, c.Listen)
 	}
 	if c.ID != "" {
 		if err := security.ValidName("worker", c.ID); err != nil {
@@ -99,19 +104,20 @@ func keyOf(a *pb.AttemptRef) attemptKey {
 // Worker is a running worker.
 type Worker struct {
 	pb.UnimplementedWorkerServer
-	cfg   Config
-	id    string
-	lis   net.Listener
-	srv   *grpc.Server
-	conn  *redirect.Conn // to the leading coordinator
-	cc    pb.CoordinatorClient
-	files files
-	peers peers
-	res   *bsp.MemResident // Pregel partitions of the tasks run here
-	slots chan struct{}
-	stop  context.CancelFunc
-	loops sync.WaitGroup // connect and heartbeat loops
-	tasks sync.WaitGroup // running tasks
+	cfg    Config
+	id     string
+	lis    net.Listener
+	srv    *grpc.Server
+	conn   *redirect.Conn // to the leading coordinator
+	cc     pb.CoordinatorClient
+	files  files
+	peers  peers
+	res    *bsp.MemResident // Pregel partitions of the tasks run here
+	slots  chan struct{}
+	stop   context.CancelFunc
+	loops  sync.WaitGroup // connect and heartbeat loops
+	tasks  sync.WaitGroup // running tasks
+	health *health.Server
 
 	mu      sync.Mutex // guards the fields below
 	running map[attemptKey]*runningTask
@@ -124,11 +130,59 @@ type Worker struct {
 	pruned   map[string]int
 	progs    map[string]*bsp.Program
 	draining bool
+	stopErr  error // why the worker stopped itself
 	send     func(*pb.WorkerMessage) error
+
+	done chan struct{} // closed when Stop has finished
 }
 
 // ErrNoCoordinator means the coordinator could not be reached.
 var ErrNoCoordinator = errors.New("no coordinator")
+
+// ErrWildcardAdvertise: the worker listens on a wildcard address (0.0.0.0,
+// [::], or no host) and was not told the address peers dial to reach it.
+var ErrWildcardAdvertise = errors.New("worker: listening on a wildcard address needs an address to advertise (--advertise HOST:PORT, SUPERSTEP_ADVERTISE)")
+
+// ErrDeregistered: the worker stopped itself because the coordinator no
+// longer knows it (it was declared dead, or the coordinator lost its
+// state). A supervisor should start it again.
+var ErrDeregistered = errors.New("worker: the coordinator no longer knows this worker; stopped")
+
+// wildcard reports whether a listen address names no particular host.
+func wildcard(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false // net.Listen reports it
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// advertised is the address peers dial: adv, with the listener's port when
+// adv has none (or port 0); the listener's own address when adv is empty.
+func advertised(adv string, lis net.Addr) (string, error) {
+	_, port, err := net.SplitHostPort(lis.String())
+	if err != nil {
+		return "", err
+	}
+	if adv == "" {
+		return lis.String(), nil
+	}
+	if bare := strings.Trim(adv, "[]"); !strings.Contains(adv, ":") || net.ParseIP(bare) != nil {
+		adv = net.JoinHostPort(bare, port) // a host or IP without a port
+	}
+	host, p, err := net.SplitHostPort(adv)
+	if err != nil {
+		return "", fmt.Errorf("worker: --advertise %q: %w", adv, err)
+	}
+	if host == "" || wildcard(adv) {
+		return "", fmt.Errorf("worker: --advertise %q: %w", adv, ErrWildcardAdvertise)
+	}
+	if p == "0" || p == "" {
+		p = port
+	}
+	return net.JoinHostPort(host, p), nil
+}
 
 // Start starts serving shuffle files, registers with the coordinator and
 // begins taking tasks. It returns once registered.
@@ -154,14 +208,19 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: listen on %s: %w", cfg.Listen, err)
 	}
-	if cfg.Advertise == "" {
-		cfg.Advertise = lis.Addr().String()
+	if cfg.Advertise, err = advertised(cfg.Advertise, lis.Addr()); err != nil {
+		lis.Close()
+		return nil, err
 	}
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
-		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{}}
+		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
+		done: make(chan struct{})}
 	pb.RegisterWorkerServer(w.srv, w)
+	w.health = health.NewServer() // SERVING once registered; see superstep health
+	w.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(w.srv, w.health)
 	go w.srv.Serve(lis)
 	addrs, _ := redirect.ParseAddrs(cfg.Coordinator) // checked by Validate
 	w.conn, err = redirect.Dial(addrs, redirect.Options{RetryFor: cfg.LeaderTimeout, DialOptions: []grpc.DialOption{
@@ -176,6 +235,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		w.close()
 		return nil, err
 	}
+	w.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	lctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
 	w.loops.Add(2)
@@ -243,6 +303,9 @@ func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
 		cancel()
 		if err == nil && resp.GetReregister() {
 			w.cfg.Log.Warn("coordinator does not know this worker; stopping", "id", w.id)
+			w.mu.Lock()
+			w.stopErr = ErrDeregistered
+			w.mu.Unlock()
 			go w.Stop(context.Background())
 			return
 		}
@@ -572,10 +635,23 @@ func (w *Worker) Stop(ctx context.Context) error {
 		<-done
 	}
 	w.close()
+	close(w.done)
 	return nil
 }
 
+// Done is closed when the worker has stopped, by Stop or by itself (then
+// Err says why).
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Err is why the worker stopped itself (ErrDeregistered), or nil.
+func (w *Worker) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopErr
+}
+
 func (w *Worker) close() {
+	w.health.Shutdown()
 	if w.stop != nil {
 		w.stop()
 	}

@@ -18,6 +18,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
@@ -161,6 +163,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// Clients ping every few seconds to notice a frozen leader.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	pb.RegisterCoordinatorServer(s.srv, s)
+	hs := health.NewServer() // the standard gRPC health service: superstep health
+	healthpb.RegisterHealthServer(s.srv, hs)
 	go s.srv.Serve(lis)
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
