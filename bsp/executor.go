@@ -78,7 +78,7 @@ func (p *Program) CommitTask(rep *TaskReport) error {
 
 // sinkOutput is the commit contract's view of sink sk's directory.
 func sinkOutput(spec *Spec, sk SinkSpec) storage.Output {
-	return storage.Output{Job: spec.JobID, Dir: sk.Dir, Temp: SinkTempDir(sk.Dir, spec.JobID), Overwrite: sk.Overwrite}
+	return storage.Output{Dir: sk.Dir, Temp: SinkTempDir(sk.Dir, spec.JobID), Overwrite: sk.Overwrite}
 }
 
 // CommitSinkFile is CommitTask for executors that hold only the Spec (a

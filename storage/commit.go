@@ -35,7 +35,6 @@ const ManifestVersion = 1
 
 // Output is one output directory being committed.
 type Output struct {
-	Job       string // the job writing it, recorded in the manifest
 	Dir       string // where the output appears
 	Temp      string // where the committed parts wait; attempts write below Temp/_attempts
 	Overwrite bool   // an existing Dir is replaced (otherwise ErrOutputExists)
@@ -51,7 +50,6 @@ type Part struct {
 // Manifest lists the parts of a committed output.
 type Manifest struct {
 	Version int            `json:"version"`
-	Job     string         `json:"job"`
 	Parts   []ManifestPart `json:"parts"`
 }
 
@@ -99,7 +97,7 @@ func CommitPart(ctx context.Context, fsys FS, o Output, p Part) error {
 	if err := verify(ctx, fsys, dst, p); !errors.Is(err, ErrPartMissing) {
 		return err
 	}
-	if m, err := ReadManifest(ctx, fsys, o.Dir); err == nil && m.Job == o.Job && m.has(p.Name, p.Size) {
+	if m, err := ReadManifest(ctx, fsys, o.Dir); err == nil && m.has(p.Name, p.Size) {
 		return verify(ctx, fsys, Join(o.Dir, p.Name), p)
 	}
 	return &PartError{Name: dst, Src: p.Src, Want: p.Size, Got: -1, Err: ErrPartMissing}
@@ -129,11 +127,12 @@ func verify(ctx context.Context, fsys FS, name string, p Part) error {
 // (The copies leave the staged parts in place until then.)
 //
 // Repeating Commit after it succeeded, even partly, is safe; a published
-// output is recognised by its manifest (the same job, parts and sizes).
+// output is recognised by its manifest (the same parts and sizes; the
+// manifest names no job, so that outputs stay byte-identical across runs).
 func Commit(ctx context.Context, fsys FS, o Output, parts []Part) error {
 	parts = slices.Clone(parts)
 	slices.SortFunc(parts, func(a, b Part) int { return strings.Compare(a.Name, b.Name) })
-	m := &Manifest{Version: ManifestVersion, Job: o.Job}
+	m := &Manifest{Version: ManifestVersion}
 	for i, p := range parts {
 		if err := checkPartName(p.Name); err != nil {
 			return err
@@ -143,14 +142,19 @@ func Commit(ctx context.Context, fsys FS, o Output, parts []Part) error {
 		}
 		m.Parts = append(m.Parts, ManifestPart{Name: p.Name, Size: p.Size})
 	}
-	if got, err := ReadManifest(ctx, fsys, o.Dir); err == nil && got.equal(m) {
-		// Published by an earlier try, which may have failed cleaning up.
+	_, tempErr := fsys.Stat(ctx, o.Temp)
+	if got, err := ReadManifest(ctx, fsys, o.Dir); err == nil && got.equal(m) &&
+		(errors.Is(tempErr, fs.ErrNotExist) || !o.Overwrite) {
+		// Published by an earlier try (which may have failed cleaning up):
+		// the staging directory was renamed into place, or an output that
+		// may not be replaced appeared with exactly these parts. (With
+		// Overwrite and the parts still staged, they are published again.)
 		if err := verifyAll(ctx, fsys, o.Dir, parts); err != nil {
 			return err
 		}
 		return fsys.RemoveAll(ctx, o.Temp)
 	}
-	if _, err := fsys.Stat(ctx, o.Temp); errors.Is(err, fs.ErrNotExist) {
+	if err := tempErr; errors.Is(err, fs.ErrNotExist) {
 		if len(parts) > 0 {
 			return verifyAll(ctx, fsys, o.Temp, parts) // names the first missing part
 		}
@@ -309,7 +313,7 @@ func (m *Manifest) has(name string, size int64) bool {
 }
 
 func (m *Manifest) equal(o *Manifest) bool {
-	return m.Version == o.Version && m.Job == o.Job && slices.Equal(m.Parts, o.Parts)
+	return m.Version == o.Version && slices.Equal(m.Parts, o.Parts)
 }
 
 // WriteFile writes data to name (visible whole, or not at all).

@@ -20,7 +20,7 @@ type objectStore struct{ FS }
 func stage(t *testing.T, parts map[string]string) (Output, []Part) {
 	t.Helper()
 	root := t.TempDir()
-	o := Output{Job: "j1", Dir: filepath.Join(root, "out"), Temp: filepath.Join(root, ".out.superstep-j1")}
+	o := Output{Dir: filepath.Join(root, "out"), Temp: filepath.Join(root, ".out.superstep-j1")}
 	var ps []Part
 	for name, data := range parts {
 		src := filepath.Join(o.Temp, AttemptsDir, name+"-a0", name)

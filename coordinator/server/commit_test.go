@@ -58,7 +58,7 @@ func TestCommitJobPublishesVerifiedParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Parts) != 2 || m.Parts[1].Name != "part-00001.txt" || m.Parts[1].Size != 2 || m.Job != "j1" {
+	if len(m.Parts) != 2 || m.Parts[1].Name != "part-00001.txt" || m.Parts[1].Size != 2 {
 		t.Fatalf("manifest %+v", m)
 	}
 }
