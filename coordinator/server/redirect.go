@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -31,15 +32,20 @@ func (s *Server) notLeader() error {
 	return redirect.Error(id, addr)
 }
 
-func (s *Server) unaryRedirect(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if !s.node.IsLeader() {
+// healthService is the gRPC health service's method prefix: every
+// coordinator answers it itself, leader or not, so that probes and
+// `superstep health` see a live follower as live.
+const healthService = "/grpc.health.v1.Health/"
+
+func (s *Server) unaryRedirect(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if !s.node.IsLeader() && !strings.HasPrefix(info.FullMethod, healthService) {
 		return nil, s.notLeader()
 	}
 	return h(ctx, req)
 }
 
-func (s *Server) streamRedirect(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if !s.node.IsLeader() {
+func (s *Server) streamRedirect(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if !s.node.IsLeader() && !strings.HasPrefix(info.FullMethod, healthService) {
 		return s.notLeader()
 	}
 	return h(srv, ss)
