@@ -327,6 +327,7 @@ type sortedReader[V any] struct {
 	readers map[arrow.RecordBatch]*codec.Reader[shuffleRow[V]]
 	limit   int
 	row     shuffleRow[V]
+	in      *int64 // the task's records-in counter
 }
 
 // mergeFanIn is how many runs a reducer merges at once within its budget:
@@ -356,7 +357,7 @@ func openSortedFrom[V any](tc *taskCtx, openers []RunOpener, keyOnly bool) (*sor
 		return nil, err
 	}
 	tc.onClose(func() { _ = m.Close() })
-	r := &sortedReader[V]{m: m, keyOnly: keyOnly, limit: 2*fanIn + 2}
+	r := &sortedReader[V]{m: m, keyOnly: keyOnly, limit: 2*fanIn + 2, in: &tc.report.RecordsIn}
 	if !keyOnly {
 		if r.c, err = codec.For[shuffleRow[V]](); err != nil {
 			return nil, err
@@ -366,9 +367,15 @@ func openSortedFrom[V any](tc *taskCtx, openers []RunOpener, keyOnly bool) (*sor
 	return r, nil
 }
 
-func (r *sortedReader[V]) next(ctx context.Context) bool { return r.m.Next(ctx) }
-func (r *sortedReader[V]) err() error                    { return r.m.Err() }
-func (r *sortedReader[V]) key() []byte                   { return r.m.Key() }
+func (r *sortedReader[V]) next(ctx context.Context) bool {
+	if !r.m.Next(ctx) {
+		return false
+	}
+	*r.in++
+	return true
+}
+func (r *sortedReader[V]) err() error  { return r.m.Err() }
+func (r *sortedReader[V]) key() []byte { return r.m.Key() }
 
 // value decodes the current row's payload.
 func (r *sortedReader[V]) value() (*V, error) {
@@ -482,6 +489,7 @@ func readUnsorted[T any](tc *taskCtx, node *node, part int, emit func(T)) error 
 					_ = it.Close()
 					return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
 				}
+				tc.report.RecordsIn += int64(r.Len())
 				for i := 0; i < r.Len(); i++ {
 					r.Read(i, &v)
 					emit(v)

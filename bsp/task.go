@@ -333,6 +333,7 @@ func (tc *taskCtx) closeShuffleOut(out shuffleOut) error {
 		return err
 	}
 	tc.report.MapOutput.Index = ix
+	tc.report.RecordsOut += ix.Rows // records written to the shuffle, after map-side combining
 	tc.report.ShuffleBytes += ix.Bytes
 	tc.report.ShuffleRaw += ix.RawBytes
 	return nil
