@@ -39,6 +39,11 @@ type StageStats struct {
 	ShuffleRaw   int64
 	Spills       int
 	Wall         time.Duration
+	// Supersteps is the vertex supersteps a Pregel stage ran (0 for other
+	// stages); Retries the attempts beyond one per task (per vertex
+	// superstep): retries, recomputations and speculative copies.
+	Supersteps int
+	Retries    int
 }
 
 // Add folds one committed task's report into the stage totals.

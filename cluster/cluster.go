@@ -89,10 +89,7 @@ func isFinal(s pb.JobState) bool {
 // JobError is a job that failed or was cancelled.
 type JobError struct{ Status *pb.JobStatus }
 
-func (e *JobError) Error() string {
-	state := map[pb.JobState]string{pb.JobState_JOB_STATE_FAILED: "failed", pb.JobState_JOB_STATE_CANCELLED: "was cancelled"}[e.Status.GetState()]
-	return fmt.Sprintf("job %s %s: %s", e.Status.GetJobId(), state, e.Status.GetError())
-}
+func (e *JobError) Error() string { return describeJobEnd(e.Status) }
 
 // Result turns a succeeded job's status into a bsp.Result, fetching the
 // collected outputs from the workers that hold them.
@@ -101,11 +98,10 @@ func (c *Client) Result(ctx context.Context, st *pb.JobStatus) (*bsp.Result, err
 	for _, s := range st.GetStages() {
 		res.Stages = append(res.Stages, bsp.StageStats{Stage: int(s.GetStage()), Tasks: int(s.GetTasks()),
 			Attempts: int(s.GetAttempts()), RecordsIn: s.GetRecordsIn(), RecordsOut: s.GetRecordsOut(),
-			ShuffleBytes: s.GetShuffleBytes(), ShuffleRaw: s.GetShuffleRawBytes(), Spills: int(s.GetSpills())})
+			ShuffleBytes: s.GetShuffleBytes(), ShuffleRaw: s.GetShuffleRawBytes(), Spills: int(s.GetSpills()),
+			Wall: time.Duration(s.GetElapsedMs()) * time.Millisecond, Supersteps: int(s.GetSupersteps()), Retries: int(s.GetRetries())})
 	}
-	if st.GetEndedUnixMs() > 0 && st.GetSubmittedUnixMs() > 0 {
-		res.Wall = time.Duration(st.GetEndedUnixMs()-st.GetSubmittedUnixMs()) * time.Millisecond
-	}
+	res.Wall, _ = JobDuration(st)
 	for _, co := range st.GetCollected() {
 		var blocks [][]byte
 		for _, o := range co.GetOutputs() {
@@ -166,6 +162,9 @@ type Executor struct {
 	Client *Client
 	// OnStatus, if set, sees every status of the running job.
 	OnStatus func(*pb.JobStatus)
+	// OnEvent, if set, sees every event of the running job (see
+	// Client.WatchEvents); OnStatus is then not called.
+	OnEvent func(*pb.JobEvent)
 }
 
 // Execute implements bsp.Executor. Cancelling ctx cancels the job.
@@ -174,7 +173,12 @@ func (e *Executor) Execute(ctx context.Context, prog *bsp.Program) (*bsp.Result,
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.Client.Wait(ctx, id, e.OnStatus)
+	var st *pb.JobStatus
+	if e.OnEvent != nil {
+		st, err = e.Client.WatchEvents(ctx, id, e.OnEvent)
+	} else {
+		st, err = e.Client.Wait(ctx, id, e.OnStatus)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -59,3 +59,11 @@ func (d *FailureDetector) Expired(now time.Time) []WorkerID {
 	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
 	return out
 }
+
+// LastHeartbeat returns when worker w was last heard from, if tracked.
+func (d *FailureDetector) LastHeartbeat(w WorkerID) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.last[w]
+	return t, ok
+}

@@ -510,6 +510,11 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		Final: a.GetFinal(), Aggregates: a.GetAggregates()}, env)
 	if err != nil {
 		res.Error = err.Error()
+		var te *bsp.TaskError
+		if errors.As(err, &te) {
+			// The attempt is named by the result; the error is the task's own.
+			res.Error, res.Stack = te.Err.Error(), te.Stack
+		}
 		var li *lostInput
 		switch {
 		case errors.As(err, &li):

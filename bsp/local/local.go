@@ -189,6 +189,7 @@ func (r *run) stage(ctx context.Context, st *bsp.StageSpec, bounds [][]byte) (bs
 		return stats, nil, err
 	}
 	stats.Wall = time.Since(start)
+	stats.Retries = max(0, stats.Attempts-stats.Tasks*max(1, stats.Supersteps))
 	r.progress(Event{Stage: st.ID, Tasks: st.Tasks, Task: -1, Done: true, Ops: st.Ops})
 	return stats, samples, nil
 }
@@ -308,6 +309,7 @@ func (r *run) iterate(ctx context.Context, st *bsp.StageSpec, stats *bsp.StageSt
 			outs[i] = rep.MapOutput
 		}
 		if final {
+			stats.Supersteps = ts.Superstep + 1
 			return nil
 		}
 		r.dropMessages(msgKey)

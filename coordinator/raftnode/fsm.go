@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -21,6 +22,15 @@ type Applied struct {
 	Index   uint64 // raft log index
 	Command coordinator.Command
 	Result  coordinator.Result
+	// At is when the leader appended the entry to the log (raft's
+	// AppendedAt): the same on every replica.
+	At time.Time
+	// Restored is set, with no Command, after the state was replaced by a
+	// snapshot.
+	Restored bool
+	// Read reads the state as this command (or restore) left it; valid
+	// only during the observer's call (see FSM.Read).
+	Read func(func(*coordinator.State))
 }
 
 // FSM implements raft.FSM over a coordinator.State. Raft calls Apply,
@@ -56,7 +66,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	res := f.state.Apply(cmd)
 	f.mu.Unlock()
 	if f.observe != nil {
-		f.observe(Applied{Index: l.Index, Command: cmd, Result: res})
+		f.observe(Applied{Index: l.Index, Command: cmd, Result: res, At: l.AppendedAt, Read: f.Read})
 	}
 	return res
 }
@@ -87,6 +97,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = s
 	f.mu.Unlock()
+	if f.observe != nil {
+		f.observe(Applied{Restored: true, Read: f.Read})
+	}
 	return nil
 }
 

@@ -289,11 +289,13 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 					ss.Running++
 				}
 			}
+			stageDetail(j, i, ss)
 			c := j.StageCounters(i)
 			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills =
 				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills
 			out.Stages = append(out.Stages, ss)
 		}
+		out.Failure = jobFailure(j)
 		if j.Phase == coordinator.JobSucceeded {
 			for node, refs := range st.CollectOutputs(id) {
 				co := &pb.CollectOutput{Node: int32(node)}
@@ -333,5 +335,6 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 		out.EndedUnixMs = t.UnixMilli()
 	}
 	s.mu.Unlock()
+	s.events.annotate(out, time.Now())
 	return out, true
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// a job's inputs and outputs may lie under: SubmitJob refuses any other
 	// job before a task runs. Workers check their own roots again.
 	AllowPaths security.Roots
+	// LostWorkerRetention is how long ListWorkers keeps listing a dead
+	// worker (marked dead, with when it was lost) before dropping it.
+	LostWorkerRetention time.Duration
 }
 
 // DefaultRaftTimeout is the raft heartbeat and election timeout of a
@@ -62,7 +65,7 @@ const DefaultRaftTimeout = 500 * time.Millisecond
 // DefaultConfig is an in-memory coordinator on a free loopback port.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
-		RaftTimeout: DefaultRaftTimeout, Log: slog.Default()}
+		RaftTimeout: DefaultRaftTimeout, LostWorkerRetention: 10 * time.Minute, Log: slog.Default()}
 }
 
 // Server is a running coordinator.
@@ -90,6 +93,8 @@ type Server struct {
 	leaderSince    time.Time
 	assignedInTerm bool
 	recvs          sync.WaitGroup // Connect's receive goroutines
+
+	events *eventLog // job events derived from the applied log (events.go)
 }
 
 // stream is a worker's Connect stream.
@@ -131,8 +136,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
 		changed: make(chan struct{}), submitted: map[coordinator.JobID]time.Time{}, ended: map[coordinator.JobID]time.Time{},
-		ops: map[coordinator.JobID][][]string{}}
-	rc.OnApply = func(raftnode.Applied) { s.notify() }
+		ops: map[coordinator.JobID][][]string{}, events: newEventLog()}
+	rc.OnApply = func(a raftnode.Applied) { s.events.observe(a); s.notify() }
 	rc.OnLeadership = s.leadership
 	// The gRPC listener comes first: peers learn its address from the raft
 	// handshake.
@@ -395,9 +400,11 @@ func (s *Server) ListWorkers(context.Context, *pb.ListWorkersRequest) (*pb.ListW
 		free = st.FreeSlots()
 		for _, w := range st.Workers {
 			out.Workers = append(out.Workers, &pb.WorkerStatus{WorkerId: string(w.ID), Address: w.Addr,
-				Slots: int32(w.Slots), FreeSlots: int32(free[w.ID]), Alive: !w.Dead, Fingerprint: w.Fingerprint})
+				Slots: int32(w.Slots), FreeSlots: int32(free[w.ID]), Alive: !w.Dead, Fingerprint: w.Fingerprint,
+				MemoryBytes: w.Memory})
 		}
 	})
+	out.Workers = s.workerDetail(out.Workers, time.Now())
 	return out, nil
 }
 
@@ -495,7 +502,11 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 				return err
 			}
 		}
-		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: r.GetError(), Lost: r.GetLost(), StateLost: r.GetStateLost()}
+		msg := r.GetError()
+		if st := r.GetStack(); st != "" {
+			msg += "\n" + st
+		}
+		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: msg, Lost: r.GetLost(), StateLost: r.GetStateLost()}
 	}
 	_, err := s.propose(ctx, cmd)
 	return err

@@ -110,40 +110,93 @@ type JobEventKind int32
 const (
 	// Not set (never sent by a coordinator).
 	JobEventKind_JOB_EVENT_KIND_UNSPECIFIED JobEventKind = 0
-	// The first event of a watch: the current status, nothing changed.
+	// The job's status when the watch could not replay its events from the
+	// start or from the resume key (the coordinator restored a snapshot or
+	// dropped old events): JobEvent.status is the status as of the event's
+	// key; the events that follow come after it.
 	JobEventKind_JOB_EVENT_KIND_SNAPSHOT JobEventKind = 1
-	// The job's state changed (status.state is the new one).
+	// The job's state changed (JobEvent.state is the new one). The job's
+	// first event is one to RUNNING (or straight to FAILED); COMMITTING shows
+	// as RUNNING with message "committing"; SUCCEEDED is sent once the
+	// output is committed.
 	JobEventKind_JOB_EVENT_KIND_STATE_CHANGED JobEventKind = 2
-	// A stage started its first task (JobEvent.stage).
+	// A stage started its first attempt (JobEvent.stage).
 	JobEventKind_JOB_EVENT_KIND_STAGE_STARTED JobEventKind = 3
-	// Every task of a stage committed: the barrier was passed.
+	// Every task of a stage committed: the barrier was passed. counters are
+	// the stage's totals.
 	JobEventKind_JOB_EVENT_KIND_STAGE_FINISHED JobEventKind = 4
-	// Tasks or counters of a stage moved (JobEvent.stage).
+	// Not sent; kept for the number.
 	JobEventKind_JOB_EVENT_KIND_PROGRESS JobEventKind = 5
-	// An attempt failed or was lost and will be retried (JobEvent.attempt,
-	// JobEvent.message).
+	// An attempt failed in user code or was lost (JobEvent.lost); message is
+	// its error.
 	JobEventKind_JOB_EVENT_KIND_ATTEMPT_FAILED JobEventKind = 6
+	// The first attempt of a task (of a vertex superstep) started on
+	// JobEvent.worker_id.
+	JobEventKind_JOB_EVENT_KIND_ATTEMPT_STARTED JobEventKind = 7
+	// A new attempt of a task whose earlier attempt failed or was lost.
+	JobEventKind_JOB_EVENT_KIND_ATTEMPT_RETRIED JobEventKind = 8
+	// A speculative copy of a task that still has an attempt running.
+	JobEventKind_JOB_EVENT_KIND_ATTEMPT_SPECULATED JobEventKind = 9
+	// An attempt succeeded (it may or may not be the committed one).
+	JobEventKind_JOB_EVENT_KIND_ATTEMPT_SUCCEEDED JobEventKind = 10
+	// A task's attempt was committed; counters are the stage's totals after
+	// it, done the stage's committed tasks.
+	JobEventKind_JOB_EVENT_KIND_TASK_COMMITTED JobEventKind = 11
+	// A committed output was dropped to be recomputed (its worker died or a
+	// reader could not read it); counters are the stage's totals after it.
+	JobEventKind_JOB_EVENT_KIND_TASK_UNCOMMITTED JobEventKind = 12
+	// A Pregel stage started vertex superstep JobEvent.superstep.
+	JobEventKind_JOB_EVENT_KIND_SUPERSTEP_STARTED JobEventKind = 13
+	// A Pregel stage finished vertex superstep JobEvent.superstep: active and
+	// messages are its totals.
+	JobEventKind_JOB_EVENT_KIND_SUPERSTEP_FINISHED JobEventKind = 14
+	// A worker that ran or held work of the job was declared dead
+	// (JobEvent.worker_id, message the reason).
+	JobEventKind_JOB_EVENT_KIND_WORKER_LOST JobEventKind = 15
+	// A Pregel stage rolled back: it reruns from vertex superstep
+	// JobEvent.superstep (restoring the checkpoint before it, or from 0).
+	JobEventKind_JOB_EVENT_KIND_ROLLBACK JobEventKind = 16
 )
 
 // Enum value maps for JobEventKind.
 var (
 	JobEventKind_name = map[int32]string{
-		0: "JOB_EVENT_KIND_UNSPECIFIED",
-		1: "JOB_EVENT_KIND_SNAPSHOT",
-		2: "JOB_EVENT_KIND_STATE_CHANGED",
-		3: "JOB_EVENT_KIND_STAGE_STARTED",
-		4: "JOB_EVENT_KIND_STAGE_FINISHED",
-		5: "JOB_EVENT_KIND_PROGRESS",
-		6: "JOB_EVENT_KIND_ATTEMPT_FAILED",
+		0:  "JOB_EVENT_KIND_UNSPECIFIED",
+		1:  "JOB_EVENT_KIND_SNAPSHOT",
+		2:  "JOB_EVENT_KIND_STATE_CHANGED",
+		3:  "JOB_EVENT_KIND_STAGE_STARTED",
+		4:  "JOB_EVENT_KIND_STAGE_FINISHED",
+		5:  "JOB_EVENT_KIND_PROGRESS",
+		6:  "JOB_EVENT_KIND_ATTEMPT_FAILED",
+		7:  "JOB_EVENT_KIND_ATTEMPT_STARTED",
+		8:  "JOB_EVENT_KIND_ATTEMPT_RETRIED",
+		9:  "JOB_EVENT_KIND_ATTEMPT_SPECULATED",
+		10: "JOB_EVENT_KIND_ATTEMPT_SUCCEEDED",
+		11: "JOB_EVENT_KIND_TASK_COMMITTED",
+		12: "JOB_EVENT_KIND_TASK_UNCOMMITTED",
+		13: "JOB_EVENT_KIND_SUPERSTEP_STARTED",
+		14: "JOB_EVENT_KIND_SUPERSTEP_FINISHED",
+		15: "JOB_EVENT_KIND_WORKER_LOST",
+		16: "JOB_EVENT_KIND_ROLLBACK",
 	}
 	JobEventKind_value = map[string]int32{
-		"JOB_EVENT_KIND_UNSPECIFIED":    0,
-		"JOB_EVENT_KIND_SNAPSHOT":       1,
-		"JOB_EVENT_KIND_STATE_CHANGED":  2,
-		"JOB_EVENT_KIND_STAGE_STARTED":  3,
-		"JOB_EVENT_KIND_STAGE_FINISHED": 4,
-		"JOB_EVENT_KIND_PROGRESS":       5,
-		"JOB_EVENT_KIND_ATTEMPT_FAILED": 6,
+		"JOB_EVENT_KIND_UNSPECIFIED":        0,
+		"JOB_EVENT_KIND_SNAPSHOT":           1,
+		"JOB_EVENT_KIND_STATE_CHANGED":      2,
+		"JOB_EVENT_KIND_STAGE_STARTED":      3,
+		"JOB_EVENT_KIND_STAGE_FINISHED":     4,
+		"JOB_EVENT_KIND_PROGRESS":           5,
+		"JOB_EVENT_KIND_ATTEMPT_FAILED":     6,
+		"JOB_EVENT_KIND_ATTEMPT_STARTED":    7,
+		"JOB_EVENT_KIND_ATTEMPT_RETRIED":    8,
+		"JOB_EVENT_KIND_ATTEMPT_SPECULATED": 9,
+		"JOB_EVENT_KIND_ATTEMPT_SUCCEEDED":  10,
+		"JOB_EVENT_KIND_TASK_COMMITTED":     11,
+		"JOB_EVENT_KIND_TASK_UNCOMMITTED":   12,
+		"JOB_EVENT_KIND_SUPERSTEP_STARTED":  13,
+		"JOB_EVENT_KIND_SUPERSTEP_FINISHED": 14,
+		"JOB_EVENT_KIND_WORKER_LOST":        15,
+		"JOB_EVENT_KIND_ROLLBACK":           16,
 	}
 )
 
@@ -420,7 +473,12 @@ func (x *GetJobRequest) GetJobId() string {
 type WatchJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The job's id.
-	JobId         string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Resume after the event with this key (JobEvent.raft_index, index_seq);
+	// both 0 replays the job's events from its submission.
+	AfterRaftIndex uint64 `protobuf:"varint,2,opt,name=after_raft_index,json=afterRaftIndex,proto3" json:"after_raft_index,omitempty"`
+	// See after_raft_index.
+	AfterIndexSeq uint32 `protobuf:"varint,3,opt,name=after_index_seq,json=afterIndexSeq,proto3" json:"after_index_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +518,20 @@ func (x *WatchJobRequest) GetJobId() string {
 		return x.JobId
 	}
 	return ""
+}
+
+func (x *WatchJobRequest) GetAfterRaftIndex() uint64 {
+	if x != nil {
+		return x.AfterRaftIndex
+	}
+	return 0
+}
+
+func (x *WatchJobRequest) GetAfterIndexSeq() uint32 {
+	if x != nil {
+		return x.AfterIndexSeq
+	}
+	return 0
 }
 
 // ListJobsRequest lists every job; it has no filters yet.
@@ -680,6 +752,8 @@ type JobStatus struct {
 	Collected []*CollectOutput `protobuf:"bytes,9,rep,name=collected,proto3" json:"collected,omitempty"`
 	// When the first task of the job started (Unix ms); 0 before that.
 	StartedUnixMs int64 `protobuf:"varint,10,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// For a failed job: where and why (the same error as `error`, split).
+	Failure       *JobFailure `protobuf:"bytes,13,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -784,6 +858,13 @@ func (x *JobStatus) GetStartedUnixMs() int64 {
 	return 0
 }
 
+func (x *JobStatus) GetFailure() *JobFailure {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
 // StageStatus is the progress of one superstep.
 type StageStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -818,7 +899,21 @@ type StageStatus struct {
 	Superstep int32 `protobuf:"varint,13,opt,name=superstep,proto3" json:"superstep,omitempty"`
 	// For a Pregel stage: how many times it rolled back to a checkpoint (or
 	// to superstep 0) after losing a vertex partition.
-	Rollbacks     int32 `protobuf:"varint,14,opt,name=rollbacks,proto3" json:"rollbacks,omitempty"`
+	Rollbacks int32 `protobuf:"varint,14,opt,name=rollbacks,proto3" json:"rollbacks,omitempty"`
+	// For a Pregel stage: the vertex supersteps run so far, the current one
+	// included (superstep + 1 once started); 0 for other stages.
+	Supersteps int32 `protobuf:"varint,15,opt,name=supersteps,proto3" json:"supersteps,omitempty"`
+	// Attempts beyond the first of each task (of each vertex superstep for a
+	// Pregel stage): retries of failed or lost attempts, recomputations and
+	// speculative copies. attempts = tasks × max(supersteps, 1) + retries
+	// for a stage that ran to its end.
+	Retries int32 `protobuf:"varint,16,opt,name=retries,proto3" json:"retries,omitempty"`
+	// When the stage's first attempt started (Unix ms, the leader's clock when
+	// it appended the assignment to the raft log); 0 before.
+	StartedUnixMs int64 `protobuf:"varint,17,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	// When the stage's last task committed (Unix ms, as started_unix_ms); 0
+	// while the stage has tasks to run.
+	EndedUnixMs   int64 `protobuf:"varint,18,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -951,31 +1046,161 @@ func (x *StageStatus) GetRollbacks() int32 {
 	return 0
 }
 
-// JobEvent is one change of a watched job, with the job's status after it.
+func (x *StageStatus) GetSupersteps() int32 {
+	if x != nil {
+		return x.Supersteps
+	}
+	return 0
+}
+
+func (x *StageStatus) GetRetries() int32 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
+func (x *StageStatus) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *StageStatus) GetEndedUnixMs() int64 {
+	if x != nil {
+		return x.EndedUnixMs
+	}
+	return 0
+}
+
+// JobFailure says where and why a failed job failed.
+type JobFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage (superstep) index, 0-based as everywhere in the protocol
+	// (user interfaces show stage + 1); -1 when the failure is not a task's.
+	Stage int32 `protobuf:"varint,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// The task (partition) that failed, 0-based; -1 when not a task's.
+	Task int32 `protobuf:"varint,2,opt,name=task,proto3" json:"task,omitempty"`
+	// Attempts of that task that failed in user code.
+	Attempts int32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The cause: the failed attempt's own error (with the stack of a panic),
+	// or the job's error when it is not a task's.
+	Cause         string `protobuf:"bytes,4,opt,name=cause,proto3" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobFailure) Reset() {
+	*x = JobFailure{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobFailure) ProtoMessage() {}
+
+func (x *JobFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobFailure.ProtoReflect.Descriptor instead.
+func (*JobFailure) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *JobFailure) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *JobFailure) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *JobFailure) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *JobFailure) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+// JobEvent is one change of a watched job. Events are derived from the
+// replicated log, so every coordinator derives the same events with the
+// same keys: (raft_index, index_seq) orders a job's events and names the
+// place to resume a watch from (WatchJobRequest.after_*).
 type JobEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The job's status after the change.
+	// The job's status: set on SNAPSHOT and on the event with which the job
+	// ended; unset otherwise.
 	Status *JobStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
 	// What changed.
 	Kind JobEventKind `protobuf:"varint,2,opt,name=kind,proto3,enum=superstep.v1.JobEventKind" json:"kind,omitempty"`
 	// The stage the change is about; -1 when it is about the whole job.
 	Stage int32 `protobuf:"varint,3,opt,name=stage,proto3" json:"stage,omitempty"`
-	// The attempt the change is about (ATTEMPT_FAILED), unset otherwise.
+	// The attempt the change is about (ATTEMPT_*), unset otherwise.
 	Attempt *AttemptRef `protobuf:"bytes,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// A human-readable line about the change (for ATTEMPT_FAILED, the error).
+	// A human-readable line about the change (an attempt's or the job's
+	// error, a worker's death).
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
-	// Increases by at least one with every event of the job, across watches
-	// of the same coordinator leader; a client skips events it has seen.
-	Sequence int64 `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	// When the change happened (Unix ms).
-	UnixMs        int64 `protobuf:"varint,7,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	// When the change happened (Unix ms): when the leader appended the command
+	// that made it to the raft log.
+	UnixMs int64 `protobuf:"varint,7,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	// The raft log index of the command that made the change.
+	RaftIndex uint64 `protobuf:"varint,8,opt,name=raft_index,json=raftIndex,proto3" json:"raft_index,omitempty"`
+	// The event's position among the events of that command (0-based).
+	IndexSeq uint32 `protobuf:"varint,9,opt,name=index_seq,json=indexSeq,proto3" json:"index_seq,omitempty"`
+	// The worker the change is about (attempts, WORKER_LOST).
+	WorkerId string `protobuf:"bytes,10,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// The vertex superstep (Pregel stages; attempts and SUPERSTEP_*,
+	// ROLLBACK).
+	Superstep int32 `protobuf:"varint,11,opt,name=superstep,proto3" json:"superstep,omitempty"`
+	// The stage's totals over its committed tasks (TASK_*, STAGE_FINISHED).
+	Counters *Counters `protobuf:"bytes,12,opt,name=counters,proto3" json:"counters,omitempty"`
+	// The stage's committed tasks after the change (TASK_*, STAGE_*).
+	Done int32 `protobuf:"varint,13,opt,name=done,proto3" json:"done,omitempty"`
+	// The stage's tasks.
+	Tasks int32 `protobuf:"varint,14,opt,name=tasks,proto3" json:"tasks,omitempty"`
+	// SUPERSTEP_FINISHED: vertices that did not vote to halt.
+	Active int64 `protobuf:"varint,15,opt,name=active,proto3" json:"active,omitempty"`
+	// SUPERSTEP_FINISHED: messages sent.
+	Messages int64 `protobuf:"varint,16,opt,name=messages,proto3" json:"messages,omitempty"`
+	// STATE_CHANGED: the job's new state.
+	State JobState `protobuf:"varint,17,opt,name=state,proto3,enum=superstep.v1.JobState" json:"state,omitempty"`
+	// ATTEMPT_FAILED: the failure was not the task's fault (worker lost, input
+	// lost, job ended); it does not count against the attempt limit.
+	Lost          bool `protobuf:"varint,18,opt,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1212,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1225,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{10}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobEvent) GetStatus() *JobStatus {
@@ -1038,18 +1263,88 @@ func (x *JobEvent) GetMessage() string {
 	return ""
 }
 
-func (x *JobEvent) GetSequence() int64 {
-	if x != nil {
-		return x.Sequence
-	}
-	return 0
-}
-
 func (x *JobEvent) GetUnixMs() int64 {
 	if x != nil {
 		return x.UnixMs
 	}
 	return 0
+}
+
+func (x *JobEvent) GetRaftIndex() uint64 {
+	if x != nil {
+		return x.RaftIndex
+	}
+	return 0
+}
+
+func (x *JobEvent) GetIndexSeq() uint32 {
+	if x != nil {
+		return x.IndexSeq
+	}
+	return 0
+}
+
+func (x *JobEvent) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *JobEvent) GetSuperstep() int32 {
+	if x != nil {
+		return x.Superstep
+	}
+	return 0
+}
+
+func (x *JobEvent) GetCounters() *Counters {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *JobEvent) GetDone() int32 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *JobEvent) GetTasks() int32 {
+	if x != nil {
+		return x.Tasks
+	}
+	return 0
+}
+
+func (x *JobEvent) GetActive() int64 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *JobEvent) GetMessages() int64 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *JobEvent) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *JobEvent) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
 }
 
 // CollectOutput is where a Collect node's data lies after the job.
@@ -1065,7 +1360,7 @@ type CollectOutput struct {
 
 func (x *CollectOutput) Reset() {
 	*x = CollectOutput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1372,7 @@ func (x *CollectOutput) String() string {
 func (*CollectOutput) ProtoMessage() {}
 
 func (x *CollectOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1385,7 @@ func (x *CollectOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectOutput.ProtoReflect.Descriptor instead.
 func (*CollectOutput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CollectOutput) GetNode() int32 {
@@ -1130,7 +1425,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1437,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1450,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterWorkerRequest) GetWorkerId() string {
@@ -1212,7 +1507,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1519,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1532,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterWorkerResponse) GetHeartbeatIntervalMs() int64 {
@@ -1271,7 +1566,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1578,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1591,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1358,7 +1653,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1665,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1678,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HeartbeatResponse) GetReregister() bool {
@@ -1409,7 +1704,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1716,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1729,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
 }
 
 // ListWorkersResponse holds every registered worker.
@@ -1448,7 +1743,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1755,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1768,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*WorkerStatus {
@@ -1505,14 +1800,17 @@ type WorkerStatus struct {
 	// Its memory budget in bytes, as registered.
 	MemoryBytes int64 `protobuf:"varint,9,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
 	// Its last reported load (HeartbeatRequest.load).
-	Load          float64 `protobuf:"fixed64,10,opt,name=load,proto3" json:"load,omitempty"`
+	Load float64 `protobuf:"fixed64,10,opt,name=load,proto3" json:"load,omitempty"`
+	// When the worker was declared dead (Unix ms); 0 while it is alive. Dead
+	// workers are listed for a while, then dropped from the list.
+	LostUnixMs    int64 `protobuf:"varint,11,opt,name=lost_unix_ms,json=lostUnixMs,proto3" json:"lost_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1822,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1835,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WorkerStatus) GetWorkerId() string {
@@ -1610,6 +1908,13 @@ func (x *WorkerStatus) GetLoad() float64 {
 	return 0
 }
 
+func (x *WorkerStatus) GetLostUnixMs() int64 {
+	if x != nil {
+		return x.LostUnixMs
+	}
+	return 0
+}
+
 // WorkerMessage is sent by a worker on its Connect stream.
 type WorkerMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1626,7 +1931,7 @@ type WorkerMessage struct {
 
 func (x *WorkerMessage) Reset() {
 	*x = WorkerMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1943,7 @@ func (x *WorkerMessage) String() string {
 func (*WorkerMessage) ProtoMessage() {}
 
 func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1956,7 @@ func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMessage.ProtoReflect.Descriptor instead.
 func (*WorkerMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WorkerMessage) GetMsg() isWorkerMessage_Msg {
@@ -1709,7 +2014,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +2026,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +2039,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Hello) GetWorkerId() string {
@@ -1761,7 +2066,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +2078,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +2091,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CoordinatorMessage) GetMsg() isCoordinatorMessage_Msg {
@@ -1869,7 +2174,7 @@ type AttemptRef struct {
 
 func (x *AttemptRef) Reset() {
 	*x = AttemptRef{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2186,7 @@ func (x *AttemptRef) String() string {
 func (*AttemptRef) ProtoMessage() {}
 
 func (x *AttemptRef) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2199,7 @@ func (x *AttemptRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRef.ProtoReflect.Descriptor instead.
 func (*AttemptRef) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AttemptRef) GetJobId() string {
@@ -1965,7 +2270,7 @@ type TaskAssignment struct {
 
 func (x *TaskAssignment) Reset() {
 	*x = TaskAssignment{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2282,7 @@ func (x *TaskAssignment) String() string {
 func (*TaskAssignment) ProtoMessage() {}
 
 func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2295,7 @@ func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAssignment.ProtoReflect.Descriptor instead.
 func (*TaskAssignment) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TaskAssignment) GetAttempt() *AttemptRef {
@@ -2079,7 +2384,7 @@ type ShuffleInput struct {
 
 func (x *ShuffleInput) Reset() {
 	*x = ShuffleInput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2396,7 @@ func (x *ShuffleInput) String() string {
 func (*ShuffleInput) ProtoMessage() {}
 
 func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2409,7 @@ func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleInput.ProtoReflect.Descriptor instead.
 func (*ShuffleInput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ShuffleInput) GetNode() int32 {
@@ -2147,7 +2452,7 @@ type MapOutputLocation struct {
 
 func (x *MapOutputLocation) Reset() {
 	*x = MapOutputLocation{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2159,7 +2464,7 @@ func (x *MapOutputLocation) String() string {
 func (*MapOutputLocation) ProtoMessage() {}
 
 func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2172,7 +2477,7 @@ func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputLocation.ProtoReflect.Descriptor instead.
 func (*MapOutputLocation) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MapOutputLocation) GetWorkerId() string {
@@ -2251,7 +2556,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2568,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2581,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TaskResult) GetAttempt() *AttemptRef {
@@ -2392,7 +2697,7 @@ type IterReport struct {
 
 func (x *IterReport) Reset() {
 	*x = IterReport{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2709,7 @@ func (x *IterReport) String() string {
 func (*IterReport) ProtoMessage() {}
 
 func (x *IterReport) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2722,7 @@ func (x *IterReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterReport.ProtoReflect.Descriptor instead.
 func (*IterReport) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IterReport) GetSuperstep() int32 {
@@ -2485,7 +2790,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2802,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2815,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Counters) GetRecordsIn() int64 {
@@ -2577,7 +2882,7 @@ type MapOutputFile struct {
 
 func (x *MapOutputFile) Reset() {
 	*x = MapOutputFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2894,7 @@ func (x *MapOutputFile) String() string {
 func (*MapOutputFile) ProtoMessage() {}
 
 func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2907,7 @@ func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputFile.ProtoReflect.Descriptor instead.
 func (*MapOutputFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MapOutputFile) GetPath() string {
@@ -2644,7 +2949,7 @@ type SinkFile struct {
 
 func (x *SinkFile) Reset() {
 	*x = SinkFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2961,7 @@ func (x *SinkFile) String() string {
 func (*SinkFile) ProtoMessage() {}
 
 func (x *SinkFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2974,7 @@ func (x *SinkFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkFile.ProtoReflect.Descriptor instead.
 func (*SinkFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SinkFile) GetNode() int32 {
@@ -2717,7 +3022,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +3034,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +3047,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FetchRequest) GetJobId() string {
@@ -2786,7 +3091,7 @@ type FetchChunk struct {
 
 func (x *FetchChunk) Reset() {
 	*x = FetchChunk{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +3103,7 @@ func (x *FetchChunk) String() string {
 func (*FetchChunk) ProtoMessage() {}
 
 func (x *FetchChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2811,7 +3116,7 @@ func (x *FetchChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchChunk.ProtoReflect.Descriptor instead.
 func (*FetchChunk) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FetchChunk) GetData() []byte {
@@ -2832,7 +3137,7 @@ type DeleteJobFilesRequest struct {
 
 func (x *DeleteJobFilesRequest) Reset() {
 	*x = DeleteJobFilesRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3149,7 @@ func (x *DeleteJobFilesRequest) String() string {
 func (*DeleteJobFilesRequest) ProtoMessage() {}
 
 func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3162,7 @@ func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteJobFilesRequest) GetJobId() string {
@@ -2876,7 +3181,7 @@ type DeleteJobFilesResponse struct {
 
 func (x *DeleteJobFilesResponse) Reset() {
 	*x = DeleteJobFilesResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3193,7 @@ func (x *DeleteJobFilesResponse) String() string {
 func (*DeleteJobFilesResponse) ProtoMessage() {}
 
 func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3206,7 @@ func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
 }
 
 type ListMembersRequest struct {
@@ -2912,7 +3217,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3229,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3242,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
 }
 
 // Member is one coordinator of the raft group.
@@ -2954,7 +3259,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3271,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3284,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Member) GetId() string {
@@ -3027,7 +3332,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3344,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3357,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -3087,9 +3392,11 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"&\n" +
 	"\rGetJobRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"(\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"z\n" +
 	"\x0fWatchJobRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x11\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12(\n" +
+	"\x10after_raft_index\x18\x02 \x01(\x04R\x0eafterRaftIndex\x12&\n" +
+	"\x0fafter_index_seq\x18\x03 \x01(\rR\rafterIndexSeq\"\x11\n" +
 	"\x0fListJobsRequest\"?\n" +
 	"\x10ListJobsResponse\x12+\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x17.superstep.v1.JobStatusR\x04jobs\"A\n" +
@@ -3098,7 +3405,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"i\n" +
 	"\x11CancelJobResponse\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.superstep.v1.JobStatusR\x06status\x12#\n" +
-	"\ralready_final\x18\x02 \x01(\bR\falreadyFinal\"\x85\x03\n" +
+	"\ralready_final\x18\x02 \x01(\bR\falreadyFinal\"\xb9\x03\n" +
 	"\tJobStatus\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -3110,7 +3417,8 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\rended_unix_ms\x18\b \x01(\x03R\vendedUnixMs\x129\n" +
 	"\tcollected\x18\t \x03(\v2\x1b.superstep.v1.CollectOutputR\tcollected\x12&\n" +
 	"\x0fstarted_unix_ms\x18\n" +
-	" \x01(\x03R\rstartedUnixMs\"\x99\x03\n" +
+	" \x01(\x03R\rstartedUnixMs\x122\n" +
+	"\afailure\x18\r \x01(\v2\x18.superstep.v1.JobFailureR\afailure\"\x9f\x04\n" +
 	"\vStageStatus\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x10\n" +
 	"\x03ops\x18\x02 \x03(\tR\x03ops\x12\x14\n" +
@@ -3129,15 +3437,39 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\n" +
 	"elapsed_ms\x18\f \x01(\x03R\telapsedMs\x12\x1c\n" +
 	"\tsuperstep\x18\r \x01(\x05R\tsuperstep\x12\x1c\n" +
-	"\trollbacks\x18\x0e \x01(\x05R\trollbacks\"\x84\x02\n" +
+	"\trollbacks\x18\x0e \x01(\x05R\trollbacks\x12\x1e\n" +
+	"\n" +
+	"supersteps\x18\x0f \x01(\x05R\n" +
+	"supersteps\x12\x18\n" +
+	"\aretries\x18\x10 \x01(\x05R\aretries\x12&\n" +
+	"\x0fstarted_unix_ms\x18\x11 \x01(\x03R\rstartedUnixMs\x12\"\n" +
+	"\rended_unix_ms\x18\x12 \x01(\x03R\vendedUnixMs\"h\n" +
+	"\n" +
+	"JobFailure\x12\x14\n" +
+	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\x05R\x04task\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x14\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xc3\x04\n" +
 	"\bJobEvent\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.superstep.v1.JobStatusR\x06status\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.superstep.v1.JobEventKindR\x04kind\x12\x14\n" +
 	"\x05stage\x18\x03 \x01(\x05R\x05stage\x122\n" +
 	"\aattempt\x18\x04 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bsequence\x18\x06 \x01(\x03R\bsequence\x12\x17\n" +
-	"\aunix_ms\x18\a \x01(\x03R\x06unixMs\"^\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x17\n" +
+	"\aunix_ms\x18\a \x01(\x03R\x06unixMs\x12\x1d\n" +
+	"\n" +
+	"raft_index\x18\b \x01(\x04R\traftIndex\x12\x1b\n" +
+	"\tindex_seq\x18\t \x01(\rR\bindexSeq\x12\x1b\n" +
+	"\tworker_id\x18\n" +
+	" \x01(\tR\bworkerId\x12\x1c\n" +
+	"\tsuperstep\x18\v \x01(\x05R\tsuperstep\x122\n" +
+	"\bcounters\x18\f \x01(\v2\x16.superstep.v1.CountersR\bcounters\x12\x12\n" +
+	"\x04done\x18\r \x01(\x05R\x04done\x12\x14\n" +
+	"\x05tasks\x18\x0e \x01(\x05R\x05tasks\x12\x16\n" +
+	"\x06active\x18\x0f \x01(\x03R\x06active\x12\x1a\n" +
+	"\bmessages\x18\x10 \x01(\x03R\bmessages\x12,\n" +
+	"\x05state\x18\x11 \x01(\x0e2\x16.superstep.v1.JobStateR\x05state\x12\x12\n" +
+	"\x04lost\x18\x12 \x01(\bR\x04lostJ\x04\b\x06\x10\aR\bsequence\"^\n" +
 	"\rCollectOutput\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\x05R\x04node\x129\n" +
 	"\aoutputs\x18\x02 \x03(\v2\x1f.superstep.v1.MapOutputLocationR\aoutputs\"\xbd\x01\n" +
@@ -3165,7 +3497,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06cancel\x18\x02 \x03(\v2\x18.superstep.v1.AttemptRefR\x06cancel\"\x14\n" +
 	"\x12ListWorkersRequest\"K\n" +
 	"\x13ListWorkersResponse\x124\n" +
-	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xc4\x02\n" +
+	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xe6\x02\n" +
 	"\fWorkerStatus\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
@@ -3178,7 +3510,9 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x05state\x18\b \x01(\x0e2\x19.superstep.v1.WorkerStateR\x05state\x12!\n" +
 	"\fmemory_bytes\x18\t \x01(\x03R\vmemoryBytes\x12\x12\n" +
 	"\x04load\x18\n" +
-	" \x01(\x01R\x04load\"w\n" +
+	" \x01(\x01R\x04load\x12 \n" +
+	"\flost_unix_ms\x18\v \x01(\x03R\n" +
+	"lostUnixMs\"w\n" +
 	"\rWorkerMessage\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.superstep.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06resultB\x05\n" +
@@ -3303,7 +3637,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05*\xf2\x01\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\xd9\x04\n" +
 	"\fJobEventKind\x12\x1e\n" +
 	"\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17JOB_EVENT_KIND_SNAPSHOT\x10\x01\x12 \n" +
@@ -3311,7 +3645,18 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x1cJOB_EVENT_KIND_STAGE_STARTED\x10\x03\x12!\n" +
 	"\x1dJOB_EVENT_KIND_STAGE_FINISHED\x10\x04\x12\x1b\n" +
 	"\x17JOB_EVENT_KIND_PROGRESS\x10\x05\x12!\n" +
-	"\x1dJOB_EVENT_KIND_ATTEMPT_FAILED\x10\x06*Z\n" +
+	"\x1dJOB_EVENT_KIND_ATTEMPT_FAILED\x10\x06\x12\"\n" +
+	"\x1eJOB_EVENT_KIND_ATTEMPT_STARTED\x10\a\x12\"\n" +
+	"\x1eJOB_EVENT_KIND_ATTEMPT_RETRIED\x10\b\x12%\n" +
+	"!JOB_EVENT_KIND_ATTEMPT_SPECULATED\x10\t\x12$\n" +
+	" JOB_EVENT_KIND_ATTEMPT_SUCCEEDED\x10\n" +
+	"\x12!\n" +
+	"\x1dJOB_EVENT_KIND_TASK_COMMITTED\x10\v\x12#\n" +
+	"\x1fJOB_EVENT_KIND_TASK_UNCOMMITTED\x10\f\x12$\n" +
+	" JOB_EVENT_KIND_SUPERSTEP_STARTED\x10\r\x12%\n" +
+	"!JOB_EVENT_KIND_SUPERSTEP_FINISHED\x10\x0e\x12\x1e\n" +
+	"\x1aJOB_EVENT_KIND_WORKER_LOST\x10\x0f\x12\x1b\n" +
+	"\x17JOB_EVENT_KIND_ROLLBACK\x10\x10*Z\n" +
 	"\vWorkerState\x12\x1c\n" +
 	"\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12WORKER_STATE_ALIVE\x10\x01\x12\x15\n" +
@@ -3345,7 +3690,7 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 }
 
 var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
 	(JobEventKind)(0),              // 1: superstep.v1.JobEventKind
@@ -3360,100 +3705,104 @@ var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(*CancelJobResponse)(nil),      // 10: superstep.v1.CancelJobResponse
 	(*JobStatus)(nil),              // 11: superstep.v1.JobStatus
 	(*StageStatus)(nil),            // 12: superstep.v1.StageStatus
-	(*JobEvent)(nil),               // 13: superstep.v1.JobEvent
-	(*CollectOutput)(nil),          // 14: superstep.v1.CollectOutput
-	(*RegisterWorkerRequest)(nil),  // 15: superstep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 16: superstep.v1.RegisterWorkerResponse
-	(*HeartbeatRequest)(nil),       // 17: superstep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 18: superstep.v1.HeartbeatResponse
-	(*ListWorkersRequest)(nil),     // 19: superstep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),    // 20: superstep.v1.ListWorkersResponse
-	(*WorkerStatus)(nil),           // 21: superstep.v1.WorkerStatus
-	(*WorkerMessage)(nil),          // 22: superstep.v1.WorkerMessage
-	(*Hello)(nil),                  // 23: superstep.v1.Hello
-	(*CoordinatorMessage)(nil),     // 24: superstep.v1.CoordinatorMessage
-	(*AttemptRef)(nil),             // 25: superstep.v1.AttemptRef
-	(*TaskAssignment)(nil),         // 26: superstep.v1.TaskAssignment
-	(*ShuffleInput)(nil),           // 27: superstep.v1.ShuffleInput
-	(*MapOutputLocation)(nil),      // 28: superstep.v1.MapOutputLocation
-	(*TaskResult)(nil),             // 29: superstep.v1.TaskResult
-	(*IterReport)(nil),             // 30: superstep.v1.IterReport
-	(*Counters)(nil),               // 31: superstep.v1.Counters
-	(*MapOutputFile)(nil),          // 32: superstep.v1.MapOutputFile
-	(*SinkFile)(nil),               // 33: superstep.v1.SinkFile
-	(*FetchRequest)(nil),           // 34: superstep.v1.FetchRequest
-	(*FetchChunk)(nil),             // 35: superstep.v1.FetchChunk
-	(*DeleteJobFilesRequest)(nil),  // 36: superstep.v1.DeleteJobFilesRequest
-	(*DeleteJobFilesResponse)(nil), // 37: superstep.v1.DeleteJobFilesResponse
-	(*ListMembersRequest)(nil),     // 38: superstep.v1.ListMembersRequest
-	(*Member)(nil),                 // 39: superstep.v1.Member
-	(*ListMembersResponse)(nil),    // 40: superstep.v1.ListMembersResponse
-	nil,                            // 41: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 42: superstep.v1.TaskAssignment.ArgsEntry
+	(*JobFailure)(nil),             // 13: superstep.v1.JobFailure
+	(*JobEvent)(nil),               // 14: superstep.v1.JobEvent
+	(*CollectOutput)(nil),          // 15: superstep.v1.CollectOutput
+	(*RegisterWorkerRequest)(nil),  // 16: superstep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 17: superstep.v1.RegisterWorkerResponse
+	(*HeartbeatRequest)(nil),       // 18: superstep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 19: superstep.v1.HeartbeatResponse
+	(*ListWorkersRequest)(nil),     // 20: superstep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),    // 21: superstep.v1.ListWorkersResponse
+	(*WorkerStatus)(nil),           // 22: superstep.v1.WorkerStatus
+	(*WorkerMessage)(nil),          // 23: superstep.v1.WorkerMessage
+	(*Hello)(nil),                  // 24: superstep.v1.Hello
+	(*CoordinatorMessage)(nil),     // 25: superstep.v1.CoordinatorMessage
+	(*AttemptRef)(nil),             // 26: superstep.v1.AttemptRef
+	(*TaskAssignment)(nil),         // 27: superstep.v1.TaskAssignment
+	(*ShuffleInput)(nil),           // 28: superstep.v1.ShuffleInput
+	(*MapOutputLocation)(nil),      // 29: superstep.v1.MapOutputLocation
+	(*TaskResult)(nil),             // 30: superstep.v1.TaskResult
+	(*IterReport)(nil),             // 31: superstep.v1.IterReport
+	(*Counters)(nil),               // 32: superstep.v1.Counters
+	(*MapOutputFile)(nil),          // 33: superstep.v1.MapOutputFile
+	(*SinkFile)(nil),               // 34: superstep.v1.SinkFile
+	(*FetchRequest)(nil),           // 35: superstep.v1.FetchRequest
+	(*FetchChunk)(nil),             // 36: superstep.v1.FetchChunk
+	(*DeleteJobFilesRequest)(nil),  // 37: superstep.v1.DeleteJobFilesRequest
+	(*DeleteJobFilesResponse)(nil), // 38: superstep.v1.DeleteJobFilesResponse
+	(*ListMembersRequest)(nil),     // 39: superstep.v1.ListMembersRequest
+	(*Member)(nil),                 // 40: superstep.v1.Member
+	(*ListMembersResponse)(nil),    // 41: superstep.v1.ListMembersResponse
+	nil,                            // 42: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 43: superstep.v1.TaskAssignment.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	41, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	42, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
 	11, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
 	11, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
 	12, // 4: superstep.v1.JobStatus.stages:type_name -> superstep.v1.StageStatus
-	14, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
-	11, // 6: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
-	1,  // 7: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
-	25, // 8: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
-	28, // 9: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
-	25, // 10: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
-	25, // 11: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
-	21, // 12: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
-	2,  // 13: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
-	23, // 14: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
-	29, // 15: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
-	26, // 16: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
-	25, // 17: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
-	36, // 18: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
-	25, // 19: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	42, // 20: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
-	27, // 21: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
-	28, // 22: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
-	25, // 23: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
-	25, // 24: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
-	25, // 25: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
-	31, // 26: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
-	32, // 27: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
-	33, // 28: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
-	30, // 29: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
-	39, // 30: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
-	3,  // 31: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	5,  // 32: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 33: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	9,  // 34: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	5,  // 35: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	6,  // 36: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	15, // 37: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	17, // 38: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	22, // 39: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	19, // 40: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	38, // 41: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
-	34, // 42: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	36, // 43: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	4,  // 44: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	11, // 45: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	8,  // 46: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	10, // 47: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	11, // 48: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	13, // 49: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	16, // 50: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	18, // 51: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	24, // 52: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	20, // 53: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	40, // 54: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
-	35, // 55: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	37, // 56: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	44, // [44:57] is the sub-list for method output_type
-	31, // [31:44] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	15, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
+	13, // 6: superstep.v1.JobStatus.failure:type_name -> superstep.v1.JobFailure
+	11, // 7: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
+	1,  // 8: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
+	26, // 9: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
+	32, // 10: superstep.v1.JobEvent.counters:type_name -> superstep.v1.Counters
+	0,  // 11: superstep.v1.JobEvent.state:type_name -> superstep.v1.JobState
+	29, // 12: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
+	26, // 13: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
+	26, // 14: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
+	22, // 15: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
+	2,  // 16: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
+	24, // 17: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
+	30, // 18: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
+	27, // 19: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
+	26, // 20: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
+	37, // 21: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
+	26, // 22: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
+	43, // 23: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	28, // 24: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
+	29, // 25: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
+	26, // 26: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
+	26, // 27: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
+	26, // 28: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
+	32, // 29: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
+	33, // 30: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
+	34, // 31: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
+	31, // 32: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
+	40, // 33: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
+	3,  // 34: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	5,  // 35: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 36: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	9,  // 37: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	5,  // 38: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	6,  // 39: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	16, // 40: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	18, // 41: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	23, // 42: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	20, // 43: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	39, // 44: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
+	35, // 45: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	37, // 46: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	4,  // 47: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	11, // 48: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	8,  // 49: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	10, // 50: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	11, // 51: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	14, // 52: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	17, // 53: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	19, // 54: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	25, // 55: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	21, // 56: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	41, // 57: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
+	36, // 58: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	38, // 59: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	47, // [47:60] is the sub-list for method output_type
+	34, // [34:47] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -3461,11 +3810,11 @@ func file_api_superstep_v1_superstep_proto_init() {
 	if File_api_superstep_v1_superstep_proto != nil {
 		return
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[19].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[20].OneofWrappers = []any{
 		(*WorkerMessage_Hello)(nil),
 		(*WorkerMessage_Result)(nil),
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[21].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[22].OneofWrappers = []any{
 		(*CoordinatorMessage_Assign)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_DeleteJob)(nil),
@@ -3476,7 +3825,7 @@ func file_api_superstep_v1_superstep_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

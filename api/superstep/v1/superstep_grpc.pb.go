@@ -75,10 +75,12 @@ type CoordinatorClient interface {
 	// is the current status), ending after the status that reports the job
 	// ended. Read-only, so a client may simply reconnect.
 	WatchJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[JobStatus], error)
-	// WatchJobEvents is WatchJob with each snapshot labelled by what changed
-	// (JobEvent). The first event is a SNAPSHOT; the stream ends after the
-	// event whose status is final. Read-only; reconnecting restarts with a
-	// SNAPSHOT, and JobEvent.sequence lets a client skip events it has seen.
+	// WatchJobEvents streams the job's events (JobEvent) in log order: from
+	// its submission, or after the key a reconnecting client passes. When the
+	// coordinator no longer has the events the watch asks for, it sends a
+	// SNAPSHOT first. The stream ends after the event with which the job
+	// ended. Read-only; a client resumes on any coordinator with the key of
+	// the last event it received.
 	WatchJobEvents(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[JobEvent], error)
 	// RegisterWorker adds a worker, or refreshes one registered under the same
 	// id (idempotent). Success means accepted; a refusal (for instance a
@@ -269,10 +271,12 @@ type CoordinatorServer interface {
 	// is the current status), ending after the status that reports the job
 	// ended. Read-only, so a client may simply reconnect.
 	WatchJob(*GetJobRequest, grpc.ServerStreamingServer[JobStatus]) error
-	// WatchJobEvents is WatchJob with each snapshot labelled by what changed
-	// (JobEvent). The first event is a SNAPSHOT; the stream ends after the
-	// event whose status is final. Read-only; reconnecting restarts with a
-	// SNAPSHOT, and JobEvent.sequence lets a client skip events it has seen.
+	// WatchJobEvents streams the job's events (JobEvent) in log order: from
+	// its submission, or after the key a reconnecting client passes. When the
+	// coordinator no longer has the events the watch asks for, it sends a
+	// SNAPSHOT first. The stream ends after the event with which the job
+	// ended. Read-only; a client resumes on any coordinator with the key of
+	// the last event it received.
 	WatchJobEvents(*WatchJobRequest, grpc.ServerStreamingServer[JobEvent]) error
 	// RegisterWorker adds a worker, or refreshes one registered under the same
 	// id (idempotent). Success means accepted; a refusal (for instance a
