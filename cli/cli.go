@@ -22,6 +22,14 @@ const (
 	exitUsage = 2
 )
 
+// exitInterrupted is the exit code after Ctrl-C (128 + SIGINT).
+const exitInterrupted = 130
+
+// interruptedError marks a command stopped by Ctrl-C or SIGTERM.
+type interruptedError struct{ error }
+
+func (e interruptedError) Unwrap() error { return e.error }
+
 // usageError marks errors in how the command was called.
 type usageError struct{ error }
 
@@ -44,6 +52,10 @@ func Main(args []string) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	var ie interruptedError
+	if errors.As(err, &ie) {
+		return exitInterrupted
 	}
 	return exitError
 }

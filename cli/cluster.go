@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -106,8 +106,8 @@ func newWorkerCmd() *cobra.Command {
 				return usagef("--coordinator: %v", err)
 			}
 			var err error
-			if cfg.Memory, err = parseBytes(memory); err != nil {
-				return usagef("--memory: %v", err)
+			if cfg.Memory, err = memoryBudget(memory); err != nil {
+				return err
 			}
 			if cfg.Compression, err = shuffle.ParseCompression(compression); err != nil {
 				return usagef("--compression: %v", err)
@@ -134,7 +134,7 @@ func newWorkerCmd() *cobra.Command {
 	f.StringVar(&advertise, "advertise", env("advertise", ""), "address peers dial to reach this worker, HOST[:PORT] (needed with a wildcard --listen) [SUPERSTEP_ADVERTISE]")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
-	f.StringVar(&memory, "memory", env("memory", defaultMemory()), "memory budget for shuffle buffers [SUPERSTEP_MEMORY]")
+	f.StringVar(&memory, "memory", env("memory", ""), "memory budget for shuffle buffers, e.g. 2GiB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
 	allowPathFlag(cmd, &allow)
 	return cmd
@@ -205,13 +205,18 @@ func newSubmitCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted\n", id)
-			pr := newProgress(cmd.ErrOrStderr(), rf.progress, prog)
-			st, err := c.Wait(ctx, id, pr.status)
+			pr := newProgress(cmd.ErrOrStderr(), rf.progress, stagesOfProgram(prog))
+			st, err := c.WatchEvents(ctx, id, pr.jobEvent)
 			pr.wait()
 			if err != nil {
+				if ctx.Err() != nil {
+					return interruptedError{fmt.Errorf("interrupted: job %s keeps running on the cluster\n"+
+						"follow it: superstep status --watch %s%s\ncancel it: superstep cancel %s%s",
+						id, id, coordinatorArg(rf.coord.addrs), id, coordinatorArg(rf.coord.addrs))}
+				}
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "job %s succeeded in %s\n", id, time.Duration(st.GetEndedUnixMs()-st.GetSubmittedUnixMs())*time.Millisecond)
+			fmt.Fprintf(cmd.ErrOrStderr(), "job %s succeeded%s\n", id, durationSuffix(st))
 			return nil
 		},
 	}
@@ -248,14 +253,9 @@ func newJobsCmd() *cobra.Command {
 				return rpcError(err)
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp.GetJobs())
+				return printProtoJSON(cmd.OutOrStdout(), resp.GetJobs())
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tNAME\tSTATE\tSUPERSTEP")
-			for _, j := range resp.GetJobs() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\n", j.GetJobId(), j.GetName(), stateName(j.GetState()), j.GetCurrentStage()+1, len(j.GetStages()))
-			}
-			return tw.Flush()
+			return printJobs(cmd.OutOrStdout(), resp.GetJobs(), time.Now())
 		},
 	}
 	coordinatorFlag(cmd, &addr)
@@ -265,12 +265,21 @@ func newJobsCmd() *cobra.Command {
 
 func newStatusCmd() *cobra.Command {
 	var addr coordFlags
-	var asJSON bool
+	var progressMode string
+	var asJSON, watch bool
 	cmd := &cobra.Command{
 		Use:   "status JOB_ID",
 		Short: "show a job's status",
-		Args:  cobra.ExactArgs(1),
+		Long: "Show a job's status: its state and a line per superstep. --watch follows the job's events until it ends\n" +
+			"(exit 0 only if it succeeded); Ctrl-C stops watching and leaves the job running.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(progressModes, progressMode) {
+				return usagef("--progress must be one of %s, got %q", strings.Join(progressModes, ", "), progressMode)
+			}
+			if asJSON && watch {
+				return usagef("--json and --watch do not go together")
+			}
 			c, err := addr.dial(cmd.Context())
 			if err != nil {
 				return err
@@ -281,27 +290,32 @@ func newStatusCmd() *cobra.Command {
 				return rpcError(err)
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), st)
+				return printProtoJSON(cmd.OutOrStdout(), []*pb.JobStatus{st})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "job %s (%s): %s\n", st.GetJobId(), st.GetName(), stateName(st.GetState()))
-			if st.GetError() != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "error: %s\n", st.GetError())
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUPERSTEP\tTASKS\tDONE\tRUNNING\tATTEMPTS\tRECORDS IN\tSHUFFLE\tOPS")
-			for _, s := range st.GetStages() {
-				ops := strings.Join(s.GetOps(), "→")
-				if s.GetSuperstep() > 0 || s.GetRollbacks() > 0 {
-					ops += fmt.Sprintf(" (vertex superstep %d, %d rollbacks)", s.GetSuperstep(), s.GetRollbacks())
+			var werr error
+			if watch {
+				pr := newProgress(cmd.ErrOrStderr(), progressMode, stagesOfStatus(st))
+				final, err := c.WatchEvents(cmd.Context(), args[0], pr.jobEvent)
+				pr.wait()
+				if cmd.Context().Err() != nil {
+					return interruptedError{fmt.Errorf("interrupted: job %s keeps running", args[0])}
 				}
-				fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", s.GetStage()+1, s.GetTasks(), s.GetDone(), s.GetRunning(),
-					s.GetAttempts(), s.GetRecordsIn(), formatBytes(s.GetShuffleBytes()), ops)
+				if final == nil {
+					return err
+				}
+				st, werr = final, err
 			}
-			return tw.Flush()
+			printStatus(cmd.OutOrStdout(), st, time.Now())
+			if werr != nil {
+				return werr
+			}
+			return nil
 		},
 	}
 	coordinatorFlag(cmd, &addr)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the job's progress until it ends")
+	cmd.Flags().StringVar(&progressMode, "progress", env("progress", "auto"), "with --watch: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
 	return cmd
 }
 
@@ -350,14 +364,9 @@ func newWorkersCmd() *cobra.Command {
 				return rpcError(err)
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), resp.GetWorkers())
+				return printProtoJSON(cmd.OutOrStdout(), resp.GetWorkers())
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "WORKER\tADDRESS\tSLOTS\tFREE\tALIVE")
-			for _, w := range resp.GetWorkers() {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", w.GetWorkerId(), w.GetAddress(), w.GetSlots(), w.GetFreeSlots(), w.GetAlive())
-			}
-			return tw.Flush()
+			return printWorkers(cmd.OutOrStdout(), resp.GetWorkers(), time.Now())
 		},
 	}
 	coordinatorFlag(cmd, &addr)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,11 +56,23 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func defaultMemory() string {
-	if m := physicalMemory(); m > 0 {
-		return strconv.FormatInt(m/4, 10)
+// memoryBudget parses a --memory value; empty means a quarter of the
+// machine's RAM (4 GiB when that is unknown).
+func memoryBudget(v string) (int64, error) {
+	if v == "" {
+		if m := physicalMemory(); m > 0 {
+			return m / 4, nil
+		}
+		return 4 << 30, nil
 	}
-	return "4GiB"
+	n, err := parseBytes(v)
+	if err != nil {
+		return 0, usagef("--memory: %v", err)
+	}
+	if n < 1 {
+		return 0, usagef("--memory: %q is not a positive size", v)
+	}
+	return n, nil
 }
 
 func (r *runFlags) register(fs *pflag.FlagSet) {
@@ -67,9 +82,9 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.detach, "detach", false, "submit: print the job id and return without waiting")
 	fs.IntVar(&r.slots, "slots", envInt("slots", cpus), "tasks run at once, over all workers [SUPERSTEP_SLOTS]")
 	fs.IntVar(&r.partitions, "partitions", envInt("partitions", 0), "partitions of wide operators (default 2 x slots) [SUPERSTEP_PARTITIONS]")
-	fs.StringVar(&r.memory, "memory", env("memory", defaultMemory()), "memory budget for buffering shuffle data, e.g. 512MB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
-	fs.StringVar(&r.compression, "compression", env("compression", "zstd"), "shuffle block compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
-	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
+	fs.StringVar(&r.memory, "memory", env("memory", ""), "run: memory budget for buffering shuffle data, e.g. 512MB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
+	fs.StringVar(&r.compression, "compression", env("compression", "zstd"), "run: shuffle block compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
+	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "run: directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
 	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
 	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
 }
@@ -114,8 +129,8 @@ func jobCommandLine(cmd *cobra.Command, args []string, rf *runFlags) (*bsp.Job, 
 	if all.NArg() > 0 {
 		return nil, nil, usagef("%s: unexpected argument %q", job.Name, all.Arg(0))
 	}
-	if rf.slots < 1 {
-		return nil, nil, usagef("--slots must be at least 1")
+	if err := rf.validate(cmd.Name(), all); err != nil {
+		return nil, nil, err
 	}
 	return job, jfs, nil
 }
@@ -165,9 +180,9 @@ func newRunCmd() *cobra.Command {
 			if ran, err := job.RunDriver(ctx, jfs, cmd.OutOrStdout()); ran {
 				return err
 			}
-			mem, err := parseBytes(rf.memory)
+			mem, err := memoryBudget(rf.memory)
 			if err != nil {
-				return usagef("--memory: %v", err)
+				return err
 			}
 			comp, err := shuffle.ParseCompression(rf.compression)
 			if err != nil {
@@ -177,7 +192,7 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pr := newProgress(cmd.ErrOrStderr(), rf.progress, prog)
+			pr := newProgress(cmd.ErrOrStderr(), rf.progress, stagesOfProgram(prog))
 			var ex bsp.Executor
 			if rf.workers == 0 {
 				cfg := local.DefaultConfig()
@@ -199,13 +214,16 @@ func newRunCmd() *cobra.Command {
 				}
 				defer emb.Close()
 				cx := emb.Executor()
-				cx.OnStatus = pr.status
+				cx.OnEvent = pr.jobEvent
 				ex = cx
 			}
 			res, err := ex.Execute(ctx, prog)
 			pr.wait()
 			if err != nil {
-				return fmt.Errorf("job %s failed: %w", job.Name, err)
+				if ctx.Err() != nil {
+					return interruptedError{fmt.Errorf("interrupted: job %s (%s) cancelled", job.Name, prog.Spec.JobID)}
+				}
+				return jobFailed(job.Name, prog, err)
 			}
 			printSummary(cmd.ErrOrStderr(), prog, res)
 			return nil
@@ -236,9 +254,13 @@ func newExplainCmd() *cobra.Command {
 
 func printSummary(w io.Writer, prog *bsp.Program, res *bsp.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "superstep\ttasks\tattempts\trecords in\trecords out\tshuffle\tshuffle raw\tspills\ttime\t")
+	fmt.Fprintln(tw, "superstep\ttasks\tvertex steps\tretries\trecords in\trecords out\tshuffle\tshuffle raw\tspills\ttime\t")
 	for _, s := range res.Stages {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t\n", s.Stage+1, s.Tasks, s.Attempts, s.RecordsIn, s.RecordsOut,
+		steps := "-"
+		if s.Supersteps > 0 {
+			steps = strconv.Itoa(s.Supersteps)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t\n", s.Stage+1, s.Tasks, steps, s.Retries, s.RecordsIn, s.RecordsOut,
 			formatBytes(s.ShuffleBytes), formatBytes(s.ShuffleRaw), s.Spills, s.Wall.Round(time.Millisecond))
 	}
 	tw.Flush()
@@ -251,3 +273,68 @@ func printSummary(w io.Writer, prog *bsp.Program, res *bsp.Result) {
 	}
 	fmt.Fprintf(w, "done in %s\n", res.Wall.Round(time.Millisecond))
 }
+
+// validate refuses run flags that make no sense, or that do nothing for
+// command cmd (run, submit or explain), naming the flag.
+func (r *runFlags) validate(cmd string, fs *pflag.FlagSet) error {
+	switch {
+	case r.slots < 1:
+		return usagef("--slots must be at least 1, got %d", r.slots)
+	case fs.Changed("partitions") && r.partitions < 1:
+		return usagef("--partitions must be at least 1, got %d (leave it out for 2 × --slots)", r.partitions)
+	case r.partitions < 0:
+		return usagef("--partitions must be at least 1, got %d", r.partitions)
+	case r.workers < 0:
+		return usagef("--workers must be 0 (run in this process) or more, got %d", r.workers)
+	case !slices.Contains(progressModes, r.progress):
+		return usagef("--progress must be one of %s, got %q", strings.Join(progressModes, ", "), r.progress)
+	}
+	only := map[string]string{"workers": "run", "memory": "run", "compression": "run", "work-dir": "run",
+		"coordinator": "submit", "detach": "submit", "retry-for": "submit"}
+	for _, name := range slices.Sorted(maps.Keys(only)) {
+		if fs.Changed(name) && only[name] != cmd {
+			why := "it applies to `superstep run`; a cluster's workers take it when they start (`superstep worker --" + name + "`)"
+			if only[name] == "submit" {
+				why = "it applies to `superstep submit`"
+			}
+			if name == "workers" {
+				why = "it sets the workers of `superstep run`'s embedded cluster; start cluster workers with `superstep worker`"
+			}
+			return usagef("--%s does nothing for `superstep %s`: %s", name, cmd, why)
+		}
+	}
+	return nil
+}
+
+// jobFailed is the one-line error of a job that failed on the in-process
+// executor, then its cause (supersteps counted from 1).
+func jobFailed(name string, prog *bsp.Program, err error) error {
+	var je *cluster.JobError
+	if errors.As(err, &je) {
+		return err
+	}
+	var te *bsp.TaskError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("job %s (%s) failed\ncause: %w", name, prog.Spec.JobID, err)
+	}
+	st := te.Task.Stage
+	ops := ""
+	if st >= 0 && st < len(prog.Spec.Stages) {
+		ops = strings.Join(prog.Spec.Stages[st].Ops, "→")
+	}
+	cause := te.Err.Error()
+	if te.Stack != "" {
+		cause += "\n" + te.Stack
+	}
+	return &failure{msg: fmt.Sprintf("job %s (%s) failed in superstep %d/%d (%s), partition %d, attempt %d\ncause: %s", name,
+		prog.Spec.JobID, st+1, len(prog.Spec.Stages), ops, te.Task.Partition, te.Task.Attempt+1, cause), err: err}
+}
+
+// failure is an error with its own message around the error it explains.
+type failure struct {
+	msg string
+	err error
+}
+
+func (f *failure) Error() string { return f.msg }
+func (f *failure) Unwrap() error { return f.err }
