@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Pregel-style iteration (Malewicz et al., SIGMOD 2010): a vertex program
@@ -24,9 +23,6 @@ type OutEdge[K, E any] struct {
 	Dst   K
 	Value E
 }
-
-// maxSeenDsts bounds the destinations a loading task remembers.
-const maxSeenDsts = 1 << 20
 
 // DefaultCheckpointEvery is how often (in supersteps) a vertex program
 // checkpoints when VertexProgram.CheckpointEvery is 0.
@@ -69,12 +65,11 @@ type Vertex[K, V, E, M any] struct {
 	ID    K
 	Value V
 
-	r       *pregelRun[K, V, E, M]
-	halt    bool
-	edges   []OutEdge[K, E]
-	edgeKey []string // encoded destinations; nil for a spilled partition
-	// edgeSlot are the edges' combining slots when messages along edges
-	// are combined densely (see routing); nil otherwise.
+	r     *pregelRun[K, V, E, M]
+	halt  bool
+	edges []OutEdge[K, E]
+	// edgeSlot are the edges' routing slots (see routing); nil for a
+	// spilled partition.
 	edgeSlot []int32
 }
 
@@ -99,20 +94,21 @@ func (v *Vertex[K, V, E, M]) Send(to K, m M) {
 // SendToNeighbors sends m along every out-edge.
 func (v *Vertex[K, V, E, M]) SendToNeighbors(m M) {
 	r := v.r
-	if d := r.dense; d != nil && v.edgeSlot != nil {
-		r.sent += int64(len(v.edgeSlot))
-		for _, s := range v.edgeSlot {
-			if d.has[s] {
-				d.acc[s] = r.prog.Combine(d.acc[s], m)
-			} else {
-				d.acc[s], d.has[s] = m, true
+	if v.edgeSlot != nil {
+		if d := r.dense; d != nil {
+			r.sent += int64(len(v.edgeSlot))
+			for _, s := range v.edgeSlot {
+				if d.has[s] {
+					d.acc[s] = r.prog.Combine(d.acc[s], m)
+				} else {
+					d.acc[s], d.has[s] = m, true
+				}
 			}
+			return
 		}
-		return
-	}
-	if v.edgeKey != nil {
-		for _, k := range v.edgeKey {
-			r.send(k, true, m)
+		keys := r.part.route.slotKey
+		for _, s := range v.edgeSlot {
+			r.send(keys[s], true, m)
 		}
 		return
 	}
@@ -373,28 +369,12 @@ func Pregel[K, V, E, M any](vertices Dataset[KV[K, V]], edges Dataset[Edge[K, E]
 		if side != edgeSide {
 			return vertexWrite(tc, side, out)
 		}
-		sw, err := newSortedWriter[pregelEdgeRow[K, E]](tc, out, false, false)
+		ew, err := newEdgeWriter[K, E](tc, out, kr)
 		if err != nil {
 			tc.fail(err)
 			return func(Edge[K, E]) {}, func() error { return err }
 		}
-		k := kr.clone()
-		// One existence row per destination is enough: a task remembers the
-		// destinations it announced (up to a bound; past it, repeats are
-		// merely redundant).
-		seen := map[string]struct{}{}
-		return func(e Edge[K, E]) {
-			sw.add(k.view(e.Src), false, pregelEdgeRow[K, E]{Dst: e.Dst, Value: e.Value})
-			dk := k.view(e.Dst)
-			if _, ok := seen[dk]; ok {
-				return
-			}
-			if len(seen) >= maxSeenDsts {
-				clear(seen)
-			}
-			seen[strings.Clone(dk)] = struct{}{}
-			sw.add(dk, false, pregelEdgeRow[K, E]{Rev: true})
-		}, sw.finish
+		return ew.add, ew.finish
 	}
 	w.read = func(tc *taskCtx, part int, down any) error {
 		return fmt.Errorf("%w: a Pregel node read outside an iterate stage", ErrBadSpec)

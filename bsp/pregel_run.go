@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/superstep/superstep/internal/codec"
 	"github.com/superstep/superstep/shuffle"
@@ -31,51 +31,10 @@ type pregelPart[K, V, E any] struct {
 	halted  []bool
 	edgeOff []int64 // out-edges of vertex i: edges[edgeOff[i]:edgeOff[i+1]]
 	edges   []OutEdge[K, E]
-	edgeKey []string // encoded destination keys, shared between equal ones
 
 	file string // the state file when spilled
 
-	route *routing // built at the first superstep that combines messages
-}
-
-// routing lets an in-memory partition combine the messages it sends along
-// its edges without hashing or sorting: the distinct destinations are
-// sorted once, in shuffle order (partition, then key), and every edge knows
-// its destination's slot.
-type routing struct {
-	slotKey  []string
-	slotPart []int32
-	edgeSlot []int32
-}
-
-func buildRouting(p interface{ Partition([]byte) int }, edgeKey []string) *routing {
-	slot := map[string]int32{}
-	rt := &routing{edgeSlot: make([]int32, len(edgeKey))}
-	for _, k := range edgeKey {
-		if _, ok := slot[k]; !ok {
-			slot[k] = 0
-			rt.slotKey = append(rt.slotKey, k)
-		}
-	}
-	parts := make(map[string]int32, len(rt.slotKey))
-	for _, k := range rt.slotKey {
-		parts[k] = int32(p.Partition(bytesOf(k)))
-	}
-	slices.SortFunc(rt.slotKey, func(a, b string) int {
-		if c := cmp.Compare(parts[a], parts[b]); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	rt.slotPart = make([]int32, len(rt.slotKey))
-	for i, k := range rt.slotKey {
-		slot[k] = int32(i)
-		rt.slotPart[i] = parts[k]
-	}
-	for j, k := range edgeKey {
-		rt.edgeSlot[j] = slot[k]
-	}
-	return rt
+	route *routing // the edges' destinations; nil when spilled
 }
 
 // messageFileFormat names a message output: superstep, partition, attempt.
@@ -121,8 +80,7 @@ type vrow[K, V, E any] struct {
 	val      V
 	halted   bool
 	edges    []OutEdge[K, E]
-	edgeKey  []string // nil for a spilled partition
-	edgeSlot []int32  // nil unless messages are combined densely
+	edgeSlot []int32 // the edges' routing slots; nil for a spilled partition
 }
 
 // pregelRun is one task of a Pregel stage: one superstep of one partition.
@@ -264,13 +222,14 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 // memory until its estimated size passes the task's memory budget and in a
 // state file after that.
 type partBuilder[K, V, E, M any] struct {
-	r      *pregelRun[K, V, E, M]
-	p      *pregelPart[K, V, E]
-	intern map[string]string
-	vest   *sizeEstimate[V]
-	eest   *sizeEstimate[OutEdge[K, E]]
-	used   int64
-	sw     *stateWriter[K, V, E]
+	r    *pregelRun[K, V, E, M]
+	p    *pregelPart[K, V, E]
+	dst  slots   // the edges' destinations, in first-use order
+	slot []int32 // the edges' slots in dst
+	vest *sizeEstimate[V]
+	eest *sizeEstimate[OutEdge[K, E]]
+	used int64
+	sw   *stateWriter[K, V, E]
 }
 
 func (r *pregelRun[K, V, E, M]) newBuilder(superstep int) (*partBuilder[K, V, E, M], error) {
@@ -283,7 +242,7 @@ func (r *pregelRun[K, V, E, M]) newBuilder(superstep int) (*partBuilder[K, V, E,
 		return nil, err
 	}
 	return &partBuilder[K, V, E, M]{r: r, p: &pregelPart[K, V, E]{superstep: superstep, edgeOff: []int64{0}},
-		intern: map[string]string{}, vest: newSizeEstimate(r.tc, vc), eest: newSizeEstimate(r.tc, ec)}, nil
+		dst: slots{index: map[string]int32{}}, vest: newSizeEstimate(r.tc, vc), eest: newSizeEstimate(r.tc, ec)}, nil
 }
 
 // add appends a vertex; key may be kept.
@@ -299,16 +258,13 @@ func (b *partBuilder[K, V, E, M]) add(key string, id K, val V, halted bool, edge
 	p.halted = append(p.halted, halted)
 	b.used += int64(len(key)) + 48 + b.vest.of(val)
 	for _, e := range edges {
-		dk := b.r.kr.view(e.Dst)
-		s, ok := b.intern[dk]
-		if !ok {
-			s = strings.Clone(dk) // dk aliases the keyer's buffer
-			b.intern[s] = s
-			b.used += int64(len(s)) + 48
+		s, added := b.dst.of(b.r.kr.view(e.Dst))
+		if added {
+			b.used += int64(len(b.dst.keys[s])) + 64
 		}
 		p.edges = append(p.edges, e)
-		p.edgeKey = append(p.edgeKey, s)
-		b.used += 16 + b.eest.of(e)
+		b.slot = append(b.slot, s)
+		b.used += 4 + b.eest.of(e)
 	}
 	p.edgeOff = append(p.edgeOff, int64(len(p.edges)))
 	if b.used > b.r.tc.env.MemoryBudget {
@@ -335,7 +291,7 @@ func (b *partBuilder[K, V, E, M]) spill() error {
 	}
 	n := p.n
 	*p = pregelPart[K, V, E]{superstep: p.superstep, n: n}
-	b.intern = nil
+	b.dst, b.slot = slots{}, nil
 	return nil
 }
 
@@ -346,18 +302,28 @@ func (b *partBuilder[K, V, E, M]) finish() (*pregelPart[K, V, E], error) {
 			return nil, err
 		}
 		b.p.file = path
+	} else {
+		b.p.route = newRouting(b.r.partitioner(), b.dst.keys, b.slot)
 	}
 	return b.p, nil
 }
 
-// load builds the partition from the stage's shuffle input: the vertex side
-// (if any) and the edge side, merged by key.
+// load builds the partition from the stage's shuffle input: the edge side
+// and the vertex side (if any). See pregel_load.go.
 func (r *pregelRun[K, V, E, M]) load() error {
-	tc := r.tc
-	er, err := openSorted[pregelEdgeRow[K, E]](tc, r.node, r.edgeSide, r.partNo, false)
-	if err != nil {
-		return err
+	err := r.loadDense()
+	if errors.Is(err, errOverBudget) {
+		r.tc.report.Spills++
+		err = r.loadSorted()
 	}
+	return err
+}
+
+// buildSorted builds the partition from edge rows in key order (er) and
+// the vertex side, merged by key, spilling it to a state file past the
+// memory budget.
+func (r *pregelRun[K, V, E, M]) buildSorted(er *sortedReader[pregelEdgeRow[K, E]]) error {
+	tc := r.tc
 	eg := &grouper[pregelEdgeRow[K, E]]{r: er, tc: tc}
 	var vg *grouper[V]
 	if r.hasVertices {
@@ -489,10 +455,7 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 	if p.file == "" {
 		for i := range p.keys {
 			row.key, row.id, row.val, row.halted = bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i]
-			row.edges, row.edgeKey = p.edges[p.edgeOff[i]:p.edgeOff[i+1]], p.edgeKey[p.edgeOff[i]:p.edgeOff[i+1]]
-			if p.route != nil {
-				row.edgeSlot = p.route.edgeSlot[p.edgeOff[i]:p.edgeOff[i+1]]
-			}
+			row.edges, row.edgeSlot = p.edges[p.edgeOff[i]:p.edgeOff[i+1]], p.route.edgeSlot[p.edgeOff[i]:p.edgeOff[i+1]]
 			if err := fn(&row); err != nil {
 				return err
 			}
@@ -511,7 +474,7 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 		defer sw.abort()
 	}
 	err := r.readState(p.file, func(cr *checkpointRow[K, V, E]) error {
-		row.key, row.id, row.val, row.halted, row.edges, row.edgeKey = cr.Key, cr.ID, cr.Value, cr.Halted, cr.Edges, nil
+		row.key, row.id, row.val, row.halted, row.edges, row.edgeSlot = cr.Key, cr.ID, cr.Value, cr.Halted, cr.Edges, nil
 		if err := fn(&row); err != nil {
 			return err
 		}
@@ -561,9 +524,6 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		return 0, err
 	}
 	if p := r.part; r.prog.Combine != nil && p.file == "" {
-		if p.route == nil {
-			p.route = buildRouting(out.part, p.edgeKey)
-		}
 		r.dense = &denseOut[M]{acc: make([]M, len(p.route.slotKey)), has: make([]bool, len(p.route.slotKey))}
 	}
 	var g *grouper[M]
@@ -607,7 +567,7 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		if row.halted && len(inbox) == 0 {
 			return nil
 		}
-		v.ID, v.Value, v.halt, v.edges, v.edgeKey, v.edgeSlot = row.id, row.val, false, row.edges, row.edgeKey, row.edgeSlot
+		v.ID, v.Value, v.halt, v.edges, v.edgeSlot = row.id, row.val, false, row.edges, row.edgeSlot
 		r.prog.Compute(v, inbox)
 		row.val, row.halted = v.Value, v.halt
 		if !v.halt {
