@@ -291,29 +291,47 @@ func (s *aggState) prevCell(a Aggregator) aggCell { return s.prev[s.lookup(a)] }
 func (s *aggState) numVertices() int64            { return s.prev[0].(*cellOf[int64]).V }
 
 // load reduces the partials of every task of the previous superstep, in task
-// order, so every task sees the same values.
-func (s *aggState) load(partials [][]byte) error {
+// order, so every task sees the same values. It returns what each task
+// named of its published message block (see pregel_plane.go): its token, or
+// "" for none.
+func (s *aggState) load(partials [][]byte) ([]string, error) {
 	for _, c := range s.prev {
 		c.reset()
 	}
+	tokens := make([]string, len(partials))
 	for t, b := range partials {
 		var cells []json.RawMessage
 		if err := json.Unmarshal(b, &cells); err != nil {
-			return fmt.Errorf("%w: aggregates of task %d: %w", ErrBadSpec, t, err)
+			return nil, fmt.Errorf("%w: aggregates of task %d: %w", ErrBadSpec, t, err)
 		}
-		if len(cells) != len(s.prev) {
-			return fmt.Errorf("%w: task %d sent %d aggregates, want %d", ErrBadSpec, t, len(cells), len(s.prev))
+		if len(cells) != len(s.prev)+1 {
+			return nil, fmt.Errorf("%w: task %d sent %d aggregates, want %d", ErrBadSpec, t, len(cells)-1, len(s.prev))
 		}
-		for i, c := range cells {
+		for i, c := range cells[:len(s.prev)] {
 			if err := s.prev[i].merge(c); err != nil {
-				return fmt.Errorf("%w: aggregate %d of task %d: %w", ErrBadSpec, i, t, err)
+				return nil, fmt.Errorf("%w: aggregate %d of task %d: %w", ErrBadSpec, i, t, err)
 			}
 		}
+		if err := json.Unmarshal(cells[len(s.prev)], &tokens[t]); err != nil {
+			return nil, fmt.Errorf("%w: message block of task %d: %w", ErrBadSpec, t, err)
+		}
 	}
-	return nil
+	return tokens, nil
 }
 
-func (s *aggState) encode() ([]byte, error) { return json.Marshal(s.cur) }
+// encode encodes this task's partials and the token of its published
+// message block ("" for none) as a JSON array: the cells, then the token.
+func (s *aggState) encode(token string) ([]byte, error) {
+	return json.Marshal(append(anySlice(s.cur), token))
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
 
 // pregelEdgeRow is an edge in the load shuffle, keyed by its source; Rev rows
 // are keyed by the destination and only say that the vertex exists.

@@ -35,6 +35,15 @@ type pregelPart[K, V, E any] struct {
 	file string // the state file when spilled
 
 	route *routing // the edges' destinations; nil when spilled
+
+	// inbound[t] maps the slots that task t's routing gives this partition
+	// to vertex indices (in-memory exchange, see pregel_plane.go).
+	inbound []inbound
+}
+
+type inbound struct {
+	route *routing
+	idx   []int32
 }
 
 // messageFileFormat names a message output: superstep, partition, attempt.
@@ -79,6 +88,7 @@ type vrow[K, V, E any] struct {
 	id       K
 	val      V
 	halted   bool
+	idx      int // the vertex's index in an in-memory partition
 	edges    []OutEdge[K, E]
 	edgeSlot []int32 // the edges' routing slots; nil for a spilled partition
 }
@@ -99,6 +109,8 @@ type pregelRun[K, V, E, M any] struct {
 	sw        *sortedWriter[M]
 	dense     *denseOut[M]
 	sent      int64
+	keyed     int64          // messages sent by key (not along an edge)
+	blocks    []*msgBlock[M] // the senders' published blocks, when all are in this process
 }
 
 func (r *pregelRun[K, V, E, M]) residentKey() string {
@@ -128,7 +140,8 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 	if r.aggs, err = newAggState(r.prog.Aggregators); err != nil {
 		return err
 	}
-	if err := r.aggs.load(spec.Aggregates); err != nil {
+	tokens, err := r.aggs.load(spec.Aggregates)
+	if err != nil {
 		return err
 	}
 	res := tc.env.Resident
@@ -158,9 +171,6 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 			return fmt.Errorf("%w: partition %d needs superstep %d, this process has %s", ErrStateLost, r.partNo, spec.Superstep-1, have)
 		}
 		r.part = part
-		if msgs, err = tc.env.Inputs.Runs(tc.ctx, r.node, MessageSide, r.partNo); err != nil {
-			return err
-		}
 	}
 	final := spec.Final
 	if spec.Superstep > 0 && r.prog.Master != nil {
@@ -173,6 +183,8 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 		}
 	}
 	if final {
+		// No task of the last superstep reads messages.
+		messagePlane.prune(r.planeJob(), spec.Superstep)
 		if err := r.emit(open); err != nil {
 			return err
 		}
@@ -183,6 +195,13 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 			_ = os.Remove(r.part.file)
 		}
 		return nil
+	}
+	if spec.Superstep > 0 && !spec.Restore {
+		if r.blocks = r.publishedBlocks(tokens); r.blocks == nil {
+			if msgs, err = tc.env.Inputs.Runs(tc.ctx, r.node, MessageSide, r.partNo); err != nil {
+				return err
+			}
+		}
 	}
 	r.part.dirty = true
 	if res != nil {
@@ -204,7 +223,11 @@ func (r *pregelRun[K, V, E, M]) run(open func() (any, error)) error {
 	rep.Messages = r.sent
 	vc := r.aggs.cur[0].(*cellOf[int64])
 	vc.V, vc.Set = r.part.n, true
-	if rep.Aggregates, err = r.aggs.encode(); err != nil {
+	token := ""
+	if r.dense != nil && r.keyed == 0 {
+		token = messagePlane.put(r.planeJob(), spec.Superstep, &msgBlock[M]{route: r.part.route, acc: r.dense.acc, has: r.dense.has})
+	}
+	if rep.Aggregates, err = r.aggs.encode(token); err != nil {
 		return fmt.Errorf("Pregel aggregates: %w", err)
 	}
 	if every := tc.stage.Iterate.CheckpointEvery; every > 0 && spec.Superstep%every == 0 {
@@ -454,7 +477,7 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 	var row vrow[K, V, E]
 	if p.file == "" {
 		for i := range p.keys {
-			row.key, row.id, row.val, row.halted = bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i]
+			row.idx, row.key, row.id, row.val, row.halted = i, bytesOf(p.keys[i]), p.ids[i], p.vals[i], p.halted[i]
 			row.edges, row.edgeSlot = p.edges[p.edgeOff[i]:p.edgeOff[i+1]], p.route.edgeSlot[p.edgeOff[i]:p.edgeOff[i+1]]
 			if err := fn(&row); err != nil {
 				return err
@@ -494,6 +517,7 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 // says key stays valid (an interned edge key or a string ID).
 func (r *pregelRun[K, V, E, M]) send(key string, owned bool, m M) {
 	r.sent++
+	r.keyed++
 	if r.prog.Combine != nil {
 		if i, ok := r.sw.lookup(key); ok {
 			r.sw.vals[i] = r.prog.Combine(r.sw.vals[i], m)
@@ -536,6 +560,15 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 		g = &grouper[M]{r: mr, tc: tc}
 		gok = g.nextGroup()
 	}
+	var (
+		inAcc []M
+		inHas []bool
+	)
+	if r.blocks != nil {
+		if inAcc, inHas, err = r.gather(); err != nil {
+			return 0, err
+		}
+	}
 	v := &Vertex[K, V, E, M]{r: r}
 	var (
 		inbox  []M
@@ -544,6 +577,9 @@ func (r *pregelRun[K, V, E, M]) compute(msgs []RunOpener) (int64, error) {
 	)
 	err = r.scan(false, func(row *vrow[K, V, E]) error {
 		inbox = inbox[:0]
+		if inHas != nil && inHas[row.idx] {
+			inbox = append(inbox, inAcc[row.idx])
+		}
 		if gok && bytes.Compare(g.key, row.key) < 0 {
 			return r.unknownTarget(g.key)
 		}

@@ -40,7 +40,10 @@ func (r *MemResident) Delete(key string) {
 }
 
 // DropJob deletes the entries of a job: the keys that start with jobID + "/".
+// It also drops the job's message blocks from this process's in-memory
+// message plane.
 func (r *MemResident) DropJob(jobID string) {
+	messagePlane.dropJob(jobID)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k := range r.m {

@@ -84,13 +84,28 @@ func ParseEdge[K any](line string, weighted bool, id func(string) (K, error)) (e
 		return e, true, nil
 	}
 	line = strings.TrimSuffix(line, "\r")
-	fields := strings.Split(line, "\t")
 	want := 2
 	if weighted {
 		want = 3
 	}
-	if len(fields) != want {
-		return e, false, fmt.Errorf("want %d tab-separated fields, got %d", want, len(fields))
+	var fields [3]string
+	n := 0
+	for rest := line; ; n++ {
+		i := strings.IndexByte(rest, '\t')
+		if i < 0 || n == want-1 {
+			if n < len(fields) {
+				fields[n] = rest
+			}
+			n++
+			if i >= 0 {
+				n += strings.Count(rest, "\t")
+			}
+			break
+		}
+		fields[n], rest = rest[:i], rest[i+1:]
+	}
+	if n != want {
+		return e, false, fmt.Errorf("want %d tab-separated fields, got %d", want, n)
 	}
 	if e.Src, err = id(fields[0]); err != nil {
 		return e, false, fmt.Errorf("source vertex: %w", err)
