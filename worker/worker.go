@@ -22,6 +22,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/coordinator/redirect"
+	"github.com/superstep/superstep/internal/faults"
 	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 )
@@ -505,6 +506,13 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		Compression: w.cfg.Compression, Inputs: &inputs{w: w, shuf: a.GetInputs(), mem: w.cfg.Mem, cached: map[string]*shuffle.Index{}},
 		Resident: w.res}
 	at := a.GetAttempt()
+	if err := faults.BeforeTask(ctx, faults.Task{Worker: w.id, Job: at.GetJobId(), Stage: int(at.GetStage()),
+		Task: int(at.GetTask()), Attempt: int(at.GetAttempt())}); err != nil {
+		// Only under the test build tag "faults": a delayed attempt that
+		// was cancelled is lost, a broken rules file fails it.
+		res.Error, res.Lost = err.Error(), ctx.Err() != nil
+		return res
+	}
 	rep, err := prog.RunTask(ctx, bsp.TaskSpec{Stage: int(at.GetStage()), Partition: int(at.GetTask()),
 		Attempt: int(at.GetAttempt()), Bounds: a.GetBounds(), Superstep: int(a.GetSuperstep()), Restore: a.GetRestore(),
 		Final: a.GetFinal(), Aggregates: a.GetAggregates()}, env)
