@@ -16,8 +16,10 @@ import (
 type FailureDetector struct {
 	timeout time.Duration
 
-	mu   sync.Mutex // guards last
+	mu   sync.Mutex // guards the fields below
 	last map[WorkerID]time.Time
+	// asked is the time of the last Expired call.
+	asked time.Time
 }
 
 // NewFailureDetector returns a detector that expires a worker whose last
@@ -47,12 +49,27 @@ func (d *FailureDetector) Forget(w WorkerID) {
 // timeout at now, sorted by ID. It does not forget them: the caller calls
 // Forget once the WorkerDead command is applied, so that a failed proposal
 // is retried on the next call.
+//
+// The leader calls Expired several times per timeout. When the previous
+// call was more than half a timeout before now, the leader itself did not
+// run meanwhile (SIGSTOP, a VM pause, a long stall): the workers' silence
+// is its own, so every tracked worker is treated as heard from at now and
+// none expires. Without this a coordinator frozen for longer than the
+// timeout declared the whole cluster dead when it woke and failed its
+// running jobs with "no live worker" (found by bench/chaos).
 func (d *FailureDetector) Expired(now time.Time) []WorkerID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	paused := !d.asked.IsZero() && now.Sub(d.asked) > d.timeout/2
+	if now.After(d.asked) {
+		d.asked = now
+	}
 	var out []WorkerID
 	for w, t := range d.last {
-		if now.Sub(t) > d.timeout {
+		if paused && now.After(t) {
+			d.last[w] = now
+		}
+		if now.Sub(d.last[w]) > d.timeout {
 			out = append(out, w)
 		}
 	}

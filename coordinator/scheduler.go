@@ -69,7 +69,7 @@ func Schedule(s *State, free map[WorkerID]int) []Assignment {
 				}
 				continue
 			}
-			w := pick(eligible, left, local, ti)
+			w := pick(eligible, left, local, ti, t.failedOn())
 			if w == "" {
 				break
 			}
@@ -85,8 +85,23 @@ func Schedule(s *State, free map[WorkerID]int) []Assignment {
 
 // pick returns the eligible worker with a free slot for task ti: the one
 // holding the most bytes of its input, else the one with the most free
-// slots, ties to the smaller ID; "" when none has a free slot.
-func pick(eligible []*Worker, left map[WorkerID]int, local map[WorkerID][]int64, ti int) WorkerID {
+// slots, ties to the smaller ID; "" when none has a free slot. Workers in
+// avoid (where an attempt of the task failed) are picked only when no other
+// has a free slot: a retry that goes back to the worker whose disk is full
+// fails again (found by bench/chaos: locality sent all three attempts of a
+// reduce task to the worker with the full disk, and the job failed).
+func pick(eligible []*Worker, left map[WorkerID]int, local map[WorkerID][]int64, ti int, avoid map[WorkerID]bool) WorkerID {
+	if len(avoid) > 0 {
+		var others []*Worker
+		for _, w := range eligible {
+			if !avoid[w.ID] && left[w.ID] > 0 {
+				others = append(others, w)
+			}
+		}
+		if len(others) > 0 {
+			eligible = others
+		}
+	}
 	var best WorkerID
 	var bestBytes int64
 	var bestFree int
@@ -134,4 +149,19 @@ func (s *State) partitionBytes(j *Job, stage int) map[WorkerID][]int64 {
 		}
 	}
 	return out
+}
+
+// failedOn returns the workers where an attempt of the task failed (in user
+// code or otherwise lost through the worker, as a full disk is), or nil.
+func (t *Task) failedOn() map[WorkerID]bool {
+	var m map[WorkerID]bool
+	for _, a := range t.Attempts {
+		if a.State == AttemptFailed {
+			if m == nil {
+				m = map[WorkerID]bool{}
+			}
+			m[a.Worker] = true
+		}
+	}
+	return m
 }
