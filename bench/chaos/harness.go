@@ -36,9 +36,13 @@ type Config struct {
 	JobTimeout time.Duration // a job that has not ended by then is a hang
 	Dir        string        // work directory (kept); empty: a temporary one, removed
 	Jobs       []string      // empty: all four
+	Faults     []string      // fault kinds to draw (see kindNames); empty: all
 	Log        io.Writer
 	NoTmpfs    bool // do not try to mount a tmpfs (full-disk faults are then left out)
-	TmpfsSize  int64
+	// TolerateLeftovers reports job directories left in the workers' data
+	// dirs without counting them as a failure.
+	TolerateLeftovers bool
+	TmpfsSize         int64
 }
 
 // DefaultConfig is the configuration of `go run ./bench/chaos`.
@@ -61,6 +65,8 @@ type Report struct {
 	Skipped   map[string]int // planned but not injected (the job had ended, no file yet)
 	Delayed   int            // task attempts the slow-task hook delayed (from the workers' logs)
 	Leftover  int            // job directories left in workers' data dirs after their jobs ended
+	Lingering int            // worker processes that ran but were not live workers after a run's faults
+	Restarts  int            // workers that exited by themselves and were started again
 	Failures  []string       // one line each, with the run's schedule
 	Elapsed   time.Duration
 }
@@ -70,8 +76,8 @@ func (r *Report) OK() bool { return len(r.Failures) == 0 }
 
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "chaos seed %d: %d jobs in %s: %d succeeded, %d failed, %d wrong outputs, %d hangs, %d leftover job dirs\n",
-		r.Seed, r.Jobs, r.Elapsed.Round(time.Second), r.Succeeded, r.Failed, r.Wrong, r.Hangs, r.Leftover)
+	fmt.Fprintf(&b, "chaos seed %d: %d jobs in %s: %d succeeded, %d failed, %d wrong outputs, %d hangs, %d leftover job dirs, %d lingering workers\n",
+		r.Seed, r.Jobs, r.Elapsed.Round(time.Second), r.Succeeded, r.Failed, r.Wrong, r.Hangs, r.Leftover, r.Lingering)
 	total := 0
 	var parts []string
 	for _, k := range kindNames {
@@ -80,7 +86,8 @@ func (r *Report) String() string {
 			total += n
 		}
 	}
-	fmt.Fprintf(&b, "faults injected: %d (%s); task attempts delayed by the hook: %d\n", total, strings.Join(parts, ", "), r.Delayed)
+	fmt.Fprintf(&b, "faults injected: %d (%s); task attempts delayed by the hook: %d; workers that exited by themselves (restarted): %d\n",
+		total, strings.Join(parts, ", "), r.Delayed, r.Restarts)
 	parts = parts[:0]
 	for _, k := range kindNames {
 		if n := r.Skipped[k]; n > 0 {
@@ -191,9 +198,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer h.unmount()
-	kinds := []kind{killWorker, pauseWorker, killCoordinator, pauseCoordinator, corruptShuffle, truncateShuffle, slowTask}
-	if h.tmpfs != "" {
-		kinds = append(kinds, fullDisk)
+	kinds, err := selectKinds(cfg.Faults, h.tmpfs != "")
+	if err != nil {
+		h.stopCluster()
+		return nil, err
 	}
 	for _, k := range kinds {
 		h.rep.Kinds = append(h.rep.Kinds, k.String())
@@ -209,6 +217,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		window[w.name] = max(time.Since(t0), 500*time.Millisecond)
 		fmt.Fprintf(h.log, "chaos: %s's faults fall within %s of its submit\n", w.name, window[w.name].Round(time.Millisecond))
 	}
+	// The supervisor restarts workers that exit by themselves (a worker the
+	// coordinator declared dead exits), as a process manager would.
+	sctx, stopSupervisor := context.WithCancel(ctx)
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		h.supervise(sctx)
+	}()
+	defer func() { stopSupervisor(); <-supervised }()
 	p := planner{seed: cfg.Seed, jobs: names, workers: cfg.Workers, kinds: kinds, window: window, parts: cfg.Partitions}
 	for n := cfg.From; ctx.Err() == nil; n++ {
 		if cfg.Runs > 0 && n-cfg.From >= cfg.Runs || cfg.Runs == 0 && time.Since(start) > cfg.Duration {
@@ -217,16 +234,38 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r := p.plan(n)
 		h.runOne(ctx, r, byName[r.Job])
 	}
+	stopSupervisor()
+	<-supervised
 	h.rep.Leftover = h.leftovers()
 	h.rep.Delayed = h.delayedAttempts()
 	if !h.stopCluster() {
 		h.fail("shutdown: a process did not exit within 30 s of SIGTERM")
 	}
-	if h.rep.Leftover > 0 {
+	if h.rep.Leftover > 0 && !cfg.TolerateLeftovers {
 		h.fail(fmt.Sprintf("%d job directories were left in the workers' data dirs after their jobs ended", h.rep.Leftover))
 	}
 	h.rep.Elapsed = time.Since(start)
 	return h.rep, ctx.Err()
+}
+
+// selectKinds returns the fault kinds named (all when names is empty),
+// without full-disk faults when there is no tmpfs.
+func selectKinds(names []string, tmpfs bool) ([]kind, error) {
+	var out []kind
+	for k := range numKinds {
+		if k == fullDisk && !tmpfs {
+			continue
+		}
+		if len(names) == 0 || slices.Contains(names, k.String()) {
+			out = append(out, k)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(kindNames[:], n) {
+			return nil, fmt.Errorf("unknown fault %q (want one of %s)", n, strings.Join(kindNames[:], ", "))
+		}
+	}
+	return out, nil
 }
 
 func (h *harness) fail(s string) {
@@ -494,7 +533,7 @@ func (h *harness) inject(ctx context.Context, f fault, jobID string, t0 time.Tim
 		}
 	case fullDisk:
 		var filler string
-		if filler, err = fill(h.tmpfs); err == nil {
+		if filler, err = fill(h.tmpfs, f.Pick); err == nil {
 			h.count(h.rep.Injected, f.Kind)
 			hold()
 			err = os.Remove(filler)
@@ -523,7 +562,10 @@ func (h *harness) heal() {
 		os.Remove(p)
 	}
 	if h.tmpfs != "" {
-		os.Remove(filepath.Join(h.tmpfs, fillerName))
+		m, _ := filepath.Glob(filepath.Join(h.tmpfs, fillerPrefix+"*"))
+		for _, p := range m {
+			os.Remove(p)
+		}
 	}
 	if err := h.coord.heal(); err != nil {
 		h.fail("restarting the coordinator: " + err.Error())
@@ -532,6 +574,52 @@ func (h *harness) heal() {
 		if err := w.heal(); err != nil {
 			h.fail("restarting " + w.name + ": " + err.Error())
 		}
+	}
+	h.checkWorkersAlive()
+}
+
+// checkWorkersAlive waits (up to 20 s) until the coordinator lists as many
+// live workers as there are worker processes. A process that runs but is
+// not a live worker (declared dead while SIGSTOPped and never registered
+// again) lingers: that is a failure, and the process is restarted so that
+// the next runs have their workers.
+func (h *harness) checkWorkersAlive() {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		alive := map[string]bool{}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := h.cc.ListWorkers(ctx, &pb.ListWorkersRequest{})
+		cancel()
+		if err == nil {
+			for _, w := range resp.GetWorkers() {
+				if w.GetAlive() {
+					alive[w.GetWorkerId()] = true
+				}
+			}
+		}
+		var lingering []*process
+		for _, w := range h.workers {
+			if !alive[w.id()] {
+				lingering = append(lingering, w)
+			}
+		}
+		if len(lingering) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, w := range lingering {
+				h.mu.Lock()
+				h.rep.Lingering++
+				h.mu.Unlock()
+				h.fail(fmt.Sprintf("%s (worker %s) runs but is not a live worker of the coordinator 20 s after the faults ended", w.name, w.id()))
+				w.kill()
+				if err := w.start(); err != nil {
+					h.fail("restarting " + w.name + ": " + err.Error())
+				}
+			}
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 
@@ -574,11 +662,12 @@ func (h *harness) damageShuffle(f fault, jobID string) (string, error) {
 	return path, err
 }
 
-const fillerName = "chaos-filler"
+const fillerPrefix = "chaos-filler-"
 
-// fill allocates the rest of the file system under dir in one file.
-func fill(dir string) (string, error) {
-	path := filepath.Join(dir, fillerName)
+// fill allocates the rest of the file system under dir in one file (named
+// after id: two full-disk faults may overlap).
+func fill(dir string, id uint64) (string, error) {
+	path := filepath.Join(dir, fillerPrefix+strconv.FormatUint(id, 16))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return "", err
@@ -609,7 +698,7 @@ func (h *harness) leftovers() int {
 		for _, d := range h.dirs {
 			ents, _ := os.ReadDir(d)
 			for _, e := range ents {
-				if e.IsDir() && e.Name() != "lost+found" {
+				if e.IsDir() {
 					n++
 					names = append(names, filepath.Join(filepath.Base(d), e.Name()))
 				}
@@ -654,4 +743,29 @@ func (h *harness) dumpStatus(id string) {
 	}
 	os.WriteFile(path, []byte(b.String()), 0o644)
 	fmt.Fprintf(h.log, "chaos: the hung job's status is in %s\n", path)
+}
+
+// supervise restarts, every half second, the workers that exited by
+// themselves, until ctx ends.
+func (h *harness) supervise(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, w := range h.workers {
+			if w.exited() {
+				fmt.Fprintf(h.log, "chaos:   %s exited by itself; starting it again\n", w.name)
+				h.mu.Lock()
+				h.rep.Restarts++
+				h.mu.Unlock()
+				if err := w.start(); err != nil {
+					h.fail("restarting " + w.name + ": " + err.Error())
+				}
+			}
+		}
+	}
 }

@@ -31,7 +31,7 @@ import (
 
 func main() {
 	cfg := DefaultConfig()
-	var jobs string
+	var jobs, kinds string
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the fault schedule (default: from the clock; printed)")
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "start no new job after this long")
 	flag.IntVar(&cfg.From, "from", 0, "number of the first run (to replay one run of a seed)")
@@ -41,10 +41,14 @@ func main() {
 	flag.DurationVar(&cfg.JobTimeout, "job-timeout", cfg.JobTimeout, "a job that has not ended by then counts as a hang")
 	flag.StringVar(&cfg.Dir, "dir", "", "work directory, kept after the run (default: a temporary one, removed)")
 	flag.StringVar(&jobs, "jobs", "", "comma-separated subset of wordcount,terasort,pagerank,webindex")
+	flag.StringVar(&kinds, "faults", "", "comma-separated subset of "+strings.Join(kindNames[:], ","))
 	flag.BoolVar(&cfg.NoTmpfs, "no-tmpfs", false, "do not mount a tmpfs (leaves out full-disk faults)")
 	flag.Parse()
 	if jobs != "" {
 		cfg.Jobs = strings.Split(jobs, ",")
+	}
+	if kinds != "" {
+		cfg.Faults = strings.Split(kinds, ",")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

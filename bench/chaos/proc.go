@@ -30,7 +30,20 @@ type process struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when cmd has been waited for
 	stopped bool          // SIGSTOPped and not yet continued
+	held    bool          // killed by a fault that restarts it itself
 	starts  int
+	line    string // the readiness line of the current incarnation
+}
+
+// id is the second field of the readiness line ("worker ID serving on
+// ADDR"): a worker's ID, fresh for each incarnation.
+func (p *process) id() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f := strings.Fields(p.line); len(f) > 1 {
+		return f[1]
+	}
+	return ""
 }
 
 // start runs the process and waits up to a minute for its readiness line.
@@ -62,14 +75,14 @@ func (p *process) start() error {
 		return err
 	}
 	done := make(chan struct{})
-	ready := make(chan struct{})
+	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		found := false
 		for sc.Scan() {
 			if !found && strings.HasPrefix(sc.Text(), p.prefix) {
 				found = true
-				close(ready)
+				ready <- sc.Text()
 			}
 		}
 		io.Copy(io.Discard, out)
@@ -77,10 +90,10 @@ func (p *process) start() error {
 		logf.Close()
 		close(done)
 	}()
-	p.cmd, p.done, p.stopped = cmd, done, false
+	p.cmd, p.done, p.stopped, p.held = cmd, done, false, false
 	p.starts++
 	select {
-	case <-ready:
+	case p.line = <-ready:
 		return nil
 	case <-done:
 		return fmt.Errorf("%s exited before printing %q (log: %s)", p.name, p.prefix, p.log)
@@ -104,11 +117,12 @@ func (p *process) runningLocked() *exec.Cmd {
 	}
 }
 
-// kill sends SIGKILL and waits for the exit.
+// kill sends SIGKILL and waits for the exit; the supervisor leaves the
+// process down until start.
 func (p *process) kill() error {
 	p.mu.Lock()
 	cmd, done := p.runningLocked(), p.done
-	p.stopped = false
+	p.stopped, p.held = false, true
 	p.mu.Unlock()
 	if cmd == nil {
 		return errNotRunning
@@ -176,4 +190,12 @@ func (p *process) stop(grace time.Duration) bool {
 		<-done
 		return false
 	}
+}
+
+// exited reports whether the process ended by itself (not held down by a
+// fault) and should be started again.
+func (p *process) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil && !p.held && p.runningLocked() == nil
 }
