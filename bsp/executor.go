@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/superstep/superstep/internal/planspec"
@@ -177,4 +178,24 @@ func AbortSinks(ctx context.Context, spec *Spec) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Permanent reports whether a task error is one that no retry can heal, so
+// that executors fail the job after this one attempt instead of retrying
+// it: a malformed input record (an InputError that is not about the file
+// being missing or unreadable, which may differ between processes), a plan
+// that this process rebuilds differently (ErrPlanMismatch), a plan that does
+// not build or decode (ErrPlan, ErrBadSpec), or a job this binary does not
+// have (ErrUnknownJob). Cancellation and lost state or inputs are not
+// permanent.
+func Permanent(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrStateLost) || errors.Is(err, ErrMapOutputLost) {
+		return false
+	}
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return !errors.Is(ie.Err, fs.ErrNotExist) && !errors.Is(ie.Err, fs.ErrPermission)
+	}
+	return errors.Is(err, ErrPlanMismatch) || errors.Is(err, ErrPlan) || errors.Is(err, ErrBadSpec) ||
+		errors.Is(err, ErrUnknownJob)
 }

@@ -20,6 +20,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/server"
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
@@ -37,7 +38,7 @@ func (c *Client) Submit(ctx context.Context, prog *bsp.Program) (string, error) 
 	resp, err := c.CC.SubmitJob(ctx, &pb.SubmitJobRequest{JobId: prog.Spec.JobID, Name: prog.Spec.Job, Args: prog.Spec.Args,
 		Spec: spec, Fingerprint: bsp.Fingerprint()})
 	if err != nil {
-		return "", fmt.Errorf("submitting job %s: %s", prog.Spec.Job, status.Convert(err).Message())
+		return "", fmt.Errorf("submitting job %s: %w", prog.Spec.Job, err)
 	}
 	return resp.GetJobId(), nil
 }
@@ -86,10 +87,36 @@ func isFinal(s pb.JobState) bool {
 	return s == pb.JobState_JOB_STATE_SUCCEEDED || s == pb.JobState_JOB_STATE_FAILED || s == pb.JobState_JOB_STATE_CANCELLED
 }
 
-// JobError is a job that failed or was cancelled.
+// JobError is a job that failed or was cancelled. It unwraps to the
+// coordinator's sentinels for the job's error kind (coordinator.ErrJobFailed,
+// ErrPermanent, ErrNoWorker, ErrJobCancelled), so that callers match it with
+// errors.Is; and, for a job failed by a permanent input error, to a
+// *bsp.InputError naming the file and line (errors.As).
 type JobError struct{ Status *pb.JobStatus }
 
 func (e *JobError) Error() string { return describeJobEnd(e.Status) }
+
+// Kind is the job's error kind. A status from an older coordinator, without
+// one, is read from its state: cancelled or failed by the user's code.
+func (e *JobError) Kind() coordinator.ErrorKind {
+	if k := server.KindOf(e.Status.GetErrorKind()); k != "" {
+		return k
+	}
+	if e.Status.GetState() == pb.JobState_JOB_STATE_CANCELLED {
+		return coordinator.KindCancelled
+	}
+	return coordinator.KindUser
+}
+
+// Unwrap returns the sentinels of the job's error kind and, when the status
+// names an input location, the InputError there.
+func (e *JobError) Unwrap() []error {
+	errs := e.Kind().Sentinels()
+	if loc := e.Status.GetErrorLocation(); loc != nil && loc.GetPath() != "" {
+		errs = append(errs, &bsp.InputError{Path: loc.GetPath(), Line: loc.GetLine(), Err: errors.New(e.Status.GetError())})
+	}
+	return errs
+}
 
 // Result turns a succeeded job's status into a bsp.Result, fetching the
 // collected outputs from the workers that hold them.

@@ -19,6 +19,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/server"
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/worker"
@@ -65,7 +66,7 @@ func TestCancelFreesSlotsAndFiles(t *testing.T) {
 	if err != nil || resp.GetAlreadyFinal() || resp.GetStatus().GetState() != pb.JobState_JOB_STATE_CANCELLED {
 		t.Fatalf("cancel: %v %v", resp, err)
 	}
-	if _, err := e.Client.Wait(ctx, id, nil); err == nil || !strings.Contains(err.Error(), "cancelled") {
+	if _, err := e.Client.Wait(ctx, id, nil); !errors.Is(err, coordinator.ErrJobCancelled) {
 		t.Fatalf("waiting on a cancelled job: %v", err)
 	}
 	waitFor(t, 20*time.Second, "every slot is free and the job's files are gone", func() bool {
@@ -108,7 +109,7 @@ func TestWorkerWithOtherBinaryGetsNoTasks(t *testing.T) {
 	defer c.Close()
 	out := filepath.Join(t.TempDir(), "out")
 	_, err = (&cluster.Executor{Client: c}).Execute(ctx, compile(t, wordcount.Job, []string{"--input", inputs(t), "--out", out}, 2))
-	if err == nil || !strings.Contains(err.Error(), "no live worker") {
+	if !errors.Is(err, coordinator.ErrNoWorker) {
 		t.Fatalf("want a 'no live worker' error, got %v", err)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

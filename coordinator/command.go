@@ -22,13 +22,27 @@ type Command interface {
 	// Kind is the command's name in the encoded envelope.
 	Kind() string
 	validate() error
+	stamp() int64
 }
+
+// Stamp is the time a command was proposed, in Unix milliseconds, which
+// the proposer (the leader's Step, or the server for a client's request)
+// sets from its clock. It travels in the log, so that the times the state
+// records (Job.SubmittedMs, StartedMs, EndedMs; the retention of ended
+// jobs) are the same on every replica and after every restart. Zero means
+// unknown.
+type Stamp struct {
+	Time int64 `json:"time,omitempty"`
+}
+
+func (s Stamp) stamp() int64 { return s.Time }
 
 // SubmitJob creates a job. Submitting the same job again (same ID and
 // contents) is a no-op; the same ID with different contents is
 // ErrJobConflict. A job whose plan is malformed is not created (ErrBadSpec);
 // a job that no live worker can run is created already failed (ErrNoWorker).
 type SubmitJob struct {
+	Stamp
 	Job  JobID  `json:"job"`
 	Name string `json:"name"` // registered job name
 	Args []byte `json:"args,omitempty"`
@@ -48,6 +62,7 @@ const DefaultMaxAttempts = 3
 // CancelJob cancels a running job: its running attempts are marked lost and
 // its files are to be removed. Cancelling an ended job is a no-op.
 type CancelJob struct {
+	Stamp
 	Job    JobID  `json:"job"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -55,6 +70,7 @@ type CancelJob struct {
 // RegisterWorker adds a worker, or updates the address, slots and memory of
 // one already registered under the same ID and fingerprint.
 type RegisterWorker struct {
+	Stamp
 	Worker      WorkerID `json:"worker"`
 	Addr        string   `json:"addr"`
 	Fingerprint string   `json:"fingerprint"`
@@ -73,6 +89,7 @@ type RegisterWorker struct {
 // output it held rolls back to its last checkpoint. A job that no live
 // worker can run any more fails.
 type WorkerDead struct {
+	Stamp
 	Worker WorkerID `json:"worker"`
 	Reason string   `json:"reason,omitempty"`
 }
@@ -84,6 +101,7 @@ type WorkerDead struct {
 // holding its vertex partition; the attempt runs the stage's current
 // superstep.
 type AssignTask struct {
+	Stamp
 	AttemptID
 	Worker WorkerID `json:"worker"`
 }
@@ -92,6 +110,7 @@ type AssignTask struct {
 // is committed; a report for a task already committed, for an attempt that
 // is not running (lost, failed) or for a job that ended is ignored.
 type TaskSucceeded struct {
+	Stamp
 	AttemptID
 	Worker WorkerID   `json:"worker"`
 	Report TaskReport `json:"report"`
@@ -105,11 +124,29 @@ type TaskSucceeded struct {
 // means a task of a Pregel stage found no resident vertex partition
 // (bsp.ErrStateLost): the stage rolls back to its last checkpoint.
 type TaskFailed struct {
+	Stamp
 	AttemptID
 	Worker    WorkerID `json:"worker"`
 	Error     string   `json:"error"`
 	Lost      bool     `json:"lost,omitempty"`
 	StateLost bool     `json:"state_lost,omitempty"`
+	// ErrorKind is the failure's kind; empty means KindLost when Lost is
+	// set and KindUser otherwise (commands of older leaders). A permanent
+	// failure fails the job at once; a cancelled one counts as lost.
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	// At is, for a permanent input error, the file and line.
+	At Location `json:"at,omitzero"`
+}
+
+// kind is the failure's effective kind.
+func (c TaskFailed) kind() ErrorKind {
+	switch {
+	case c.Lost || c.StateLost:
+		return KindLost
+	case c.ErrorKind == "" || c.ErrorKind == KindNoWorker:
+		return KindUser
+	}
+	return c.ErrorKind
 }
 
 // MapOutputLost reports that the committed output of a map (or collect)
@@ -119,6 +156,7 @@ type TaskFailed struct {
 // current superstep reads, the stage rolls back to its last checkpoint. A
 // report about an attempt that is no longer the committed one is ignored.
 type MapOutputLost struct {
+	Stamp
 	AttemptID
 	Reason string `json:"reason,omitempty"`
 }
@@ -127,6 +165,7 @@ type MapOutputLost struct {
 // JobCommitting): the leader proposes it after committing the sinks and
 // reading the collected outputs. Error, when set, fails the job instead.
 type FinishJob struct {
+	Stamp
 	Job   JobID  `json:"job"`
 	Error string `json:"error,omitempty"`
 }
@@ -134,6 +173,7 @@ type FinishJob struct {
 // JobCleaned records that the files of an ended job were removed from its
 // workers, so that the leader stops asking.
 type JobCleaned struct {
+	Stamp
 	Job JobID `json:"job"`
 }
 
@@ -237,6 +277,9 @@ func (c TaskSucceeded) validate() error {
 func (c TaskFailed) validate() error {
 	if c.Worker == "" {
 		return badf("task_failed: empty worker ID")
+	}
+	if !c.ErrorKind.Valid() || c.At.Line < 0 {
+		return badf("task_failed: error kind %q line %d", c.ErrorKind, c.At.Line)
 	}
 	return c.AttemptID.validate(c.Kind())
 }

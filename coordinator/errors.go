@@ -54,15 +54,78 @@ var (
 	ErrMapOutputLost = errors.New("coordinator: map output lost")
 )
 
+// ErrPermanent is matched, besides ErrJobFailed, by the error of a job
+// that a permanent task error failed at once (KindPermanent).
+var ErrPermanent = errors.New("coordinator: permanent task error")
+
+// ErrorKind says what kind of failure ended a task attempt or a job, and so
+// whether a retry can help: lost and user errors are retried, the others
+// are not. It is the state's form of the protocol's ErrorKind.
+type ErrorKind string
+
+// Error kinds.
+const (
+	// KindUser is a failure of the user's code (an error or a panic): the
+	// task is retried up to the job's MaxAttempts, then the job fails.
+	KindUser ErrorKind = "user"
+	// KindLost is a failure that is not the task's fault (its worker went
+	// away, an input could not be fetched): the task reruns, and the
+	// attempt does not count against the limit.
+	KindLost ErrorKind = "lost"
+	// KindPermanent is a failure no retry can heal (a malformed input
+	// record, a plan mismatch): the job fails after this one attempt.
+	KindPermanent ErrorKind = "permanent"
+	// KindCancelled ends an attempt or a job that was cancelled.
+	KindCancelled ErrorKind = "cancelled"
+	// KindNoWorker ends a job that no live worker can run.
+	KindNoWorker ErrorKind = "no_worker"
+)
+
+// Valid reports whether k is one of the kinds above, or empty.
+func (k ErrorKind) Valid() bool {
+	switch k {
+	case "", KindUser, KindLost, KindPermanent, KindCancelled, KindNoWorker:
+		return true
+	}
+	return false
+}
+
+// sentinels are the errors a job error of kind k matches.
+func (k ErrorKind) sentinels() []error {
+	switch k {
+	case KindNoWorker:
+		return []error{ErrNoWorker}
+	case KindCancelled:
+		return []error{ErrJobCancelled}
+	case KindPermanent:
+		return []error{ErrJobFailed, ErrPermanent}
+	}
+	return []error{ErrJobFailed}
+}
+
+// Sentinels returns the errors a job that ended with an error of kind k
+// matches: ErrJobFailed (and ErrPermanent for a permanent error),
+// ErrNoWorker or ErrJobCancelled. Clients that receive a job's kind over
+// the wire (cluster.JobError) unwrap to these.
+func (k ErrorKind) Sentinels() []error { return k.sentinels() }
+
+// Location is where in a job's input an error is: a file and a 1-based
+// line (0 when unknown).
+type Location struct {
+	Path string `json:"path,omitempty"`
+	Line int64  `json:"line,omitempty"`
+}
+
 // JobError is the error of a job that did not succeed: its text is the
 // job's Error string (for a task failure, the user's error and stack) and it
-// matches ErrJobFailed, ErrNoWorker or ErrJobCancelled.
+// matches the sentinels of its Kind (ErrorKind.Sentinels).
 type JobError struct {
-	Kind error  // ErrJobFailed, ErrNoWorker or ErrJobCancelled
-	Msg  string // the text shown to the user
+	Kind ErrorKind
+	Msg  string   // the text shown to the user
+	At   Location // for a permanent input error: its file and line
 }
 
 func (e *JobError) Error() string { return e.Msg }
 
-// Unwrap returns e.Kind.
-func (e *JobError) Unwrap() error { return e.Kind }
+// Unwrap returns the sentinels of e.Kind.
+func (e *JobError) Unwrap() []error { return e.Kind.sentinels() }

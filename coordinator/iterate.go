@@ -137,7 +137,7 @@ func (s *State) endSuperstep(j *Job, stage int) Result {
 		return Result{}
 	case final > 0:
 		text := fmt.Sprintf("job %s: stage %d superstep %d: %d of %d tasks ended the iteration", j.ID, stage, it.Superstep, final, len(tasks))
-		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, errorKindFailed, text)}}
+		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, KindPermanent, text)}}
 	}
 	k := it.Superstep
 	aggs := make([][]byte, len(tasks))
@@ -208,7 +208,7 @@ func (s *State) rollback(j *Job, stage int, msg string) Result {
 	if it.Rollbacks >= j.MaxAttempts {
 		text := fmt.Sprintf("job %s: stage %d rolled back %d times without progress (last at superstep %d: %s)",
 			j.ID, stage, it.Rollbacks, from, msg)
-		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindFailed, text))
+		r.Phases = append(r.Phases, s.endJob(j, JobFailed, KindLost, text))
 		return r
 	}
 	return s.reopen(j, r)

@@ -9,7 +9,7 @@ type Assignment struct {
 
 // Command returns the AssignTask command of the assignment.
 func (a Assignment) Command() AssignTask {
-	return AssignTask(a)
+	return AssignTask{AttemptID: a.AttemptID, Worker: a.Worker}
 }
 
 // Schedule decides which pending tasks to start where. It is a pure

@@ -100,8 +100,18 @@ type Job struct {
 	Phase       JobPhase `json:"phase"`
 	// Error is why a failed or cancelled job ended.
 	Error string `json:"error,omitempty"`
-	// ErrorKind is "failed", "no_worker" or "cancelled" when Error is set.
-	ErrorKind string `json:"error_kind,omitempty"`
+	// ErrorKind is the kind of Error when it is set.
+	ErrorKind ErrorKind `json:"error_kind,omitempty"`
+	// ErrorAt is, for a job failed by a permanent input error, the file and
+	// line.
+	ErrorAt Location `json:"error_at,omitzero"`
+	// SubmittedMs, StartedMs and EndedMs are when the job was submitted, its
+	// first attempt was assigned and it ended (Unix ms, 0 while unknown),
+	// as the leader stamped the commands (Command times), so that every
+	// replica and every restarted leader agrees on them.
+	SubmittedMs int64 `json:"submitted_ms,omitempty"`
+	StartedMs   int64 `json:"started_ms,omitempty"`
+	EndedMs     int64 `json:"ended_ms,omitempty"`
 	// Cleaned is set once the job's files were removed from its workers.
 	Cleaned bool     `json:"cleaned,omitempty"`
 	Stages  []*Stage `json:"stages"`
@@ -117,23 +127,11 @@ func (j *Job) Active() bool { return j.Phase == JobRunning || j.Phase == JobComm
 
 // Err returns the job's error: nil unless it failed or was cancelled.
 func (j *Job) Err() error {
-	switch j.Phase {
-	case JobFailed:
-		if j.ErrorKind == errorKindNoWorker {
-			return &JobError{Kind: ErrNoWorker, Msg: j.Error}
-		}
-		return &JobError{Kind: ErrJobFailed, Msg: j.Error}
-	case JobCancelled:
-		return &JobError{Kind: ErrJobCancelled, Msg: j.Error}
+	if j.Phase != JobFailed && j.Phase != JobCancelled {
+		return nil
 	}
-	return nil
+	return &JobError{Kind: j.ErrorKind, Msg: j.Error, At: j.ErrorAt}
 }
-
-const (
-	errorKindFailed    = "failed"
-	errorKindNoWorker  = "no_worker"
-	errorKindCancelled = "cancelled"
-)
 
 // Task returns the task of stage stage, partition task, or nil.
 func (j *Job) Task(stage, task int) *Task {
@@ -179,6 +177,9 @@ type State struct {
 
 	jobs    map[JobID]*Job
 	workers map[WorkerID]*Worker
+	// now is the time stamp (Unix ms) of the command being applied (see
+	// Stamp), so that the times the state records are part of the log.
+	now int64
 }
 
 // NewState returns an empty state.
@@ -228,6 +229,7 @@ func (s *State) Apply(c Command) Result {
 	if err := c.validate(); err != nil {
 		return rejected(err)
 	}
+	s.now = c.stamp()
 	switch c := c.(type) {
 	case SubmitJob:
 		return s.submit(c)
@@ -279,6 +281,7 @@ func (s *State) submit(c SubmitJob) Result {
 	j := &Job{
 		ID: c.Job, Name: c.Name, Args: slices.Clone(c.Args), Spec: slices.Clone(c.Spec),
 		Fingerprint: c.Fingerprint, MaxAttempts: c.MaxAttempts, Phase: JobRunning, plan: plan,
+		SubmittedMs: s.now,
 	}
 	for _, st := range plan.Stages {
 		stage := &Stage{Tasks: make([]*Task, st.Tasks)}
@@ -294,7 +297,7 @@ func (s *State) submit(c SubmitJob) Result {
 	s.jobs[j.ID] = j
 	var r Result
 	if !s.runnable(j) {
-		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindNoWorker, noWorkerMessage(j)))
+		r.Phases = append(r.Phases, s.endJob(j, JobFailed, KindNoWorker, noWorkerMessage(j)))
 		r.Err = j.Err()
 		return r
 	}
@@ -320,9 +323,13 @@ func (s *State) runnable(j *Job) bool {
 	return false
 }
 
-// endJob moves j to a final phase; its running attempts are lost.
-func (s *State) endJob(j *Job, phase JobPhase, kind, msg string) PhaseChange {
+// endJob moves j to a final phase, at the time of the command being
+// applied; its running attempts are lost.
+func (s *State) endJob(j *Job, phase JobPhase, kind ErrorKind, msg string) PhaseChange {
 	j.Phase, j.ErrorKind, j.Error = phase, kind, msg
+	if j.EndedMs == 0 {
+		j.EndedMs = s.now
+	}
 	for si, st := range j.Stages {
 		for ti, t := range st.Tasks {
 			for ai := range t.Attempts {
@@ -358,7 +365,7 @@ func (s *State) cancel(c CancelJob) Result {
 	if c.Reason != "" {
 		msg += ": " + c.Reason
 	}
-	return Result{Phases: []PhaseChange{s.endJob(j, JobCancelled, errorKindCancelled, msg)}}
+	return Result{Phases: []PhaseChange{s.endJob(j, JobCancelled, KindCancelled, msg)}}
 }
 
 func (s *State) register(c RegisterWorker) Result {
@@ -421,7 +428,7 @@ func (s *State) workerDead(c WorkerDead) Result {
 	w.Dead, w.DeadReason, w.Running = true, c.Reason, 0
 	for _, j := range s.Jobs {
 		if j.Phase == JobRunning && !s.runnable(j) {
-			r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindNoWorker, noWorkerMessage(j)))
+			r.Phases = append(r.Phases, s.endJob(j, JobFailed, KindNoWorker, noWorkerMessage(j)))
 		}
 	}
 	return r
@@ -537,6 +544,9 @@ func (s *State) assign(c AssignTask) Result {
 	}
 	t.Attempts = append(t.Attempts, a)
 	w.Running++
+	if j.StartedMs == 0 {
+		j.StartedMs = s.now
+	}
 	return Result{}
 }
 
@@ -552,7 +562,7 @@ func (s *State) succeeded(c TaskSucceeded) Result {
 		err = c.Report.check(&j.plan.Stages[c.Stage])
 	}
 	if err != nil {
-		return s.fail(j, t, c.AttemptID, "invalid task report: "+err.Error(), false)
+		return s.fail(j, t, c.AttemptID, "invalid task report: "+err.Error(), KindUser, Location{})
 	}
 	s.finishAttempt(j, c.Stage, c.Task, c.Attempt, AttemptSucceeded, "")
 	if t.Committed != nil {
@@ -611,15 +621,24 @@ func (s *State) failed(c TaskFailed) Result {
 		}
 		return s.rollback(j, c.Stage, msg)
 	}
-	return s.fail(j, t, c.AttemptID, c.Error, c.Lost || c.StateLost)
+	return s.fail(j, t, c.AttemptID, c.Error, c.kind(), c.At)
 }
 
-// fail ends a running attempt as failed or lost and fails the job when the
+// fail ends a running attempt: a lost (or cancelled) one does not count, a
+// permanent one fails the job at once, a user one fails the job when the
 // task is out of attempts.
-func (s *State) fail(j *Job, t *Task, a AttemptID, msg string, lost bool) Result {
-	if lost {
+func (s *State) fail(j *Job, t *Task, a AttemptID, msg string, kind ErrorKind, at Location) Result {
+	switch kind {
+	case KindLost, KindCancelled:
 		s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptLost, msg)
 		return Result{}
+	case KindPermanent:
+		s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptFailed, msg)
+		t.Failures++
+		text := fmt.Sprintf("job %s: stage %d task %d failed permanently: %s", j.ID, a.Stage, a.Task, msg)
+		pc := s.endJob(j, JobFailed, KindPermanent, text)
+		j.ErrorAt = at
+		return Result{Phases: []PhaseChange{pc}}
 	}
 	s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptFailed, msg)
 	t.Failures++
@@ -627,7 +646,7 @@ func (s *State) fail(j *Job, t *Task, a AttemptID, msg string, lost bool) Result
 		return Result{}
 	}
 	text := fmt.Sprintf("job %s: stage %d task %d failed %d times: %s", j.ID, a.Stage, a.Task, t.Failures, msg)
-	return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, errorKindFailed, text)}}
+	return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, KindUser, text)}}
 }
 
 func (s *State) mapOutputLost(c MapOutputLost) Result {
@@ -659,7 +678,7 @@ func (s *State) mapOutputLost(c MapOutputLost) Result {
 	t.Losses++
 	if t.Losses >= j.MaxAttempts {
 		text := fmt.Sprintf("job %s: stage %d task %d: its output was unreadable %d times: %s", j.ID, c.Stage, c.Task, t.Losses, msg)
-		r.Phases = append(r.Phases, s.endJob(j, JobFailed, errorKindFailed, text))
+		r.Phases = append(r.Phases, s.endJob(j, JobFailed, KindLost, text))
 		return r
 	}
 	return s.reopen(j, r)
@@ -688,7 +707,7 @@ func (s *State) finish(c FinishJob) Result {
 		return ignored
 	}
 	if c.Error != "" {
-		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, errorKindFailed, c.Error)}}
+		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, KindPermanent, c.Error)}}
 	}
 	j.Phase = JobSucceeded
 	return Result{Phases: []PhaseChange{{j.ID, JobSucceeded}}}
@@ -766,6 +785,12 @@ func RestoreState(b []byte) (*State, error) {
 					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: %w", j.ID, si, err)
 				}
 			}
+		}
+		if j.ErrorKind == "failed" { // written before error kinds existed
+			j.ErrorKind = KindUser
+		}
+		if !j.ErrorKind.Valid() {
+			return nil, fmt.Errorf("coordinator: restore snapshot: job %s: error kind %q", j.ID, j.ErrorKind)
 		}
 		j.plan = plan
 		s.jobs[j.ID] = j

@@ -427,7 +427,8 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 			why = "the job has ended"
 		}
 		w.mu.Unlock()
-		go w.report(context.Background(), &pb.TaskResult{Attempt: a.GetAttempt(), Lost: true, Error: why})
+		go w.report(context.Background(), &pb.TaskResult{Attempt: a.GetAttempt(), Lost: true, Error: why,
+			ErrorKind: pb.ErrorKind_ERROR_KIND_LOST})
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -500,6 +501,10 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 	prog, err := w.program(a)
 	if err != nil {
 		res.Error = err.Error()
+		res.ErrorKind = pb.ErrorKind_ERROR_KIND_USER
+		if bsp.Permanent(err) {
+			res.ErrorKind = pb.ErrorKind_ERROR_KIND_PERMANENT
+		}
 		return res
 	}
 	env := &bsp.TaskEnv{Mem: w.cfg.Mem, MemoryBudget: w.cfg.Memory / int64(w.cfg.Slots), WorkDir: w.cfg.DataDir,
@@ -523,14 +528,21 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 			// The attempt is named by the result; the error is the task's own.
 			res.Error, res.Stack = te.Err.Error(), te.Stack
 		}
+		res.ErrorKind = pb.ErrorKind_ERROR_KIND_USER
 		var li *lostInput
+		var ie *bsp.InputError
 		switch {
 		case errors.As(err, &li):
-			res.Lost, res.LostInput = true, li.ref
+			res.Lost, res.LostInput, res.ErrorKind = true, li.ref, pb.ErrorKind_ERROR_KIND_LOST
 		case errors.Is(err, bsp.ErrStateLost):
-			res.Lost, res.StateLost = true, true
+			res.Lost, res.StateLost, res.ErrorKind = true, true, pb.ErrorKind_ERROR_KIND_LOST
 		case ctx.Err() != nil:
-			res.Lost = true
+			res.Lost, res.ErrorKind = true, pb.ErrorKind_ERROR_KIND_CANCELLED
+		case bsp.Permanent(err):
+			res.ErrorKind = pb.ErrorKind_ERROR_KIND_PERMANENT
+			if errors.As(err, &ie) {
+				res.ErrorLocation = &pb.ErrorLocation{Path: ie.Path, Line: ie.Line}
+			}
 		}
 		return res
 	}

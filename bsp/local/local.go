@@ -372,7 +372,7 @@ func (r *run) task(ctx context.Context, ts bsp.TaskSpec, env *bsp.TaskEnv, commi
 			}
 			return rep, attempt + 1, r.commit(rep)
 		}
-		if errors.Is(err, context.Canceled) || errors.Is(err, bsp.ErrStateLost) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, bsp.ErrStateLost) || bsp.Permanent(err) {
 			return nil, attempt + 1, err
 		}
 	}

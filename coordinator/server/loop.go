@@ -55,7 +55,7 @@ func (s *Server) tick(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, w := range dead {
-		if _, err := s.propose(ctx, coordinator.WorkerDead{Worker: w, Reason: "no heartbeat for " + s.cfg.WorkerTimeout.String()}); err == nil {
+		if _, err := s.propose(ctx, coordinator.WorkerDead{Stamp: now(), Worker: w, Reason: "no heartbeat for " + s.cfg.WorkerTimeout.String()}); err == nil {
 			s.cfg.Log.Warn("worker declared dead", "worker", w)
 			s.mu.Lock()
 			s.fd.Forget(w)
@@ -86,7 +86,9 @@ func (s *Server) tick(ctx context.Context) {
 		}
 	})
 	for _, a := range assigns {
-		res, err := s.propose(ctx, a.Command())
+		cmd := a.Command()
+		cmd.Stamp = now()
+		res, err := s.propose(ctx, cmd)
 		if err != nil || res.Err != nil || res.Ignored {
 			continue
 		}
@@ -97,13 +99,13 @@ func (s *Server) tick(ctx context.Context) {
 		s.node.Read(func(st *coordinator.State) { msg, why = assignment(st, a) })
 		if msg == nil {
 			if why != "" {
-				_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: a.AttemptID, Worker: a.Worker,
+				_, _ = s.propose(ctx, coordinator.TaskFailed{Stamp: now(), AttemptID: a.AttemptID, Worker: a.Worker,
 					Error: "could not build the assignment: " + why, Lost: true})
 			}
 			continue
 		}
 		if err := connected[a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: msg}}); err != nil {
-			_, _ = s.propose(ctx, coordinator.TaskFailed{AttemptID: a.AttemptID, Worker: a.Worker,
+			_, _ = s.propose(ctx, coordinator.TaskFailed{Stamp: now(), AttemptID: a.AttemptID, Worker: a.Worker,
 				Error: "could not send the assignment: " + err.Error(), Lost: true})
 		} else {
 			s.noteAssigned(a)
@@ -135,11 +137,7 @@ func (s *Server) tick(ctx context.Context) {
 				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
 			}
 		}
-		if _, err := s.propose(ctx, coordinator.FinishJob{Job: c.job, Error: msg}); err == nil {
-			s.mu.Lock()
-			s.ended[c.job] = time.Now()
-			s.mu.Unlock()
-		}
+		_, _ = s.propose(ctx, coordinator.FinishJob{Stamp: now(), Job: c.job, Error: msg})
 	}
 	for _, c := range cleanups {
 		for _, w := range c.holders {
@@ -156,13 +154,7 @@ func (s *Server) tick(ctx context.Context) {
 				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
 			}
 		}
-		if _, err := s.propose(ctx, coordinator.JobCleaned{Job: c.job}); err == nil {
-			s.mu.Lock()
-			if _, ok := s.ended[c.job]; !ok {
-				s.ended[c.job] = time.Now()
-			}
-			s.mu.Unlock()
-		}
+		_, _ = s.propose(ctx, coordinator.JobCleaned{Stamp: now(), Job: c.job})
 	}
 }
 
@@ -262,7 +254,11 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 			return
 		}
 		spec = j.Spec
-		out = &pb.JobStatus{JobId: string(j.ID), Name: j.Name, Error: j.Error, CurrentStage: int32(j.CurrentStage())}
+		out = &pb.JobStatus{JobId: string(j.ID), Name: j.Name, Error: j.Error, CurrentStage: int32(j.CurrentStage()),
+			ErrorKind: KindProto(j.ErrorKind), SubmittedUnixMs: j.SubmittedMs, StartedUnixMs: j.StartedMs, EndedUnixMs: j.EndedMs}
+		if j.ErrorAt.Path != "" {
+			out.ErrorLocation = &pb.ErrorLocation{Path: j.ErrorAt.Path, Line: j.ErrorAt.Line}
+		}
 		switch j.Phase {
 		case coordinator.JobRunning, coordinator.JobCommitting:
 			out.State = pb.JobState_JOB_STATE_RUNNING
@@ -327,14 +323,6 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 			ss.Ops = ops[i]
 		}
 	}
-	s.mu.Lock()
-	if t, ok := s.submitted[id]; ok {
-		out.SubmittedUnixMs = t.UnixMilli()
-	}
-	if t, ok := s.ended[id]; ok {
-		out.EndedUnixMs = t.UnixMilli()
-	}
-	s.mu.Unlock()
 	s.events.annotate(out, time.Now())
 	return out, true
 }

@@ -79,13 +79,11 @@ type Server struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu        sync.Mutex // guards the fields below
-	fd        *coordinator.FailureDetector
-	streams   map[coordinator.WorkerID]*stream
-	changed   chan struct{} // closed and replaced on every applied change
-	submitted map[coordinator.JobID]time.Time
-	ended     map[coordinator.JobID]time.Time
-	ops       map[coordinator.JobID][][]string // operator names per stage, decoded once per job
+	mu      sync.Mutex // guards the fields below
+	fd      *coordinator.FailureDetector
+	streams map[coordinator.WorkerID]*stream
+	changed chan struct{}                    // closed and replaced on every applied change
+	ops     map[coordinator.JobID][][]string // operator names per stage, decoded once per job
 	// leadership (see redirect.go)
 	term           uint64        // the term this node leads or last led in
 	deposed        chan struct{} // closed when this node stops leading; nil while it follows
@@ -135,8 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
-		changed: make(chan struct{}), submitted: map[coordinator.JobID]time.Time{}, ended: map[coordinator.JobID]time.Time{},
-		ops: map[coordinator.JobID][][]string{}, events: newEventLog()}
+		changed: make(chan struct{}),
+		ops:     map[coordinator.JobID][][]string{}, events: newEventLog()}
 	rc.OnApply = func(a raftnode.Applied) { s.events.observe(a); s.notify() }
 	rc.OnLeadership = s.leadership
 	// The gRPC listener comes first: peers learn its address from the raft
@@ -251,16 +249,11 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 	}
 	id := coordinator.JobID(sid)
-	res, err := s.propose(ctx, coordinator.SubmitJob{Job: id, Name: req.GetName(), Args: args, Spec: spec,
+	res, err := s.propose(ctx, coordinator.SubmitJob{Stamp: now(), Job: id, Name: req.GetName(), Args: args, Spec: spec,
 		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts())})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if _, ok := s.submitted[id]; !ok {
-		s.submitted[id] = time.Now()
-	}
-	s.mu.Unlock()
 	var je *coordinator.JobError
 	if res.Err != nil && !errors.As(res.Err, &je) {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", res.Err)
@@ -307,7 +300,7 @@ func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.C
 		if reason == "" {
 			reason = "cancelled by request"
 		}
-		if _, err := s.propose(ctx, coordinator.CancelJob{Job: id, Reason: reason}); err != nil {
+		if _, err := s.propose(ctx, coordinator.CancelJob{Stamp: now(), Job: id, Reason: reason}); err != nil {
 			return nil, err
 		}
 	}
@@ -495,10 +488,10 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 			rep.Iter = &coordinator.IterReport{Superstep: int(it.GetSuperstep()), Active: it.GetActive(),
 				Messages: it.GetMessages(), Aggregates: it.GetAggregates(), Final: it.GetFinal(), Checkpoint: it.GetCheckpoint()}
 		}
-		cmd = coordinator.TaskSucceeded{AttemptID: at, Worker: w, Report: rep}
+		cmd = coordinator.TaskSucceeded{Stamp: now(), AttemptID: at, Worker: w, Report: rep}
 	} else {
 		if li := r.GetLostInput(); li != nil && li.GetJobId() != "" {
-			if _, err := s.propose(ctx, coordinator.MapOutputLost{AttemptID: attemptOf(li), Reason: r.GetError()}); err != nil {
+			if _, err := s.propose(ctx, coordinator.MapOutputLost{Stamp: now(), AttemptID: attemptOf(li), Reason: r.GetError()}); err != nil {
 				return err
 			}
 		}
@@ -506,8 +499,37 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 		if st := r.GetStack(); st != "" {
 			msg += "\n" + st
 		}
-		cmd = coordinator.TaskFailed{AttemptID: at, Worker: w, Error: msg, Lost: r.GetLost(), StateLost: r.GetStateLost()}
+		tf := coordinator.TaskFailed{Stamp: now(), AttemptID: at, Worker: w, Error: msg, Lost: r.GetLost(),
+			StateLost: r.GetStateLost(), ErrorKind: KindOf(r.GetErrorKind())}
+		if loc := r.GetErrorLocation(); loc != nil && loc.GetLine() >= 0 {
+			tf.At = coordinator.Location{Path: loc.GetPath(), Line: loc.GetLine()}
+		}
+		cmd = tf
 	}
 	_, err := s.propose(ctx, cmd)
 	return err
+}
+
+// now stamps a command with the leader's clock (see coordinator.Stamp).
+func now() coordinator.Stamp { return coordinator.Stamp{Time: time.Now().UnixMilli()} }
+
+var kinds = map[pb.ErrorKind]coordinator.ErrorKind{
+	pb.ErrorKind_ERROR_KIND_USER:      coordinator.KindUser,
+	pb.ErrorKind_ERROR_KIND_LOST:      coordinator.KindLost,
+	pb.ErrorKind_ERROR_KIND_PERMANENT: coordinator.KindPermanent,
+	pb.ErrorKind_ERROR_KIND_CANCELLED: coordinator.KindCancelled,
+	pb.ErrorKind_ERROR_KIND_NO_WORKER: coordinator.KindNoWorker,
+}
+
+// KindOf converts a protocol error kind; unknown values are unset.
+func KindOf(k pb.ErrorKind) coordinator.ErrorKind { return kinds[k] }
+
+// KindProto converts an error kind to its protocol form.
+func KindProto(k coordinator.ErrorKind) pb.ErrorKind {
+	for p, c := range kinds {
+		if c == k {
+			return p
+		}
+	}
+	return pb.ErrorKind_ERROR_KIND_UNSPECIFIED
 }

@@ -104,6 +104,76 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{0}
 }
 
+// ErrorKind says what kind of failure ended a task attempt or a job, and so
+// whether retrying can help. Only LOST and USER attempts are retried.
+type ErrorKind int32
+
+const (
+	// Not set: no error, or an older peer (read lost / state_lost instead).
+	ErrorKind_ERROR_KIND_UNSPECIFIED ErrorKind = 0
+	// The user's code failed (an error or a panic): retried up to the job's
+	// attempt limit, then the job fails.
+	ErrorKind_ERROR_KIND_USER ErrorKind = 1
+	// Not the task's fault (its worker went away, an input could not be
+	// fetched): rerun without counting against the attempt limit.
+	ErrorKind_ERROR_KIND_LOST ErrorKind = 2
+	// Retrying cannot help (a malformed input record, a plan that the worker
+	// rebuilds differently, an unknown job): the job fails after this one
+	// attempt. error_location names the input file and line when known.
+	ErrorKind_ERROR_KIND_PERMANENT ErrorKind = 3
+	// The attempt or job was cancelled.
+	ErrorKind_ERROR_KIND_CANCELLED ErrorKind = 4
+	// No live worker can run the job.
+	ErrorKind_ERROR_KIND_NO_WORKER ErrorKind = 5
+)
+
+// Enum value maps for ErrorKind.
+var (
+	ErrorKind_name = map[int32]string{
+		0: "ERROR_KIND_UNSPECIFIED",
+		1: "ERROR_KIND_USER",
+		2: "ERROR_KIND_LOST",
+		3: "ERROR_KIND_PERMANENT",
+		4: "ERROR_KIND_CANCELLED",
+		5: "ERROR_KIND_NO_WORKER",
+	}
+	ErrorKind_value = map[string]int32{
+		"ERROR_KIND_UNSPECIFIED": 0,
+		"ERROR_KIND_USER":        1,
+		"ERROR_KIND_LOST":        2,
+		"ERROR_KIND_PERMANENT":   3,
+		"ERROR_KIND_CANCELLED":   4,
+		"ERROR_KIND_NO_WORKER":   5,
+	}
+)
+
+func (x ErrorKind) Enum() *ErrorKind {
+	p := new(ErrorKind)
+	*p = x
+	return p
+}
+
+func (x ErrorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_superstep_v1_superstep_proto_enumTypes[1].Descriptor()
+}
+
+func (ErrorKind) Type() protoreflect.EnumType {
+	return &file_api_superstep_v1_superstep_proto_enumTypes[1]
+}
+
+func (x ErrorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorKind.Descriptor instead.
+func (ErrorKind) EnumDescriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{1}
+}
+
 // JobEventKind says what changed in a JobEvent.
 type JobEventKind int32
 
@@ -211,11 +281,11 @@ func (x JobEventKind) String() string {
 }
 
 func (JobEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_superstep_v1_superstep_proto_enumTypes[1].Descriptor()
+	return file_api_superstep_v1_superstep_proto_enumTypes[2].Descriptor()
 }
 
 func (JobEventKind) Type() protoreflect.EnumType {
-	return &file_api_superstep_v1_superstep_proto_enumTypes[1]
+	return &file_api_superstep_v1_superstep_proto_enumTypes[2]
 }
 
 func (x JobEventKind) Number() protoreflect.EnumNumber {
@@ -224,7 +294,7 @@ func (x JobEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobEventKind.Descriptor instead.
 func (JobEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{1}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{2}
 }
 
 // WorkerState is a worker's membership state.
@@ -265,11 +335,11 @@ func (x WorkerState) String() string {
 }
 
 func (WorkerState) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_superstep_v1_superstep_proto_enumTypes[2].Descriptor()
+	return file_api_superstep_v1_superstep_proto_enumTypes[3].Descriptor()
 }
 
 func (WorkerState) Type() protoreflect.EnumType {
-	return &file_api_superstep_v1_superstep_proto_enumTypes[2]
+	return &file_api_superstep_v1_superstep_proto_enumTypes[3]
 }
 
 func (x WorkerState) Number() protoreflect.EnumNumber {
@@ -278,7 +348,7 @@ func (x WorkerState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WorkerState.Descriptor instead.
 func (WorkerState) EnumDescriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{2}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{3}
 }
 
 // SubmitJobRequest submits one job: plan as data plus what a worker needs to
@@ -728,6 +798,60 @@ func (x *CancelJobResponse) GetAlreadyFinal() bool {
 	return false
 }
 
+// ErrorLocation is where in the job's input an error is: a file and a
+// 1-based line (0 when unknown).
+type ErrorLocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Line          int64                  `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErrorLocation) Reset() {
+	*x = ErrorLocation{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorLocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorLocation) ProtoMessage() {}
+
+func (x *ErrorLocation) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorLocation.ProtoReflect.Descriptor instead.
+func (*ErrorLocation) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ErrorLocation) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ErrorLocation) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
 // JobStatus is a snapshot of one job.
 type JobStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -753,14 +877,18 @@ type JobStatus struct {
 	// When the first task of the job started (Unix ms); 0 before that.
 	StartedUnixMs int64 `protobuf:"varint,10,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
 	// For a failed job: where and why (the same error as `error`, split).
-	Failure       *JobFailure `protobuf:"bytes,13,opt,name=failure,proto3" json:"failure,omitempty"`
+	Failure *JobFailure `protobuf:"bytes,13,opt,name=failure,proto3" json:"failure,omitempty"`
+	// For a failed or cancelled job: the kind of its error.
+	ErrorKind ErrorKind `protobuf:"varint,11,opt,name=error_kind,json=errorKind,proto3,enum=superstep.v1.ErrorKind" json:"error_kind,omitempty"`
+	// For a job failed by a permanent input error: the file and line.
+	ErrorLocation *ErrorLocation `protobuf:"bytes,12,opt,name=error_location,json=errorLocation,proto3" json:"error_location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[8]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +900,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[8]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +913,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{8}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JobStatus) GetJobId() string {
@@ -865,6 +993,20 @@ func (x *JobStatus) GetFailure() *JobFailure {
 	return nil
 }
 
+func (x *JobStatus) GetErrorKind() ErrorKind {
+	if x != nil {
+		return x.ErrorKind
+	}
+	return ErrorKind_ERROR_KIND_UNSPECIFIED
+}
+
+func (x *JobStatus) GetErrorLocation() *ErrorLocation {
+	if x != nil {
+		return x.ErrorLocation
+	}
+	return nil
+}
+
 // StageStatus is the progress of one superstep.
 type StageStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -920,7 +1062,7 @@ type StageStatus struct {
 
 func (x *StageStatus) Reset() {
 	*x = StageStatus{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[9]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1074,7 @@ func (x *StageStatus) String() string {
 func (*StageStatus) ProtoMessage() {}
 
 func (x *StageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[9]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1087,7 @@ func (x *StageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageStatus.ProtoReflect.Descriptor instead.
 func (*StageStatus) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{9}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StageStatus) GetStage() int32 {
@@ -1093,7 +1235,7 @@ type JobFailure struct {
 
 func (x *JobFailure) Reset() {
 	*x = JobFailure{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1247,7 @@ func (x *JobFailure) String() string {
 func (*JobFailure) ProtoMessage() {}
 
 func (x *JobFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[10]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1260,7 @@ func (x *JobFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobFailure.ProtoReflect.Descriptor instead.
 func (*JobFailure) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{10}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobFailure) GetStage() int32 {
@@ -1200,7 +1342,7 @@ type JobEvent struct {
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1354,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1367,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobEvent) GetStatus() *JobStatus {
@@ -1360,7 +1502,7 @@ type CollectOutput struct {
 
 func (x *CollectOutput) Reset() {
 	*x = CollectOutput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1514,7 @@ func (x *CollectOutput) String() string {
 func (*CollectOutput) ProtoMessage() {}
 
 func (x *CollectOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1527,7 @@ func (x *CollectOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectOutput.ProtoReflect.Descriptor instead.
 func (*CollectOutput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CollectOutput) GetNode() int32 {
@@ -1425,7 +1567,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1579,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1592,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterWorkerRequest) GetWorkerId() string {
@@ -1507,7 +1649,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1661,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1674,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterWorkerResponse) GetHeartbeatIntervalMs() int64 {
@@ -1566,7 +1708,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1720,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1733,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1653,7 +1795,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1807,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1820,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HeartbeatResponse) GetReregister() bool {
@@ -1704,7 +1846,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1858,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1871,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
 }
 
 // ListWorkersResponse holds every registered worker.
@@ -1743,7 +1885,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1897,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1910,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*WorkerStatus {
@@ -1810,7 +1952,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1964,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1977,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WorkerStatus) GetWorkerId() string {
@@ -1924,6 +2066,7 @@ type WorkerMessage struct {
 	//
 	//	*WorkerMessage_Hello
 	//	*WorkerMessage_Result
+	//	*WorkerMessage_Deleted
 	Msg           isWorkerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1931,7 +2074,7 @@ type WorkerMessage struct {
 
 func (x *WorkerMessage) Reset() {
 	*x = WorkerMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1943,7 +2086,7 @@ func (x *WorkerMessage) String() string {
 func (*WorkerMessage) ProtoMessage() {}
 
 func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1956,7 +2099,7 @@ func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMessage.ProtoReflect.Descriptor instead.
 func (*WorkerMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WorkerMessage) GetMsg() isWorkerMessage_Msg {
@@ -1984,6 +2127,15 @@ func (x *WorkerMessage) GetResult() *TaskResult {
 	return nil
 }
 
+func (x *WorkerMessage) GetDeleted() *DeleteJobFilesRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*WorkerMessage_Deleted); ok {
+			return x.Deleted
+		}
+	}
+	return nil
+}
+
 type isWorkerMessage_Msg interface {
 	isWorkerMessage_Msg()
 }
@@ -1999,9 +2151,17 @@ type WorkerMessage_Result struct {
 	Result *TaskResult `protobuf:"bytes,2,opt,name=result,proto3,oneof"`
 }
 
+type WorkerMessage_Deleted struct {
+	// Acknowledges a delete_job: every file of the job is gone from this
+	// worker. The coordinator sends delete_job again until acknowledged.
+	Deleted *DeleteJobFilesRequest `protobuf:"bytes,3,opt,name=deleted,proto3,oneof"`
+}
+
 func (*WorkerMessage_Hello) isWorkerMessage_Msg() {}
 
 func (*WorkerMessage_Result) isWorkerMessage_Msg() {}
+
+func (*WorkerMessage_Deleted) isWorkerMessage_Msg() {}
 
 // Hello opens a Connect stream.
 type Hello struct {
@@ -2014,7 +2174,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2186,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2199,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Hello) GetWorkerId() string {
@@ -2059,14 +2219,19 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_Assign
 	//	*CoordinatorMessage_Cancel
 	//	*CoordinatorMessage_DeleteJob
-	Msg           isCoordinatorMessage_Msg `protobuf_oneof:"msg"`
+	Msg isCoordinatorMessage_Msg `protobuf_oneof:"msg"`
+	// The raft term of the leader that sent the message (fencing): a worker
+	// remembers the newest term it has seen and ignores messages of an older
+	// one, so that a deposed leader can no longer assign. 0 from a
+	// coordinator that does not fence.
+	Term          uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2243,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2256,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CoordinatorMessage) GetMsg() isCoordinatorMessage_Msg {
@@ -2128,6 +2293,13 @@ func (x *CoordinatorMessage) GetDeleteJob() *DeleteJobFilesRequest {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 type isCoordinatorMessage_Msg interface {
 	isCoordinatorMessage_Msg()
 }
@@ -2146,6 +2318,7 @@ type CoordinatorMessage_Cancel struct {
 
 type CoordinatorMessage_DeleteJob struct {
 	// Delete every file of a job (job ended or cancelled); idempotent.
+	// The worker answers with WorkerMessage.deleted.
 	DeleteJob *DeleteJobFilesRequest `protobuf:"bytes,3,opt,name=delete_job,json=deleteJob,proto3,oneof"`
 }
 
@@ -2174,7 +2347,7 @@ type AttemptRef struct {
 
 func (x *AttemptRef) Reset() {
 	*x = AttemptRef{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2359,7 @@ func (x *AttemptRef) String() string {
 func (*AttemptRef) ProtoMessage() {}
 
 func (x *AttemptRef) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2372,7 @@ func (x *AttemptRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRef.ProtoReflect.Descriptor instead.
 func (*AttemptRef) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AttemptRef) GetJobId() string {
@@ -2270,7 +2443,7 @@ type TaskAssignment struct {
 
 func (x *TaskAssignment) Reset() {
 	*x = TaskAssignment{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2455,7 @@ func (x *TaskAssignment) String() string {
 func (*TaskAssignment) ProtoMessage() {}
 
 func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2468,7 @@ func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAssignment.ProtoReflect.Descriptor instead.
 func (*TaskAssignment) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TaskAssignment) GetAttempt() *AttemptRef {
@@ -2384,7 +2557,7 @@ type ShuffleInput struct {
 
 func (x *ShuffleInput) Reset() {
 	*x = ShuffleInput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2569,7 @@ func (x *ShuffleInput) String() string {
 func (*ShuffleInput) ProtoMessage() {}
 
 func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2582,7 @@ func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleInput.ProtoReflect.Descriptor instead.
 func (*ShuffleInput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ShuffleInput) GetNode() int32 {
@@ -2452,7 +2625,7 @@ type MapOutputLocation struct {
 
 func (x *MapOutputLocation) Reset() {
 	*x = MapOutputLocation{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2637,7 @@ func (x *MapOutputLocation) String() string {
 func (*MapOutputLocation) ProtoMessage() {}
 
 func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2650,7 @@ func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputLocation.ProtoReflect.Descriptor instead.
 func (*MapOutputLocation) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MapOutputLocation) GetWorkerId() string {
@@ -2549,14 +2722,19 @@ type TaskResult struct {
 	// With lost: the Pregel task found no vertex partition of the previous
 	// superstep in this worker's memory; the coordinator rolls the stage back
 	// to its last checkpoint.
-	StateLost     bool `protobuf:"varint,13,opt,name=state_lost,json=stateLost,proto3" json:"state_lost,omitempty"`
+	StateLost bool `protobuf:"varint,13,opt,name=state_lost,json=stateLost,proto3" json:"state_lost,omitempty"`
+	// When !ok: the kind of the failure. LOST agrees with lost; unset from
+	// older workers.
+	ErrorKind ErrorKind `protobuf:"varint,14,opt,name=error_kind,json=errorKind,proto3,enum=superstep.v1.ErrorKind" json:"error_kind,omitempty"`
+	// When !ok with a permanent input error: the file and line.
+	ErrorLocation *ErrorLocation `protobuf:"bytes,15,opt,name=error_location,json=errorLocation,proto3" json:"error_location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2746,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2759,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TaskResult) GetAttempt() *AttemptRef {
@@ -2675,6 +2853,20 @@ func (x *TaskResult) GetStateLost() bool {
 	return false
 }
 
+func (x *TaskResult) GetErrorKind() ErrorKind {
+	if x != nil {
+		return x.ErrorKind
+	}
+	return ErrorKind_ERROR_KIND_UNSPECIFIED
+}
+
+func (x *TaskResult) GetErrorLocation() *ErrorLocation {
+	if x != nil {
+		return x.ErrorLocation
+	}
+	return nil
+}
+
 // IterReport is what one task of a Pregel stage reports about the superstep
 // it ran.
 type IterReport struct {
@@ -2697,7 +2889,7 @@ type IterReport struct {
 
 func (x *IterReport) Reset() {
 	*x = IterReport{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +2901,7 @@ func (x *IterReport) String() string {
 func (*IterReport) ProtoMessage() {}
 
 func (x *IterReport) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +2914,7 @@ func (x *IterReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterReport.ProtoReflect.Descriptor instead.
 func (*IterReport) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IterReport) GetSuperstep() int32 {
@@ -2790,7 +2982,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +2994,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3007,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Counters) GetRecordsIn() int64 {
@@ -2882,7 +3074,7 @@ type MapOutputFile struct {
 
 func (x *MapOutputFile) Reset() {
 	*x = MapOutputFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +3086,7 @@ func (x *MapOutputFile) String() string {
 func (*MapOutputFile) ProtoMessage() {}
 
 func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +3099,7 @@ func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputFile.ProtoReflect.Descriptor instead.
 func (*MapOutputFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MapOutputFile) GetPath() string {
@@ -2949,7 +3141,7 @@ type SinkFile struct {
 
 func (x *SinkFile) Reset() {
 	*x = SinkFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3153,7 @@ func (x *SinkFile) String() string {
 func (*SinkFile) ProtoMessage() {}
 
 func (x *SinkFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3166,7 @@ func (x *SinkFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkFile.ProtoReflect.Descriptor instead.
 func (*SinkFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SinkFile) GetNode() int32 {
@@ -3022,7 +3214,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3226,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3239,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FetchRequest) GetJobId() string {
@@ -3091,7 +3283,7 @@ type FetchChunk struct {
 
 func (x *FetchChunk) Reset() {
 	*x = FetchChunk{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3103,7 +3295,7 @@ func (x *FetchChunk) String() string {
 func (*FetchChunk) ProtoMessage() {}
 
 func (x *FetchChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3116,7 +3308,7 @@ func (x *FetchChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchChunk.ProtoReflect.Descriptor instead.
 func (*FetchChunk) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FetchChunk) GetData() []byte {
@@ -3137,7 +3329,7 @@ type DeleteJobFilesRequest struct {
 
 func (x *DeleteJobFilesRequest) Reset() {
 	*x = DeleteJobFilesRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3149,7 +3341,7 @@ func (x *DeleteJobFilesRequest) String() string {
 func (*DeleteJobFilesRequest) ProtoMessage() {}
 
 func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3162,7 +3354,7 @@ func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteJobFilesRequest) GetJobId() string {
@@ -3181,7 +3373,7 @@ type DeleteJobFilesResponse struct {
 
 func (x *DeleteJobFilesResponse) Reset() {
 	*x = DeleteJobFilesResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3385,7 @@ func (x *DeleteJobFilesResponse) String() string {
 func (*DeleteJobFilesResponse) ProtoMessage() {}
 
 func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3398,7 @@ func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
 }
 
 type ListMembersRequest struct {
@@ -3217,7 +3409,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3229,7 +3421,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3242,7 +3434,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
 }
 
 // Member is one coordinator of the raft group.
@@ -3259,7 +3451,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3463,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3476,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Member) GetId() string {
@@ -3332,7 +3524,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3344,7 +3536,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3357,7 +3549,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{38}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -3405,7 +3597,10 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"i\n" +
 	"\x11CancelJobResponse\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.superstep.v1.JobStatusR\x06status\x12#\n" +
-	"\ralready_final\x18\x02 \x01(\bR\falreadyFinal\"\xb9\x03\n" +
+	"\ralready_final\x18\x02 \x01(\bR\falreadyFinal\"7\n" +
+	"\rErrorLocation\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x03R\x04line\"\xb5\x04\n" +
 	"\tJobStatus\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -3418,7 +3613,10 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\tcollected\x18\t \x03(\v2\x1b.superstep.v1.CollectOutputR\tcollected\x12&\n" +
 	"\x0fstarted_unix_ms\x18\n" +
 	" \x01(\x03R\rstartedUnixMs\x122\n" +
-	"\afailure\x18\r \x01(\v2\x18.superstep.v1.JobFailureR\afailure\"\x9f\x04\n" +
+	"\afailure\x18\r \x01(\v2\x18.superstep.v1.JobFailureR\afailure\x126\n" +
+	"\n" +
+	"error_kind\x18\v \x01(\x0e2\x17.superstep.v1.ErrorKindR\terrorKind\x12B\n" +
+	"\x0eerror_location\x18\f \x01(\v2\x1b.superstep.v1.ErrorLocationR\rerrorLocation\"\x9f\x04\n" +
 	"\vStageStatus\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x10\n" +
 	"\x03ops\x18\x02 \x03(\tR\x03ops\x12\x14\n" +
@@ -3512,18 +3710,20 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x04load\x18\n" +
 	" \x01(\x01R\x04load\x12 \n" +
 	"\flost_unix_ms\x18\v \x01(\x03R\n" +
-	"lostUnixMs\"w\n" +
+	"lostUnixMs\"\xb8\x01\n" +
 	"\rWorkerMessage\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.superstep.v1.HelloH\x00R\x05hello\x122\n" +
-	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06resultB\x05\n" +
+	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06result\x12?\n" +
+	"\adeleted\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\adeletedB\x05\n" +
 	"\x03msg\"$\n" +
 	"\x05Hello\x12\x1b\n" +
-	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\xcd\x01\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\xe1\x01\n" +
 	"\x12CoordinatorMessage\x126\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1c.superstep.v1.TaskAssignmentH\x00R\x06assign\x122\n" +
 	"\x06cancel\x18\x02 \x01(\v2\x18.superstep.v1.AttemptRefH\x00R\x06cancel\x12D\n" +
 	"\n" +
-	"delete_job\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\tdeleteJobB\x05\n" +
+	"delete_job\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\tdeleteJob\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04termB\x05\n" +
 	"\x03msg\"g\n" +
 	"\n" +
 	"AttemptRef\x12\x15\n" +
@@ -3557,7 +3757,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x14\n" +
 	"\x05index\x18\x04 \x01(\fR\x05index\x122\n" +
-	"\aattempt\x18\x05 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\"\xfd\x03\n" +
+	"\aattempt\x18\x05 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\"\xf9\x04\n" +
 	"\n" +
 	"TaskResult\x122\n" +
 	"\aattempt\x18\x01 \x01(\v2\x18.superstep.v1.AttemptRefR\aattempt\x12\x0e\n" +
@@ -3576,7 +3776,10 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x0flost_input_path\x18\v \x01(\tR\rlostInputPath\x12,\n" +
 	"\x04iter\x18\f \x01(\v2\x18.superstep.v1.IterReportR\x04iter\x12\x1d\n" +
 	"\n" +
-	"state_lost\x18\r \x01(\bR\tstateLost\"\xb4\x01\n" +
+	"state_lost\x18\r \x01(\bR\tstateLost\x126\n" +
+	"\n" +
+	"error_kind\x18\x0e \x01(\x0e2\x17.superstep.v1.ErrorKindR\terrorKind\x12B\n" +
+	"\x0eerror_location\x18\x0f \x01(\v2\x1b.superstep.v1.ErrorLocationR\rerrorLocation\"\xb4\x01\n" +
 	"\n" +
 	"IterReport\x12\x1c\n" +
 	"\tsuperstep\x18\x01 \x01(\x05R\tsuperstep\x12\x16\n" +
@@ -3637,7 +3840,14 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05*\xd9\x04\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\x9f\x01\n" +
+	"\tErrorKind\x12\x1a\n" +
+	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fERROR_KIND_USER\x10\x01\x12\x13\n" +
+	"\x0fERROR_KIND_LOST\x10\x02\x12\x18\n" +
+	"\x14ERROR_KIND_PERMANENT\x10\x03\x12\x18\n" +
+	"\x14ERROR_KIND_CANCELLED\x10\x04\x12\x18\n" +
+	"\x14ERROR_KIND_NO_WORKER\x10\x05*\xd9\x04\n" +
 	"\fJobEventKind\x12\x1e\n" +
 	"\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17JOB_EVENT_KIND_SNAPSHOT\x10\x01\x12 \n" +
@@ -3689,120 +3899,127 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 	return file_api_superstep_v1_superstep_proto_rawDescData
 }
 
-var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
-	(JobEventKind)(0),              // 1: superstep.v1.JobEventKind
-	(WorkerState)(0),               // 2: superstep.v1.WorkerState
-	(*SubmitJobRequest)(nil),       // 3: superstep.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),      // 4: superstep.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),          // 5: superstep.v1.GetJobRequest
-	(*WatchJobRequest)(nil),        // 6: superstep.v1.WatchJobRequest
-	(*ListJobsRequest)(nil),        // 7: superstep.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),       // 8: superstep.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),       // 9: superstep.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),      // 10: superstep.v1.CancelJobResponse
-	(*JobStatus)(nil),              // 11: superstep.v1.JobStatus
-	(*StageStatus)(nil),            // 12: superstep.v1.StageStatus
-	(*JobFailure)(nil),             // 13: superstep.v1.JobFailure
-	(*JobEvent)(nil),               // 14: superstep.v1.JobEvent
-	(*CollectOutput)(nil),          // 15: superstep.v1.CollectOutput
-	(*RegisterWorkerRequest)(nil),  // 16: superstep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 17: superstep.v1.RegisterWorkerResponse
-	(*HeartbeatRequest)(nil),       // 18: superstep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 19: superstep.v1.HeartbeatResponse
-	(*ListWorkersRequest)(nil),     // 20: superstep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),    // 21: superstep.v1.ListWorkersResponse
-	(*WorkerStatus)(nil),           // 22: superstep.v1.WorkerStatus
-	(*WorkerMessage)(nil),          // 23: superstep.v1.WorkerMessage
-	(*Hello)(nil),                  // 24: superstep.v1.Hello
-	(*CoordinatorMessage)(nil),     // 25: superstep.v1.CoordinatorMessage
-	(*AttemptRef)(nil),             // 26: superstep.v1.AttemptRef
-	(*TaskAssignment)(nil),         // 27: superstep.v1.TaskAssignment
-	(*ShuffleInput)(nil),           // 28: superstep.v1.ShuffleInput
-	(*MapOutputLocation)(nil),      // 29: superstep.v1.MapOutputLocation
-	(*TaskResult)(nil),             // 30: superstep.v1.TaskResult
-	(*IterReport)(nil),             // 31: superstep.v1.IterReport
-	(*Counters)(nil),               // 32: superstep.v1.Counters
-	(*MapOutputFile)(nil),          // 33: superstep.v1.MapOutputFile
-	(*SinkFile)(nil),               // 34: superstep.v1.SinkFile
-	(*FetchRequest)(nil),           // 35: superstep.v1.FetchRequest
-	(*FetchChunk)(nil),             // 36: superstep.v1.FetchChunk
-	(*DeleteJobFilesRequest)(nil),  // 37: superstep.v1.DeleteJobFilesRequest
-	(*DeleteJobFilesResponse)(nil), // 38: superstep.v1.DeleteJobFilesResponse
-	(*ListMembersRequest)(nil),     // 39: superstep.v1.ListMembersRequest
-	(*Member)(nil),                 // 40: superstep.v1.Member
-	(*ListMembersResponse)(nil),    // 41: superstep.v1.ListMembersResponse
-	nil,                            // 42: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 43: superstep.v1.TaskAssignment.ArgsEntry
+	(ErrorKind)(0),                 // 1: superstep.v1.ErrorKind
+	(JobEventKind)(0),              // 2: superstep.v1.JobEventKind
+	(WorkerState)(0),               // 3: superstep.v1.WorkerState
+	(*SubmitJobRequest)(nil),       // 4: superstep.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),      // 5: superstep.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),          // 6: superstep.v1.GetJobRequest
+	(*WatchJobRequest)(nil),        // 7: superstep.v1.WatchJobRequest
+	(*ListJobsRequest)(nil),        // 8: superstep.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),       // 9: superstep.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),       // 10: superstep.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),      // 11: superstep.v1.CancelJobResponse
+	(*ErrorLocation)(nil),          // 12: superstep.v1.ErrorLocation
+	(*JobStatus)(nil),              // 13: superstep.v1.JobStatus
+	(*StageStatus)(nil),            // 14: superstep.v1.StageStatus
+	(*JobFailure)(nil),             // 15: superstep.v1.JobFailure
+	(*JobEvent)(nil),               // 16: superstep.v1.JobEvent
+	(*CollectOutput)(nil),          // 17: superstep.v1.CollectOutput
+	(*RegisterWorkerRequest)(nil),  // 18: superstep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 19: superstep.v1.RegisterWorkerResponse
+	(*HeartbeatRequest)(nil),       // 20: superstep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 21: superstep.v1.HeartbeatResponse
+	(*ListWorkersRequest)(nil),     // 22: superstep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),    // 23: superstep.v1.ListWorkersResponse
+	(*WorkerStatus)(nil),           // 24: superstep.v1.WorkerStatus
+	(*WorkerMessage)(nil),          // 25: superstep.v1.WorkerMessage
+	(*Hello)(nil),                  // 26: superstep.v1.Hello
+	(*CoordinatorMessage)(nil),     // 27: superstep.v1.CoordinatorMessage
+	(*AttemptRef)(nil),             // 28: superstep.v1.AttemptRef
+	(*TaskAssignment)(nil),         // 29: superstep.v1.TaskAssignment
+	(*ShuffleInput)(nil),           // 30: superstep.v1.ShuffleInput
+	(*MapOutputLocation)(nil),      // 31: superstep.v1.MapOutputLocation
+	(*TaskResult)(nil),             // 32: superstep.v1.TaskResult
+	(*IterReport)(nil),             // 33: superstep.v1.IterReport
+	(*Counters)(nil),               // 34: superstep.v1.Counters
+	(*MapOutputFile)(nil),          // 35: superstep.v1.MapOutputFile
+	(*SinkFile)(nil),               // 36: superstep.v1.SinkFile
+	(*FetchRequest)(nil),           // 37: superstep.v1.FetchRequest
+	(*FetchChunk)(nil),             // 38: superstep.v1.FetchChunk
+	(*DeleteJobFilesRequest)(nil),  // 39: superstep.v1.DeleteJobFilesRequest
+	(*DeleteJobFilesResponse)(nil), // 40: superstep.v1.DeleteJobFilesResponse
+	(*ListMembersRequest)(nil),     // 41: superstep.v1.ListMembersRequest
+	(*Member)(nil),                 // 42: superstep.v1.Member
+	(*ListMembersResponse)(nil),    // 43: superstep.v1.ListMembersResponse
+	nil,                            // 44: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 45: superstep.v1.TaskAssignment.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	42, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
-	11, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
-	11, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
+	44, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	13, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
+	13, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
-	12, // 4: superstep.v1.JobStatus.stages:type_name -> superstep.v1.StageStatus
-	15, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
-	13, // 6: superstep.v1.JobStatus.failure:type_name -> superstep.v1.JobFailure
-	11, // 7: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
-	1,  // 8: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
-	26, // 9: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
-	32, // 10: superstep.v1.JobEvent.counters:type_name -> superstep.v1.Counters
-	0,  // 11: superstep.v1.JobEvent.state:type_name -> superstep.v1.JobState
-	29, // 12: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
-	26, // 13: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
-	26, // 14: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
-	22, // 15: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
-	2,  // 16: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
-	24, // 17: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
-	30, // 18: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
-	27, // 19: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
-	26, // 20: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
-	37, // 21: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
-	26, // 22: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	43, // 23: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
-	28, // 24: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
-	29, // 25: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
-	26, // 26: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
-	26, // 27: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
-	26, // 28: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
-	32, // 29: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
-	33, // 30: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
-	34, // 31: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
-	31, // 32: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
-	40, // 33: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
-	3,  // 34: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	5,  // 35: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 36: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	9,  // 37: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	5,  // 38: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	6,  // 39: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	16, // 40: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	18, // 41: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	23, // 42: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	20, // 43: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	39, // 44: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
-	35, // 45: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	37, // 46: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	4,  // 47: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	11, // 48: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	8,  // 49: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	10, // 50: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	11, // 51: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	14, // 52: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	17, // 53: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	19, // 54: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	25, // 55: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	21, // 56: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	41, // 57: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
-	36, // 58: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	38, // 59: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	47, // [47:60] is the sub-list for method output_type
-	34, // [34:47] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	14, // 4: superstep.v1.JobStatus.stages:type_name -> superstep.v1.StageStatus
+	17, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
+	15, // 6: superstep.v1.JobStatus.failure:type_name -> superstep.v1.JobFailure
+	1,  // 7: superstep.v1.JobStatus.error_kind:type_name -> superstep.v1.ErrorKind
+	12, // 8: superstep.v1.JobStatus.error_location:type_name -> superstep.v1.ErrorLocation
+	13, // 9: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
+	2,  // 10: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
+	28, // 11: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
+	34, // 12: superstep.v1.JobEvent.counters:type_name -> superstep.v1.Counters
+	0,  // 13: superstep.v1.JobEvent.state:type_name -> superstep.v1.JobState
+	31, // 14: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
+	28, // 15: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
+	28, // 16: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
+	24, // 17: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
+	3,  // 18: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
+	26, // 19: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
+	32, // 20: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
+	39, // 21: superstep.v1.WorkerMessage.deleted:type_name -> superstep.v1.DeleteJobFilesRequest
+	29, // 22: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
+	28, // 23: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
+	39, // 24: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
+	28, // 25: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
+	45, // 26: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	30, // 27: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
+	31, // 28: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
+	28, // 29: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
+	28, // 30: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
+	28, // 31: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
+	34, // 32: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
+	35, // 33: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
+	36, // 34: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
+	33, // 35: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
+	1,  // 36: superstep.v1.TaskResult.error_kind:type_name -> superstep.v1.ErrorKind
+	12, // 37: superstep.v1.TaskResult.error_location:type_name -> superstep.v1.ErrorLocation
+	42, // 38: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
+	4,  // 39: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	6,  // 40: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	8,  // 41: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	10, // 42: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	6,  // 43: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 44: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	18, // 45: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	20, // 46: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	25, // 47: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	22, // 48: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	41, // 49: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
+	37, // 50: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	39, // 51: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	5,  // 52: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	13, // 53: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	9,  // 54: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	11, // 55: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	13, // 56: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	16, // 57: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	19, // 58: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	21, // 59: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	27, // 60: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	23, // 61: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	43, // 62: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
+	38, // 63: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	40, // 64: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	52, // [52:65] is the sub-list for method output_type
+	39, // [39:52] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -3810,11 +4027,12 @@ func file_api_superstep_v1_superstep_proto_init() {
 	if File_api_superstep_v1_superstep_proto != nil {
 		return
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[20].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[21].OneofWrappers = []any{
 		(*WorkerMessage_Hello)(nil),
 		(*WorkerMessage_Result)(nil),
+		(*WorkerMessage_Deleted)(nil),
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[22].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[23].OneofWrappers = []any{
 		(*CoordinatorMessage_Assign)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_DeleteJob)(nil),
@@ -3824,8 +4042,8 @@ func file_api_superstep_v1_superstep_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   41,
+			NumEnums:      4,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
