@@ -4,7 +4,7 @@ BIN         := bin/superstep
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean
+.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean image test-containers test-k8s
 
 build:
 	$(GO) build -o $(BIN) ./cmd/superstep
@@ -71,6 +71,35 @@ proto:
 
 proto-check:
 	@GO=$(GO) bash api/gen.sh --check
+
+# The container image: a static build (CGO_ENABLED=0, -trimpath) of
+# cmd/superstep copied FROM scratch (deploy/Dockerfile), tagged
+# superstep:$(VERSION) and superstep:dev, and the S3 test server of the
+# compose cluster and the container tests, superstep-s3test:dev. Needs only
+# the docker CLI (nothing is pulled).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE_CTX := bin/image
+image:
+	rm -rf $(IMAGE_CTX); mkdir -p $(IMAGE_CTX)/tmp $(IMAGE_CTX)/s3test
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(IMAGE_CTX)/superstep ./cmd/superstep
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(IMAGE_CTX)/s3test/s3test ./deploy/s3test
+	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_CTX)/
+	docker build -q -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  -t superstep:$(VERSION) -t superstep:dev $(IMAGE_CTX)
+	docker build -q -f deploy/s3test/Dockerfile --build-arg VERSION=$(VERSION) -t superstep-s3test:dev $(IMAGE_CTX)/s3test
+	@docker image inspect superstep:dev --format 'superstep:$(VERSION) superstep:dev {{.Size}} bytes'
+
+# The Kubernetes manifests checked offline against the k8s.io/api types (a
+# separate module: deploy/k8scheck) and against the CLI's flags.
+test-k8s:
+	cd deploy/k8scheck && $(GO) test -count=1 ./...
+
+# Tests in real containers (build tag containers): the compose cluster,
+# faults, Swarm. They build the image first and skip only where docker
+# info fails.
+test-containers: image test-k8s
+	$(GO) test -count=1 -tags containers -timeout 12m ./deploy/containertest/...
 
 clean:
 	rm -rf bin $(DEMO_DIR)

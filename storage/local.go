@@ -62,6 +62,9 @@ func (w *localWriter) Close() error {
 		err = cerr
 	}
 	if err == nil {
+		err = os.Chmod(w.f.Name(), 0o644) // CreateTemp made it 0600
+	}
+	if err == nil {
 		err = os.Rename(w.f.Name(), w.name)
 	}
 	if err != nil {
