@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,8 +26,9 @@ import (
 )
 
 func newCoordinatorCmd() *cobra.Command {
-	var listen, dataDir, raftBind, id, peers, advertise string
+	var listen, dataDir, raftBind, id, peers, advertise, httpAddr string
 	var raftTimeout time.Duration
+	var lf logFlags
 	var allow []string
 	cmd := &cobra.Command{
 		Use:   "coordinator",
@@ -58,12 +58,20 @@ func newCoordinatorCmd() *cobra.Command {
 				cfg.Peers = ps
 			}
 			cfg.AllowPaths = allow
-			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			cfg.HTTP = httpAddr
+			log, err := lf.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			cfg.Log = log
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "coordinator listening on %s\n", s.Addr())
+			if a := s.HTTPAddr(); a != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "dashboard and metrics on http://%s/\n", a)
+			}
 			select {
 			case <-cmd.Context().Done():
 				return s.Close()
@@ -75,6 +83,8 @@ func newCoordinatorCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
+	f.StringVar(&httpAddr, "http", env("http", ""), "address to serve the dashboard and Prometheus /metrics on, e.g. 127.0.0.1:8080 (empty: none) [SUPERSTEP_HTTP]")
+	lf.register(f, "info")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
 	f.StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
 	f.StringVar(&id, "id", env("id", ""), "this coordinator's raft node ID (required with --peers; default \"coordinator\") [SUPERSTEP_ID]")
@@ -88,7 +98,8 @@ func newCoordinatorCmd() *cobra.Command {
 
 func newWorkerCmd() *cobra.Command {
 	var coord coordFlags
-	var listen, advertise, dataDir, memory, compression string
+	var listen, advertise, dataDir, memory, compression, httpAddr string
+	var lf logFlags
 	var slots int
 	var allow []string
 	cmd := &cobra.Command{
@@ -112,12 +123,18 @@ func newWorkerCmd() *cobra.Command {
 			if cfg.Compression, err = shuffle.ParseCompression(compression); err != nil {
 				return usagef("--compression: %v", err)
 			}
-			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			if cfg.Log, err = lf.logger(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			cfg.HTTP = httpAddr
 			w, err := worker.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "worker %s serving on %s\n", w.ID(), w.Addr())
+			if a := w.HTTPAddr(); a != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", a)
+			}
 			select {
 			case <-cmd.Context().Done():
 			case <-w.Done(): // stopped itself: exit non-zero so a restart policy acts
@@ -131,6 +148,8 @@ func newWorkerCmd() *cobra.Command {
 	f := cmd.Flags()
 	coord.register(f, "")
 	f.StringVar(&listen, "listen", env("worker-listen", "127.0.0.1:0"), "address to serve shuffle files on [SUPERSTEP_WORKER_LISTEN]")
+	f.StringVar(&httpAddr, "http", env("worker-http", ""), "address to serve Prometheus /metrics on (empty: none) [SUPERSTEP_WORKER_HTTP]")
+	lf.register(f, "info")
 	f.StringVar(&advertise, "advertise", env("advertise", ""), "address peers dial to reach this worker, HOST[:PORT] (needed with a wildcard --listen) [SUPERSTEP_ADVERTISE]")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")

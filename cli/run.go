@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"runtime"
@@ -39,6 +38,8 @@ type runFlags struct {
 	workDir     string
 	progress    string
 	checkpoints string
+	http        string
+	log         logFlags
 }
 
 // env returns the SUPERSTEP_* environment variable for a flag, or def.
@@ -87,6 +88,8 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "run: directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
 	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
 	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
+	fs.StringVar(&r.http, "http", env("http", ""), "run: serve the dashboard and Prometheus /metrics of the embedded cluster on this address, e.g. 127.0.0.1:8080 [SUPERSTEP_HTTP]")
+	r.log.register(fs, "warn")
 }
 
 func (r *runFlags) parts() int {
@@ -207,12 +210,18 @@ func newRunCmd() *cobra.Command {
 				wc := worker.DefaultConfig()
 				wc.Slots = max(1, rf.slots/rf.workers)
 				wc.Memory, wc.Compression = mem/int64(rf.workers), comp
-				wc.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: rf.workers, Worker: wc, WorkDir: rf.workDir})
+				if wc.Log, err = rf.log.logger(cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: rf.workers, Worker: wc, WorkDir: rf.workDir,
+					HTTP: rf.http})
 				if err != nil {
 					return err
 				}
 				defer emb.Close()
+				if a := emb.Coordinator.HTTPAddr(); a != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "dashboard and metrics on http://%s/\n", a)
+				}
 				cx := emb.Executor()
 				cx.OnEvent = pr.jobEvent
 				ex = cx
@@ -286,11 +295,13 @@ func (r *runFlags) validate(cmd string, fs *pflag.FlagSet) error {
 		return usagef("--partitions must be at least 1, got %d", r.partitions)
 	case r.workers < 0:
 		return usagef("--workers must be 0 (run in this process) or more, got %d", r.workers)
+	case r.http != "" && r.workers == 0:
+		return usagef("--http serves the embedded cluster's dashboard; --workers 0 runs without one")
 	case !slices.Contains(progressModes, r.progress):
 		return usagef("--progress must be one of %s, got %q", strings.Join(progressModes, ", "), r.progress)
 	}
 	only := map[string]string{"workers": "run", "memory": "run", "compression": "run", "work-dir": "run",
-		"coordinator": "submit", "detach": "submit", "retry-for": "submit"}
+		"coordinator": "submit", "detach": "submit", "retry-for": "submit", "http": "run", "log-format": "run", "log-level": "run"}
 	for _, name := range slices.Sorted(maps.Keys(only)) {
 		if fs.Changed(name) && only[name] != cmd {
 			why := "it applies to `superstep run`; a cluster's workers take it when they start (`superstep worker --" + name + "`)"

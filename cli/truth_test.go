@@ -59,6 +59,10 @@ func TestFlagsThatMakeNoSense(t *testing.T) {
 		{append([]string{"submit"}, append(base, "--memory", "1GB")...), "--memory"},
 		{append([]string{"submit"}, append(base, "--workers", "3")...), "--workers"},
 		{[]string{"status", "x", "--watch", "--progress", "fancy"}, "--progress"},
+		{append([]string{"run"}, append(base, "--workers", "0", "--http", "127.0.0.1:0")...), "--http"},
+		{append([]string{"run"}, append(base, "--log-format", "xml")...), "--log-format"},
+		{[]string{"coordinator", "--log-format", "xml"}, "--log-format"},
+		{[]string{"worker", "--data-dir", t.TempDir(), "--log-level", "loud"}, "--log-level"},
 	}
 	for _, c := range cases {
 		_, _, err := runCLI(context.Background(), c.args...)

@@ -230,6 +230,8 @@ type EmbeddedConfig struct {
 	Workers int
 	Worker  worker.Config // template; Coordinator, DataDir and ID are set per worker
 	WorkDir string        // empty: a temporary directory, removed by Close
+	// HTTP, when set, is the coordinator's dashboard and /metrics address.
+	HTTP string
 }
 
 // StartEmbedded starts a coordinator and cfg.Workers workers.
@@ -245,6 +247,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	sc := server.DefaultConfig()
 	sc.Log = cfg.Worker.Log
+	sc.HTTP = cfg.HTTP
 	coord, err := server.Start(ctx, sc)
 	if err != nil {
 		e.Close()

@@ -318,6 +318,7 @@ func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		r.buf = append(r.buf, chunk.GetData()...)
+		r.w.metrics.fetched.Add(float64(len(chunk.GetData())))
 	}
 }
 

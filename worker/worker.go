@@ -24,6 +24,7 @@ import (
 	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/internal/faults"
 	"github.com/superstep/superstep/internal/security"
+	"github.com/superstep/superstep/internal/telemetry"
 	"github.com/superstep/superstep/shuffle"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	// a job's inputs and outputs may lie under; an assignment of a job with
 	// a path outside them fails before the task runs.
 	AllowPaths security.Roots
+	// HTTP, when set, is the address to serve /metrics on (port 0: any).
+	HTTP string
 	// LeaderTimeout bounds how long a call to the coordinators keeps
 	// retrying while none leads (a failover, a restart); zero: the
 	// default of package redirect.
@@ -119,6 +122,9 @@ type Worker struct {
 	loops  sync.WaitGroup // connect and heartbeat loops
 	tasks  sync.WaitGroup // running tasks
 	health *health.Server
+	// metrics are the worker's Prometheus metrics; http serves them.
+	metrics *metrics
+	http    *telemetry.Server
 
 	mu      sync.Mutex // guards the fields below
 	running map[attemptKey]*runningTask
@@ -218,6 +224,13 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
 		done: make(chan struct{})}
+	w.metrics = newMetrics(w)
+	if cfg.HTTP != "" {
+		if w.http, err = telemetry.Serve(cfg.HTTP, w.Handler(), cfg.Log); err != nil {
+			lis.Close()
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+	}
 	pb.RegisterWorkerServer(w.srv, w)
 	w.health = health.NewServer() // SERVING once registered; see superstep health
 	w.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -228,6 +241,9 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20))}})
 	if err != nil {
 		w.srv.Stop()
+		if w.http != nil {
+			w.http.Close()
+		}
 		return nil, err
 	}
 	w.cc = pb.NewCoordinatorClient(w.conn)
@@ -441,6 +457,7 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		defer cancel()
 		w.slots <- struct{}{}
 		res := w.runTask(ctx, a)
+		w.metrics.ended(res)
 		<-w.slots
 		w.mu.Lock()
 		delete(w.running, k)
@@ -687,4 +704,7 @@ func (w *Worker) close() {
 	}
 	w.files.closeAll()
 	w.peers.closeAll()
+	if w.http != nil {
+		w.http.Close()
+	}
 }

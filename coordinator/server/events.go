@@ -51,10 +51,11 @@ func newEventLog() *eventLog {
 		changed: make(chan struct{}), lost: map[coordinator.WorkerID]int64{}}
 }
 
-// observe derives the events of one applied command (see raftnode.Applied).
-func (l *eventLog) observe(a raftnode.Applied) {
+// observe derives the events of one applied command (see raftnode.Applied)
+// and returns them.
+func (l *eventLog) observe(a raftnode.Applied) []coordinator.Event {
 	if a.Read == nil {
-		return
+		return nil
 	}
 	if a.Restored {
 		var dead []coordinator.WorkerID
@@ -76,7 +77,7 @@ func (l *eventLog) observe(a raftnode.Applied) {
 			}
 		}
 		l.mu.Unlock()
-		return
+		return nil
 	}
 	if wd, ok := a.Command.(coordinator.WorkerDead); ok && !a.Result.Ignored && a.Result.Err == nil {
 		l.mu.Lock()
@@ -88,7 +89,7 @@ func (l *eventLog) observe(a raftnode.Applied) {
 		evs = l.deriver.Derive(st, a.Command, a.Result, a.Index, a.At.UnixMilli())
 	})
 	if len(evs) == 0 {
-		return
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -129,6 +130,7 @@ func (l *eventLog) observe(a raftnode.Applied) {
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
+	return evs
 }
 
 // since returns the job's events after key, whether the log holds every

@@ -27,6 +27,7 @@ import (
 	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/raftnode"
 	"github.com/superstep/superstep/internal/security"
+	"github.com/superstep/superstep/internal/telemetry"
 )
 
 // Config configures a coordinator server; start from DefaultConfig.
@@ -52,6 +53,9 @@ type Config struct {
 	// a job's inputs and outputs may lie under: SubmitJob refuses any other
 	// job before a task runs. Workers check their own roots again.
 	AllowPaths security.Roots
+	// HTTP, when set, is the address of the dashboard and /metrics (port
+	// 0: any); see Handler.
+	HTTP string
 	// LostWorkerRetention is how long ListWorkers keeps listing a dead
 	// worker (marked dead, with when it was lost) before dropping it.
 	LostWorkerRetention time.Duration
@@ -92,7 +96,9 @@ type Server struct {
 	assignedInTerm bool
 	recvs          sync.WaitGroup // Connect's receive goroutines
 
-	events *eventLog // job events derived from the applied log (events.go)
+	events  *eventLog // job events derived from the applied log (events.go)
+	metrics *metrics  // Prometheus metrics (metrics.go)
+	http    *telemetry.Server
 }
 
 // stream is a worker's Connect stream.
@@ -135,7 +141,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog()}
-	rc.OnApply = func(a raftnode.Applied) { s.events.observe(a); s.notify() }
+	s.metrics = newMetrics(s)
+	rc.OnApply = func(a raftnode.Applied) { s.metrics.observe(s.events.observe(a)); s.notify() }
 	rc.OnLeadership = s.leadership
 	// The gRPC listener comes first: peers learn its address from the raft
 	// handshake.
@@ -169,6 +176,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	hs := health.NewServer() // the standard gRPC health service: superstep health
 	healthpb.RegisterHealthServer(s.srv, hs)
 	go s.srv.Serve(lis)
+	if cfg.HTTP != "" {
+		if s.http, err = telemetry.Serve(cfg.HTTP, s.Handler(), cfg.Log); err != nil {
+			s.srv.Stop()
+			node.Close()
+			return nil, fmt.Errorf("coordinator: %w", err)
+		}
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	go s.leaderLoop(lctx)
@@ -213,6 +227,9 @@ func (s *Server) Close() error {
 	}
 	stop()
 	<-s.done
+	if s.http != nil {
+		s.http.Close()
+	}
 	s.srv.Stop()
 	s.recvs.Wait()
 	return s.node.Close()
