@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -112,7 +112,7 @@ func TestMetricsAfterAJob(t *testing.T) {
 		{"superstep_jobs_submitted_total", nil, 1},
 		{"superstep_jobs", []string{"state", "succeeded"}, 1},
 		{"superstep_jobs", []string{"state", "running"}, 0},
-		{"superstep_job_duration_seconds", nil, 1},                                // one observation
+		{"superstep_job_duration_seconds", nil, 1},                                  // one observation
 		{"superstep_superstep_duration_seconds", nil, float64(len(st.GetStages()))}, // one per superstep
 		{"superstep_task_attempts_total", []string{"result", "started"}, float64(attempts)},
 		{"superstep_shuffle_written_bytes_total", nil, float64(shuffle)},
