@@ -217,6 +217,12 @@ func newSubmitCmd() *cobra.Command {
 			defer c.Close()
 			id, err := c.Submit(ctx, prog)
 			if err != nil {
+				if ctx.Err() != nil {
+					id := prog.Spec.JobID
+					return interruptedError{fmt.Errorf("interrupted while submitting: job %s may have been accepted, and then keeps running on the cluster\n"+
+						"check it: superstep status %s%s\ncancel it: superstep cancel %s%s",
+						id, id, coordinatorArg(rf.coord.addrs), id, coordinatorArg(rf.coord.addrs))}
+				}
 				return err
 			}
 			if rf.detach {
