@@ -104,6 +104,10 @@ type AssignTask struct {
 	Stamp
 	AttemptID
 	Worker WorkerID `json:"worker"`
+	// Term is the raft term of the proposing leader (fencing): an
+	// assignment from a term older than the newest the state has seen is
+	// rejected (ErrStaleTerm). Zero skips the check.
+	Term uint64 `json:"term,omitempty"`
 }
 
 // TaskSucceeded reports a successful attempt. The first success of a task
@@ -168,6 +172,8 @@ type FinishJob struct {
 	Stamp
 	Job   JobID  `json:"job"`
 	Error string `json:"error,omitempty"`
+	// Term is the proposing leader's raft term, as in AssignTask.
+	Term uint64 `json:"term,omitempty"`
 }
 
 // JobCleaned records that the files of an ended job were removed from its
@@ -175,6 +181,41 @@ type FinishJob struct {
 type JobCleaned struct {
 	Stamp
 	Job JobID `json:"job"`
+}
+
+// JobFilesDeleted records that a worker acknowledged deleting every file of
+// an ended job, so that the leader stops asking it (Job.Deleted).
+type JobFilesDeleted struct {
+	Stamp
+	Job    JobID    `json:"job"`
+	Worker WorkerID `json:"worker"`
+}
+
+// ForgetJob removes an ended, cleaned job from the state once its retention
+// period passed (LeaderConfig.RetainJobs), so that snapshots stop growing.
+type ForgetJob struct {
+	Stamp
+	Job JobID `json:"job"`
+}
+
+// Kind implements Command.
+func (JobFilesDeleted) Kind() string { return "job_files_deleted" }
+
+// Kind implements Command.
+func (ForgetJob) Kind() string { return "forget_job" }
+
+func (c JobFilesDeleted) validate() error {
+	if c.Job == "" || c.Worker == "" {
+		return badf("job_files_deleted: empty job or worker ID")
+	}
+	return nil
+}
+
+func (c ForgetJob) validate() error {
+	if c.Job == "" {
+		return badf("forget_job: empty job ID")
+	}
+	return nil
 }
 
 // Kind implements Command.
@@ -360,6 +401,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c, err = decodeAs[FinishJob](env.Body)
 	case JobCleaned{}.Kind():
 		c, err = decodeAs[JobCleaned](env.Body)
+	case JobFilesDeleted{}.Kind():
+		c, err = decodeAs[JobFilesDeleted](env.Body)
+	case ForgetJob{}.Kind():
+		c, err = decodeAs[ForgetJob](env.Body)
 	default:
 		return nil, badf("unknown command kind %q", env.Kind)
 	}

@@ -49,6 +49,10 @@ var (
 	// ErrJobPhase means a command needs the job in another phase (FinishJob
 	// of a running job, JobCleaned of a running job).
 	ErrJobPhase = errors.New("coordinator: job is not in the phase the command needs")
+	// ErrStaleTerm means an AssignTask or FinishJob carries the raft term
+	// of a leader older than the newest the state has seen: a deposed
+	// leader may neither assign nor commit.
+	ErrStaleTerm = errors.New("coordinator: command from a deposed leader's term")
 	// ErrMapOutputLost is returned by State.ShuffleInputs when a map output
 	// the stage reads is not committed (it was lost and is being recomputed).
 	ErrMapOutputLost = errors.New("coordinator: map output lost")

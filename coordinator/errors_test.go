@@ -57,3 +57,19 @@ func TestRestoreLegacyErrorKind(t *testing.T) {
 		t.Fatalf("restored kind %q err %v", j.ErrorKind, j.Err())
 	}
 }
+
+// TestFencing: once the state has applied an assignment of term 2, an
+// assignment or a commit of term 1 (a deposed leader) is rejected and
+// changes nothing.
+func TestFencing(t *testing.T) {
+	h := newHarness(t)
+	h.worker("w1", 4)
+	h.submit("j", twoStageSpec(2, 1))
+	h.apply(AssignTask{AttemptID: attempt("j", 0, 0, 0), Worker: "w1", Term: 2})
+	h.reject(AssignTask{AttemptID: attempt("j", 0, 1, 0), Worker: "w1", Term: 1}, ErrStaleTerm)
+	h.reject(FinishJob{Job: "j", Term: 1}, ErrStaleTerm)
+	h.apply(AssignTask{AttemptID: attempt("j", 0, 1, 0), Worker: "w1", Term: 3})
+	if h.s.Term != 3 {
+		t.Fatalf("state term %d, want 3", h.s.Term)
+	}
+}

@@ -113,7 +113,10 @@ type Job struct {
 	StartedMs   int64 `json:"started_ms,omitempty"`
 	EndedMs     int64 `json:"ended_ms,omitempty"`
 	// Cleaned is set once the job's files were removed from its workers.
-	Cleaned bool     `json:"cleaned,omitempty"`
+	Cleaned bool `json:"cleaned,omitempty"`
+	// Deleted lists, sorted, the workers that acknowledged deleting the
+	// ended job's files (JobFilesDeleted).
+	Deleted []WorkerID `json:"deleted,omitempty"`
 	Stages  []*Stage `json:"stages"`
 
 	plan *Spec // decoded Spec
@@ -174,6 +177,9 @@ type State struct {
 	Jobs []*Job `json:"jobs"`
 	// Workers sorted by ID.
 	Workers []*Worker `json:"workers"`
+	// Term is the newest leader term of an applied AssignTask or FinishJob
+	// (fencing).
+	Term uint64 `json:"term,omitempty"`
 
 	jobs    map[JobID]*Job
 	workers map[WorkerID]*Worker
@@ -230,6 +236,9 @@ func (s *State) Apply(c Command) Result {
 		return rejected(err)
 	}
 	s.now = c.stamp()
+	if err := s.fence(c); err != nil {
+		return rejected(err)
+	}
 	switch c := c.(type) {
 	case SubmitJob:
 		return s.submit(c)
@@ -251,6 +260,10 @@ func (s *State) Apply(c Command) Result {
 		return s.finish(c)
 	case JobCleaned:
 		return s.cleaned(c)
+	case JobFilesDeleted:
+		return s.filesDeleted(c)
+	case ForgetJob:
+		return s.forget(c)
 	}
 	return rejected(badf("unknown command %T", c))
 }
@@ -710,6 +723,9 @@ func (s *State) finish(c FinishJob) Result {
 		return Result{Phases: []PhaseChange{s.endJob(j, JobFailed, KindPermanent, c.Error)}}
 	}
 	j.Phase = JobSucceeded
+	if j.EndedMs == 0 {
+		j.EndedMs = s.now
+	}
 	return Result{Phases: []PhaseChange{{j.ID, JobSucceeded}}}
 }
 
@@ -724,6 +740,56 @@ func (s *State) cleaned(c JobCleaned) Result {
 		return ignored
 	}
 	j.Cleaned = true
+	return Result{}
+}
+
+// fence rejects an AssignTask or FinishJob from an older term than the
+// newest applied, and records a newer one. The term is recorded even when
+// the command is then rejected for another reason: the proposer leads.
+func (s *State) fence(c Command) error {
+	var term uint64
+	switch c := c.(type) {
+	case AssignTask:
+		term = c.Term
+	case FinishJob:
+		term = c.Term
+	}
+	if term == 0 {
+		return nil
+	}
+	if term < s.Term {
+		return fmt.Errorf("%w: %s of term %d, the state has seen term %d", ErrStaleTerm, c.Kind(), term, s.Term)
+	}
+	s.Term = term
+	return nil
+}
+
+func (s *State) filesDeleted(c JobFilesDeleted) Result {
+	j := s.jobs[c.Job]
+	switch {
+	case j == nil:
+		return rejected(fmt.Errorf("%w: %s", ErrUnknownJob, c.Job))
+	case !j.Phase.Ended():
+		return rejected(fmt.Errorf("%w: files of %s job %s deleted", ErrJobPhase, j.Phase, j.ID))
+	}
+	i, found := slices.BinarySearch(j.Deleted, c.Worker)
+	if found || j.Cleaned {
+		return ignored
+	}
+	j.Deleted = slices.Insert(j.Deleted, i, c.Worker)
+	return Result{}
+}
+
+func (s *State) forget(c ForgetJob) Result {
+	j := s.jobs[c.Job]
+	switch {
+	case j == nil:
+		return ignored
+	case !j.Phase.Ended() || !j.Cleaned:
+		return rejected(fmt.Errorf("%w: forget of %s job %s (cleaned %v)", ErrJobPhase, j.Phase, j.ID, j.Cleaned))
+	}
+	delete(s.jobs, j.ID)
+	s.Jobs = slices.DeleteFunc(s.Jobs, func(x *Job) bool { return x == j })
 	return Result{}
 }
 
