@@ -117,7 +117,7 @@ type Job struct {
 	// Deleted lists, sorted, the workers that acknowledged deleting the
 	// ended job's files (JobFilesDeleted).
 	Deleted []WorkerID `json:"deleted,omitempty"`
-	Stages  []*Stage `json:"stages"`
+	Stages  []*Stage   `json:"stages"`
 
 	plan *Spec // decoded Spec
 }
