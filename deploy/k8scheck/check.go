@@ -108,7 +108,9 @@ func Check(m *Manifests, cli CLI, img Image) []error {
 		fail("coordinator: POD_NAME and POD_NAMESPACE must come from metadata.name and metadata.namespace")
 	}
 	dataDir, _ := Value(flags, "data-dir")
-	if !mounted(c, dataDir, func(v string) bool { return slices.ContainsFunc(sts.Spec.VolumeClaimTemplates, func(p corev1.PersistentVolumeClaim) bool { return p.Name == v }) }) {
+	if !mounted(c, dataDir, func(v string) bool {
+		return slices.ContainsFunc(sts.Spec.VolumeClaimTemplates, func(p corev1.PersistentVolumeClaim) bool { return p.Name == v })
+	}) {
 		fail("coordinator --data-dir %s is not on a PersistentVolumeClaim of the StatefulSet", dataDir)
 	}
 	for _, pdb := range m.PDBs {
