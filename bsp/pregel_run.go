@@ -334,8 +334,10 @@ func (b *partBuilder[K, V, E, M]) finish() (*pregelPart[K, V, E], error) {
 // load builds the partition from the stage's shuffle input: the edge side
 // and the vertex side (if any). See pregel_load.go.
 func (r *pregelRun[K, V, E, M]) load() error {
+	in := r.tc.report.RecordsIn
 	err := r.loadDense()
 	if errors.Is(err, errOverBudget) {
+		r.tc.report.RecordsIn = in // loadSorted reads the input again
 		r.tc.report.Spills++
 		err = r.loadSorted()
 	}

@@ -341,7 +341,12 @@ func openSorted[V any](tc *taskCtx, node, side, part int, keyOnly bool) (*sorted
 	if err != nil {
 		return nil, err
 	}
-	return openSortedFrom[V](tc, openers, keyOnly)
+	r, err := openSortedFrom[V](tc, openers, keyOnly)
+	if err != nil {
+		return nil, err
+	}
+	r.in = &tc.report.RecordsIn // a stage's shuffle input; Pregel messages (openSortedFrom) are not records in
+	return r, nil
 }
 
 // openSortedFrom merges the given runs.
@@ -357,7 +362,7 @@ func openSortedFrom[V any](tc *taskCtx, openers []RunOpener, keyOnly bool) (*sor
 		return nil, err
 	}
 	tc.onClose(func() { _ = m.Close() })
-	r := &sortedReader[V]{m: m, keyOnly: keyOnly, limit: 2*fanIn + 2, in: &tc.report.RecordsIn}
+	r := &sortedReader[V]{m: m, keyOnly: keyOnly, limit: 2*fanIn + 2, in: new(int64)}
 	if !keyOnly {
 		if r.c, err = codec.For[shuffleRow[V]](); err != nil {
 			return nil, err
