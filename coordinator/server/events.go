@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,6 +23,7 @@ const maxJobEvents = 1 << 18
 // of the status, and the dashboard. observe runs on raft's FSM goroutine.
 type eventLog struct {
 	deriver *coordinator.EventDeriver // only observe touches it
+	applied atomic.Uint64             // the last applied raft index
 
 	mu      sync.Mutex // guards the fields below
 	jobs    map[coordinator.JobID]*jobEvents
@@ -56,6 +58,9 @@ func newEventLog() *eventLog {
 func (l *eventLog) observe(a raftnode.Applied) []coordinator.Event {
 	if a.Read == nil {
 		return nil
+	}
+	if a.Index > 0 {
+		l.applied.Store(a.Index)
 	}
 	if a.Restored {
 		var dead []coordinator.WorkerID

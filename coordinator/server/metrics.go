@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/coordinator/dashboard"
 	"github.com/superstep/superstep/internal/telemetry"
 )
 
@@ -192,11 +193,12 @@ func stateLabel(p coordinator.JobPhase) string {
 	return "pending"
 }
 
-// Handler serves the coordinator's HTTP endpoints: /metrics (and the
-// dashboard, when built in).
+// Handler serves the coordinator's HTTP endpoints: the dashboard (/,
+// /jobs/ID, /workers, /coordinators, /api/) and /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", telemetry.MetricsHandler(s.metrics.reg))
+	mux.Handle("GET /metrics", telemetry.MetricsHandler(s.metrics.reg))
+	dashboard.Handler(dashSource{s}, mux)
 	return mux
 }
 
