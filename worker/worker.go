@@ -489,6 +489,12 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.JobID != jobID {
+		return nil, fmt.Errorf("worker %s: the spec of job %q was assigned as job %q", w.id, spec.JobID, jobID)
+	}
+	if err := w.cfg.AllowPaths.CheckSpec(spec); err != nil {
+		return nil, fmt.Errorf("worker %s refuses job %s: %w", w.id, jobID, err)
+	}
 	job, err := bsp.Lookup(a.GetJobName())
 	if err != nil {
 		return nil, err
@@ -605,14 +611,11 @@ func (w *Worker) pruneMessages(jobID string, k int) {
 }
 
 // checkAssignment refuses, before anything runs or is written, an
-// assignment whose job ID could leave the data directory or whose inputs
-// and outputs lie outside --allow-path.
+// assignment whose job ID could leave the data directory. (program checks
+// the job's paths against --allow-path, once per job.)
 func (w *Worker) checkAssignment(a *pb.TaskAssignment) error {
 	if err := security.ValidName("job", a.GetAttempt().GetJobId()); err != nil {
 		return fmt.Errorf("worker %s: %w", w.id, err)
-	}
-	if err := w.cfg.AllowPaths.CheckSpec(a.GetAttempt().GetJobId(), a.GetSpec()); err != nil {
-		return fmt.Errorf("worker %s refuses job %s: %w", w.id, a.GetAttempt().GetJobId(), err)
 	}
 	return nil
 }

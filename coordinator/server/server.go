@@ -26,6 +26,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/raftnode"
+	"github.com/superstep/superstep/internal/planspec"
 	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/internal/telemetry"
 )
@@ -262,7 +263,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := s.cfg.AllowPaths.CheckSpec(sid, spec); err != nil {
+	if ps, err := planspec.Decode(spec); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "job %s: %v", sid, err)
+	} else if err := s.cfg.AllowPaths.CheckSpec(ps); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 	}
 	id := coordinator.JobID(sid)

@@ -1,11 +1,12 @@
 package security
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/superstep/superstep/internal/planspec"
 )
 
 func TestInside(t *testing.T) {
@@ -97,40 +98,34 @@ func TestRootsAllowed(t *testing.T) {
 	}
 }
 
-func spec(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestCheckSpec(t *testing.T) {
 	base := t.TempDir()
 	rs := Roots{filepath.Join(base, "in"), filepath.Join(base, "out")}
-	type m = map[string]any
-	stage := func(path string) m {
-		return m{"input": m{"splits": []m{{"files": []m{{"path": path}}}}}}
+	stage := func(path string) planspec.StageSpec {
+		return planspec.StageSpec{Input: planspec.InputSpec{Splits: []planspec.Split{{Files: []planspec.FileRange{{Path: path}}}}}}
 	}
-	good := spec(t, m{"stages": []m{stage(filepath.Join(base, "in", "a"))}, "sinks": []m{{"dir": filepath.Join(base, "out", "wc")}}})
-	if err := rs.CheckSpec("j", good); err != nil {
+	iter := func(dir string) planspec.StageSpec {
+		return planspec.StageSpec{Iterate: &planspec.IterateSpec{CheckpointDir: dir}}
+	}
+	good := &planspec.Spec{JobID: "j", Stages: []planspec.StageSpec{stage(filepath.Join(base, "in", "a"))},
+		Sinks: []planspec.SinkSpec{{Dir: filepath.Join(base, "out", "wc")}}}
+	if err := rs.CheckSpec(good); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string][]byte{
-		"input /etc/passwd":  spec(t, m{"stages": []m{stage("/etc/passwd")}}),
-		"output outside":     spec(t, m{"stages": []m{stage(filepath.Join(base, "in", "a"))}, "sinks": []m{{"dir": filepath.Join(base, "elsewhere")}}}),
-		"checkpoint outside": spec(t, m{"stages": []m{{"iterate": m{"checkpoint_dir": filepath.Join(base, "ck", "j", "stage-0")}}}}),
-		"malformed":          []byte("{"),
+	for name, sp := range map[string]*planspec.Spec{
+		"input /etc/passwd": {JobID: "j", Stages: []planspec.StageSpec{stage("/etc/passwd")}},
+		"output outside": {JobID: "j", Stages: []planspec.StageSpec{stage(filepath.Join(base, "in", "a"))},
+			Sinks: []planspec.SinkSpec{{Dir: filepath.Join(base, "elsewhere")}}},
+		"checkpoint outside": {JobID: "j", Stages: []planspec.StageSpec{iter(filepath.Join(base, "ck", "j", "stage-0"))}},
 	} {
-		if err := rs.CheckSpec("j", b); err == nil {
-			t.Errorf("%s: accepted", name)
+		if err := rs.CheckSpec(sp); !errors.Is(err, ErrOutsideRoot) {
+			t.Errorf("%s: %v, want ErrOutsideRoot", name, err)
 		}
 	}
 	// Without roots only the shape of a checkpoint directory is checked:
 	// executors remove it recursively.
 	for dir, ok := range map[string]bool{"/tmp/ck/j/stage-0": true, "/home": false, "/tmp/ck/other/stage-0": false, "/tmp/ck/j/stage-1": false} {
-		err := Roots(nil).CheckSpec("j", spec(t, m{"stages": []m{{"iterate": m{"checkpoint_dir": dir}}}}))
+		err := Roots(nil).CheckSpec(&planspec.Spec{JobID: "j", Stages: []planspec.StageSpec{iter(dir)}})
 		if (err == nil) != ok {
 			t.Errorf("checkpoint dir %s: %v, want ok=%v", dir, err, ok)
 		}
