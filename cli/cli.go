@@ -82,5 +82,6 @@ Start with:
 	root.AddCommand(newRunCmd(), newExplainCmd(), newCoordinatorCmd(), newWorkerCmd(), newSubmitCmd(),
 		newJobsCmd(), newStatusCmd(), newCancelCmd(), newWorkersCmd(), newMembersCmd(), newHealthCmd())
 	root.AddCommand(newSearchCmd(), newServeCmd(), newIndexCmd())
+	root.AddCommand(newCertsCmd())
 	return root
 }

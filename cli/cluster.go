@@ -21,6 +21,7 @@ import (
 	"github.com/superstep/superstep/coordinator/raftnode"
 	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
 )
@@ -30,6 +31,7 @@ func newCoordinatorCmd() *cobra.Command {
 	var raftTimeout time.Duration
 	var lf logFlags
 	var allow []string
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
@@ -64,6 +66,13 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			cfg.Log = log
+			if cfg.TLS, err = tf.load(security.RoleCoordinator); err != nil {
+				return err
+			}
+			if cfg.Tokens, err = tf.tokens(); err != nil {
+				return err
+			}
+			cfg.Insecure = tf.insecure
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -93,6 +102,7 @@ func newCoordinatorCmd() *cobra.Command {
 	f.DurationVar(&raftTimeout, "raft-timeout", envDuration("raft-timeout", server.DefaultRaftTimeout),
 		"raft heartbeat and election timeout with --data-dir; a failover takes one to two of it [SUPERSTEP_RAFT_TIMEOUT]")
 	allowPathFlag(cmd, &allow)
+	tf.register(cmd.Flags(), true)
 	return cmd
 }
 
@@ -102,6 +112,7 @@ func newWorkerCmd() *cobra.Command {
 	var lf logFlags
 	var slots int
 	var allow []string
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "run a worker that executes tasks and serves shuffle files",
@@ -127,6 +138,10 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			cfg.HTTP = httpAddr
+			if cfg.TLS, err = tf.load(security.RoleWorker); err != nil {
+				return err
+			}
+			cfg.Insecure = tf.insecure
 			w, err := worker.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -156,6 +171,7 @@ func newWorkerCmd() *cobra.Command {
 	f.StringVar(&memory, "memory", env("memory", ""), "memory budget for shuffle buffers, e.g. 2GiB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
 	allowPathFlag(cmd, &allow)
+	tf.register(f, true)
 	return cmd
 }
 
@@ -174,6 +190,7 @@ func allowPathFlag(cmd *cobra.Command, roots *[]string) {
 type coordFlags struct {
 	addrs    string
 	retryFor time.Duration
+	tls      tlsFlags
 }
 
 func (c *coordFlags) register(f *pflag.FlagSet, prefix string) {
@@ -187,10 +204,20 @@ func (c *coordFlags) dial(ctx context.Context) (*cluster.Client, error) {
 	if _, err := redirect.ParseAddrs(c.addrs); err != nil {
 		return nil, usagef("--coordinator: %v", err)
 	}
-	return cluster.DialWith(ctx, c.addrs, cluster.DialConfig{RetryFor: c.retryFor})
+	dc := cluster.DialConfig{RetryFor: c.retryFor}
+	var err error
+	if dc.TLS, dc.Token, err = c.tls.client(); err != nil {
+		return nil, err
+	}
+	return cluster.DialWith(ctx, c.addrs, dc)
 }
 
-func coordinatorFlag(cmd *cobra.Command, c *coordFlags) { c.register(cmd.Flags(), "") }
+// coordinatorFlag adds a client command's --coordinator, --retry-for,
+// --tls-dir and --token-file.
+func coordinatorFlag(cmd *cobra.Command, c *coordFlags) {
+	c.register(cmd.Flags(), "")
+	c.tls.register(cmd.Flags(), false)
+}
 
 func newSubmitCmd() *cobra.Command {
 	rf := &runFlags{}

@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/superstep/superstep/internal/security"
 )
 
 // newHealthCmd is the readiness check of containers and probes: scratch
@@ -17,6 +18,7 @@ import (
 func newHealthCmd() *cobra.Command {
 	var addr string
 	var timeout time.Duration
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "health --addr HOST:PORT",
 		Short: "exit 0 when the coordinator or worker at --addr answers that it is serving",
@@ -30,7 +32,11 @@ func newHealthCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			status, err := checkHealth(ctx, addr)
+			tl, err := tf.anyRole()
+			if err != nil {
+				return err
+			}
+			status, err := checkHealth(ctx, addr, tl)
 			if err != nil {
 				return err
 			}
@@ -43,11 +49,12 @@ func newHealthCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "addr", env("health-addr", ""), "address of the coordinator or worker [SUPERSTEP_HEALTH_ADDR]")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
+	cmd.Flags().StringVar(&tf.dir, "tls-dir", env("tls-dir", ""), "directory of certificates; any role's files found there are used [SUPERSTEP_TLS_DIR]")
 	return cmd
 }
 
-func checkHealth(ctx context.Context, addr string) (healthpb.HealthCheckResponse_ServingStatus, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func checkHealth(ctx context.Context, addr string, tl *security.TLS) (healthpb.HealthCheckResponse_ServingStatus, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tl.ClientCreds(security.Roles...)))
 	if err != nil {
 		return 0, fmt.Errorf("health %s: %w", addr, err)
 	}

@@ -80,6 +80,7 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	cpus := runtime.NumCPU()
 	fs.IntVar(&r.workers, "workers", envInt("workers", 2), "run: workers of the embedded cluster; 0 runs tasks in-process without gRPC [SUPERSTEP_WORKERS]")
 	r.coord.register(fs, "submit: ")
+	r.coord.tls.register(fs, false)
 	fs.BoolVar(&r.detach, "detach", false, "submit: print the job id and return without waiting")
 	fs.IntVar(&r.slots, "slots", envInt("slots", cpus), "tasks run at once, over all workers [SUPERSTEP_SLOTS]")
 	fs.IntVar(&r.partitions, "partitions", envInt("partitions", 0), "partitions of wide operators (default 2 x slots) [SUPERSTEP_PARTITIONS]")

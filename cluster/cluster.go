@@ -22,6 +22,7 @@ import (
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
 )
@@ -132,7 +133,7 @@ func (c *Client) Result(ctx context.Context, st *pb.JobStatus) (*bsp.Result, err
 	for _, co := range st.GetCollected() {
 		var blocks [][]byte
 		for _, o := range co.GetOutputs() {
-			b, err := fetchAll(ctx, o)
+			b, err := fetchAll(ctx, c.tls, o)
 			if err != nil {
 				return nil, err
 			}
@@ -144,12 +145,12 @@ func (c *Client) Result(ctx context.Context, st *pb.JobStatus) (*bsp.Result, err
 }
 
 // fetchAll reads every block of the one-partition output o from its worker.
-func fetchAll(ctx context.Context, o *pb.MapOutputLocation) ([][]byte, error) {
+func fetchAll(ctx context.Context, t *security.TLS, o *pb.MapOutputLocation) ([][]byte, error) {
 	ix, err := shuffle.UnmarshalIndex(o.GetIndex())
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(o.GetAddress(), worker.FetchDialOptions()...)
+	conn, err := grpc.NewClient(o.GetAddress(), worker.FetchDialOptionsTLS(t)...)
 	if err != nil {
 		return nil, err
 	}

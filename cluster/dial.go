@@ -12,6 +12,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/coordinator/redirect"
+	"github.com/superstep/superstep/internal/security"
 )
 
 // Client talks to the coordinators of a cluster: every call goes to the
@@ -19,6 +20,7 @@ import (
 // the Conn's retry period (see package redirect).
 type Client struct {
 	addrs string
+	tls   *security.TLS // nil: plaintext (also for fetching collected outputs)
 	conn  *redirect.Conn
 	CC    pb.CoordinatorClient
 }
@@ -36,12 +38,21 @@ type DialConfig struct {
 	ProbeFor time.Duration
 	// DialOptions are added to every connection.
 	DialOptions []grpc.DialOption
+	// TLS makes the client speak mutual TLS with the client role's
+	// certificate, and Token is sent with every call (it needs TLS); see
+	// WithTLS and WithToken.
+	TLS   *security.TLS
+	Token string
 }
 
 // Dial connects to the coordinators at addrs (comma-separated host:port)
 // with the default retry period.
-func Dial(ctx context.Context, addrs string) (*Client, error) {
-	return DialWith(ctx, addrs, DialConfig{})
+func Dial(ctx context.Context, addrs string, opts ...DialOption) (*Client, error) {
+	var cfg DialConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return DialWith(ctx, addrs, cfg)
 }
 
 // DialWith connects to the coordinators at addrs and checks that a leader
@@ -57,19 +68,27 @@ func DialWith(ctx context.Context, addrs string, cfg DialConfig) (*Client, error
 	if cfg.ProbeFor <= 0 {
 		cfg.ProbeFor = min(cfg.RetryFor, 5*time.Second)
 	}
-	opts := append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20),
-		grpc.MaxCallSendMsgSize(256<<20))}, cfg.DialOptions...)
+	cctx, cancel := context.WithTimeout(ctx, cfg.ProbeFor)
+	defer cancel()
+	hs := newHandshakes(cfg.TLS.ClientCreds(security.RoleCoordinator), cancel) // a refusal is not a slow start
+	opts := append(append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20),
+		grpc.MaxCallSendMsgSize(256<<20))}, cfg.credentials(hs)...), cfg.DialOptions...)
 	conn, err := redirect.Dial(list, redirect.Options{RetryFor: cfg.RetryFor, DialOptions: opts})
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{addrs: strings.Join(list, ","), conn: conn, CC: pb.NewCoordinatorClient(conn)}
-	cctx, cancel := context.WithTimeout(ctx, cfg.ProbeFor)
-	defer cancel()
+	c := &Client{addrs: strings.Join(list, ","), tls: cfg.TLS, conn: conn, CC: pb.NewCoordinatorClient(conn)}
 	if _, err := c.CC.ListWorkers(cctx, &pb.ListWorkersRequest{}); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: no coordinator at %s: is `superstep coordinator` running? (%v)", ErrUnreachable,
-			c.addrs, status.Convert(err).Message())
+		if refused := authError(err, hs); refused != nil {
+			return nil, fmt.Errorf("coordinator at %s: %w", c.addrs, refused)
+		}
+		hint := ""
+		if cfg.TLS == nil {
+			hint = "; a coordinator with TLS needs --tls-dir"
+		}
+		return nil, fmt.Errorf("%w: no coordinator at %s: is `superstep coordinator` running? (%v)%s", ErrUnreachable,
+			c.addrs, status.Convert(err).Message(), hint)
 	}
 	return c, nil
 }

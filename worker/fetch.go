@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
@@ -31,9 +30,21 @@ const fetchChunk = 4 << 20
 // both ends of the Worker service use large fixed windows.
 const fetchWindow = 8 << 20
 
-// FetchDialOptions are the client options for the Worker service.
-func FetchDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+// FetchDialOptions are the client options for the Worker service, in
+// plaintext.
+func FetchDialOptions() []grpc.DialOption { return FetchDialOptionsTLS(nil) }
+
+// workerRules says who may call the Worker service: workers and clients
+// fetch (clients read collected outputs), the coordinator deletes.
+var workerRules = map[string]security.Rule{
+	pb.Worker_FetchPartition_FullMethodName: {Peers: []security.Role{security.RoleWorker, security.RoleClient}},
+	pb.Worker_DeleteJobFiles_FullMethodName: {Peers: []security.Role{security.RoleCoordinator}},
+}
+
+// FetchDialOptionsTLS are the client options for the Worker service over
+// mutual TLS with t (nil: plaintext).
+func FetchDialOptionsTLS(t *security.TLS) []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithTransportCredentials(t.ClientCreds(security.RoleWorker)),
 		grpc.WithInitialWindowSize(fetchWindow), grpc.WithInitialConnWindowSize(fetchWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(shuffle.MaxBlockSize + 1<<20))}
 }
@@ -142,6 +153,7 @@ func (w *Worker) DeleteJobFiles(ctx context.Context, req *pb.DeleteJobFilesReque
 
 // peers caches client connections to other workers.
 type peers struct {
+	tls   *security.TLS
 	mu    sync.Mutex // guards conns
 	conns map[string]*grpc.ClientConn
 }
@@ -152,7 +164,7 @@ func (p *peers) client(addr string) (pb.WorkerClient, error) {
 	if c, ok := p.conns[addr]; ok {
 		return pb.NewWorkerClient(c), nil
 	}
-	c, err := grpc.NewClient(addr, FetchDialOptions()...)
+	c, err := grpc.NewClient(addr, FetchDialOptionsTLS(p.tls)...)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,12 @@ type Config struct {
 	// retrying while none leads (a failover, a restart); zero: the
 	// default of package redirect.
 	LeaderTimeout time.Duration
+	// TLS, when set, makes the shuffle service and the connections to the
+	// coordinator and to peers speak mutual TLS 1.3 with the worker's role
+	// certificate. Without it the listen address must be loopback unless
+	// Insecure is set.
+	TLS      *security.TLS
+	Insecure bool
 }
 
 // DefaultConfig listens on a free loopback port with two slots and 1 GiB.
@@ -197,6 +203,9 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := security.CheckListen("worker", cfg.Listen, cfg.TLS != nil, cfg.Insecure); err != nil {
+		return nil, err
+	}
 	if cfg.ID == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -219,8 +228,10 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		lis.Close()
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: grpc.NewServer(grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow)),
-		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{conns: map[string]*grpc.ClientConn{}},
+	auth := &security.Authorizer{Rules: workerRules}
+	srv := grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow))...)
+	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: srv,
+		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{tls: cfg.TLS, conns: map[string]*grpc.ClientConn{}},
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
 		done: make(chan struct{})}
@@ -238,6 +249,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	go w.srv.Serve(lis)
 	addrs, _ := redirect.ParseAddrs(cfg.Coordinator) // checked by Validate
 	w.conn, err = redirect.Dial(addrs, redirect.Options{RetryFor: cfg.LeaderTimeout, DialOptions: []grpc.DialOption{
+		grpc.WithTransportCredentials(cfg.TLS.ClientCreds(security.RoleCoordinator)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20))}})
 	if err != nil {
 		w.srv.Stop()

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/internal/security"
 )
 
 func startTest(t *testing.T, cfg Config) pb.CoordinatorClient {
@@ -84,5 +86,25 @@ func TestSubmitChecksAllowPaths(t *testing.T) {
 	}
 	if _, err := cc.GetJob(ctx, &pb.GetJobRequest{JobId: r.GetJobId()}); err != nil {
 		t.Fatalf("the made id %q names no job: %v", r.GetJobId(), err)
+	}
+}
+
+// TestNonLoopbackNeedsTLS: without TLS a coordinator asked to listen on
+// every interface refuses to start, binding nothing, and names certs init.
+func TestNonLoopbackNeedsTLS(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		cfg := DefaultConfig()
+		cfg.Listen = addr
+		s, err := Start(context.Background(), cfg)
+		if !errors.Is(err, security.ErrInsecureListen) || !strings.Contains(err.Error(), "superstep certs init") {
+			if s != nil {
+				s.Close()
+			}
+			t.Fatalf("listen %s without TLS: %v", addr, err)
+		}
+	}
+	if !security.IsLoopback("127.0.0.1:7070") || !security.IsLoopback("[::1]:1") || !security.IsLoopback("localhost:1") ||
+		security.IsLoopback("10.0.0.1:1") || security.IsLoopback(":1") {
+		t.Fatal("IsLoopback")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,6 +61,13 @@ type Config struct {
 	// LostWorkerRetention is how long ListWorkers keeps listing a dead
 	// worker (marked dead, with when it was lost) before dropping it.
 	LostWorkerRetention time.Duration
+	// TLS, when set, makes the gRPC service (and raft between
+	// coordinators) speak mutual TLS 1.3 with role certificates, and
+	// Tokens checks the clients' bearer tokens (see auth.go). Without TLS
+	// the listen address must be loopback unless Insecure is set.
+	TLS      *security.TLS
+	Tokens   *security.TokenStore
+	Insecure bool
 }
 
 // DefaultRaftTimeout is the raft heartbeat and election timeout of a
@@ -100,6 +108,8 @@ type Server struct {
 	events  *eventLog // job events derived from the applied log (events.go)
 	metrics *metrics  // Prometheus metrics (metrics.go)
 	http    *telemetry.Server
+
+	owners owners
 }
 
 // stream is a worker's Connect stream.
@@ -117,6 +127,14 @@ func (s *stream) Send(m *pb.CoordinatorMessage) error {
 // Start starts a coordinator. A single coordinator returns once it leads;
 // one of a cluster (Config.Peers) returns once it serves, leader or not.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := security.CheckListen("coordinator", cfg.Listen, cfg.TLS != nil, cfg.Insecure); err != nil {
+		return nil, err
+	}
+	if cfg.RaftBind != "" {
+		if err := security.CheckListen("coordinator raft", cfg.RaftBind, cfg.TLS != nil, cfg.Insecure); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ID == "" {
 		cfg.ID = "coordinator"
 	}
@@ -141,7 +159,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
 		changed: make(chan struct{}),
-		ops:     map[coordinator.JobID][][]string{}, events: newEventLog()}
+		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
+		owners:  owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}}}
 	s.metrics = newMetrics(s)
 	rc.OnApply = func(a raftnode.Applied) { s.metrics.observe(s.events.observe(a)); s.notify() }
 	rc.OnLeadership = s.leadership
@@ -169,10 +188,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.srv = grpc.NewServer(grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
+	// Authorization runs first: nobody learns even where the leader is
+	// without the right certificate and token.
+	auth := &security.Authorizer{Rules: coordinatorRules, Tokens: cfg.Tokens}
+	s.srv = grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
 		grpc.ChainUnaryInterceptor(s.unaryRedirect), grpc.ChainStreamInterceptor(s.streamRedirect),
 		// Clients ping every few seconds to notice a frozen leader.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))...)
 	pb.RegisterCoordinatorServer(s.srv, s)
 	hs := health.NewServer() // the standard gRPC health service: superstep health
 	healthpb.RegisterHealthServer(s.srv, hs)
@@ -269,6 +291,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 	}
 	id := coordinator.JobID(sid)
+	if err := s.owners.claimJob(ctx, id); err != nil {
+		return nil, err
+	}
 	res, err := s.propose(ctx, coordinator.SubmitJob{Stamp: now(), Job: id, Name: req.GetName(), Args: args, Spec: spec,
 		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts())})
 	if err != nil {
@@ -282,7 +307,10 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 }
 
 // GetJob implements the Coordinator service.
-func (s *Server) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.JobStatus, error) {
+func (s *Server) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.JobStatus, error) {
+	if err := s.owners.mayAccess(ctx, coordinator.JobID(req.GetJobId())); err != nil {
+		return nil, err
+	}
 	st, ok := s.status(coordinator.JobID(req.GetJobId()))
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
@@ -291,13 +319,14 @@ func (s *Server) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.JobStatus
 }
 
 // ListJobs implements the Coordinator service.
-func (s *Server) ListJobs(context.Context, *pb.ListJobsRequest) (*pb.ListJobsResponse, error) {
+func (s *Server) ListJobs(ctx context.Context, _ *pb.ListJobsRequest) (*pb.ListJobsResponse, error) {
 	var ids []coordinator.JobID
 	s.node.Read(func(st *coordinator.State) {
 		for _, j := range st.Jobs {
 			ids = append(ids, j.ID)
 		}
 	})
+	ids = slices.DeleteFunc(ids, func(id coordinator.JobID) bool { return s.owners.mayAccess(ctx, id) != nil })
 	out := &pb.ListJobsResponse{}
 	for _, id := range ids {
 		if js, ok := s.status(id); ok {
@@ -310,6 +339,9 @@ func (s *Server) ListJobs(context.Context, *pb.ListJobsRequest) (*pb.ListJobsRes
 // CancelJob implements the Coordinator service.
 func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.CancelJobResponse, error) {
 	id := coordinator.JobID(req.GetJobId())
+	if err := s.owners.mayAccess(ctx, id); err != nil {
+		return nil, err
+	}
 	before, ok := s.status(id)
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
@@ -335,6 +367,9 @@ func isFinal(st pb.JobState) bool {
 // WatchJob implements the Coordinator service.
 func (s *Server) WatchJob(req *pb.GetJobRequest, out grpc.ServerStreamingServer[pb.JobStatus]) error {
 	id := coordinator.JobID(req.GetJobId())
+	if err := s.owners.mayAccess(out.Context(), id); err != nil {
+		return err
+	}
 	var last []byte
 	for {
 		s.mu.Lock()
@@ -370,6 +405,9 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 	if err := security.ValidName("worker", req.GetWorkerId()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
+	if err := s.owners.bindWorker(ctx, coordinator.WorkerID(req.GetWorkerId())); err != nil {
+		return nil, err
+	}
 	res, err := s.propose(ctx, coordinator.RegisterWorker{Worker: coordinator.WorkerID(req.GetWorkerId()),
 		Addr: req.GetAddress(), Fingerprint: req.GetFingerprint(), Jobs: req.GetJobs(), Slots: int(req.GetSlots()),
 		Memory: req.GetMemoryBytes()})
@@ -386,11 +424,14 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 }
 
 // Heartbeat implements the Coordinator service.
-func (s *Server) Heartbeat(_ context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	if err := security.ValidName("worker", req.GetWorkerId()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	id := coordinator.WorkerID(req.GetWorkerId())
+	if err := s.owners.bindWorker(ctx, id); err != nil {
+		return nil, err
+	}
 	known := false
 	s.node.Read(func(st *coordinator.State) {
 		w := st.Worker(id)
@@ -435,6 +476,9 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 		return status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	id := coordinator.WorkerID(hello.GetWorkerId())
+	if err := s.owners.bindWorker(conn.Context(), id); err != nil {
+		return err
+	}
 	st := &stream{send: conn.Send}
 	s.mu.Lock()
 	s.streams[id] = st

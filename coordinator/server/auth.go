@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/internal/security"
+)
+
+// submitter is the rule of the client methods: a client certificate (or a
+// coordinator's, forwarding) and a submit or admin token. What a submit
+// token sees is narrowed to its own jobs by owners.
+var submitter = security.Rule{Peers: []security.Role{security.RoleClient, security.RoleCoordinator},
+	Token: []security.TokenRole{security.TokenSubmit, security.TokenAdmin}}
+
+// workerRule is the rule of the worker methods: a worker certificate.
+var workerRule = security.Rule{Peers: []security.Role{security.RoleWorker}}
+
+// coordinatorRules says who may call each method of the Coordinator
+// service; a method not listed needs an admin token.
+var coordinatorRules = map[string]security.Rule{
+	pb.Coordinator_SubmitJob_FullMethodName:      submitter,
+	pb.Coordinator_GetJob_FullMethodName:         submitter,
+	pb.Coordinator_ListJobs_FullMethodName:       submitter,
+	pb.Coordinator_CancelJob_FullMethodName:      submitter,
+	pb.Coordinator_WatchJob_FullMethodName:       submitter,
+	pb.Coordinator_WatchJobEvents_FullMethodName: submitter,
+	pb.Coordinator_ListWorkers_FullMethodName:    submitter,
+	pb.Coordinator_RegisterWorker_FullMethodName: workerRule,
+	pb.Coordinator_Heartbeat_FullMethodName:      workerRule,
+	pb.Coordinator_Connect_FullMethodName:        workerRule,
+}
+
+// owners records who submitted each job (the token's holder), so that a
+// submit token reaches only its own jobs, and which certificate each
+// worker ID registered with, so that no other identity can take the ID
+// over. Without TLS there are no principals and nothing is checked.
+//
+// The records live in this process: after a coordinator restart or a
+// change of leader, only admin tokens reach the jobs submitted before.
+type owners struct {
+	mu      sync.Mutex // guards the fields below
+	jobs    map[coordinator.JobID]string
+	workers map[coordinator.WorkerID]string
+}
+
+// mayAccess refuses a submit token a job it did not submit. A job of
+// nobody's (submitted before a restart) is the admins' only.
+func (o *owners) mayAccess(ctx context.Context, id coordinator.JobID) error {
+	p := security.PrincipalOf(ctx)
+	if p == nil || p.Role == security.TokenAdmin {
+		return nil
+	}
+	o.mu.Lock()
+	owner := o.jobs[id]
+	o.mu.Unlock()
+	if owner != p.Name {
+		return status.Errorf(codes.NotFound, "no job %q", id) // as for a job that does not exist: IDs are not disclosed
+	}
+	return nil
+}
+
+// claimJob records ctx's principal as the owner of a new job, and refuses
+// a job ID another principal already holds.
+func (o *owners) claimJob(ctx context.Context, id coordinator.JobID) error {
+	p := security.PrincipalOf(ctx)
+	if p == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if owner, ok := o.jobs[id]; ok && owner != p.Name {
+		return status.Errorf(codes.AlreadyExists, "job id %q is taken", id)
+	}
+	o.jobs[id] = p.Name
+	return nil
+}
+
+// bindWorker binds a worker ID to the identity of the certificate it was
+// first seen with (registering, heartbeating or connecting: after a
+// restart of the coordinator the first one wins again), and refuses it
+// from any other identity.
+func (o *owners) bindWorker(ctx context.Context, id coordinator.WorkerID) error {
+	cert := security.PeerOf(ctx)
+	if cert == nil {
+		return nil
+	}
+	who := security.Identity(cert)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if b, ok := o.workers[id]; ok && b != who {
+		return status.Errorf(codes.PermissionDenied, "worker id %s is bound to certificate %s, not %s", id, b, who)
+	}
+	o.workers[id] = who
+	return nil
+}
