@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
-		owners:  owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}}}
+		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}}}
 	s.metrics = newMetrics(s)
 	rc.OnApply = func(a raftnode.Applied) { s.metrics.observe(s.events.observe(a)); s.notify() }
 	rc.OnLeadership = s.leadership
