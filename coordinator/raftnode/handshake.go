@@ -135,21 +135,23 @@ type streamLayer struct {
 	self  hello
 	dir   *directory
 	conns chan net.Conn
+	tls   *TLSConfig // nil: plaintext (see tlslayer.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
 }
 
-func newStreamLayer(bind string, adv net.Addr, self hello, dir *directory) (*streamLayer, error) {
+func newStreamLayer(bind string, adv net.Addr, self hello, dir *directory, t *TLSConfig) (*streamLayer, error) {
 	lis, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
+	lis = t.listen(lis)
 	if adv == nil {
 		adv = lis.Addr()
 	}
-	l := &streamLayer{lis: lis, adv: adv, self: self, dir: dir, conns: make(chan net.Conn), closed: make(chan struct{})}
+	l := &streamLayer{lis: lis, adv: adv, self: self, dir: dir, conns: make(chan net.Conn), closed: make(chan struct{}), tls: t}
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l, nil
@@ -235,6 +237,9 @@ func (l *streamLayer) Addr() net.Addr { return l.adv }
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", string(addr), timeout)
 	if err != nil {
+		return nil, err
+	}
+	if c, err = l.tls.dial(c, string(addr), min(timeout, handshakeTimeout)); err != nil {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(min(timeout, handshakeTimeout)))

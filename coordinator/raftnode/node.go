@@ -57,6 +57,8 @@ type Config struct {
 	// coordinator service at; peers learn it in the handshake, so that a
 	// follower can redirect to the leader.
 	GRPCAddr string
+	// TLS, when set, makes raft between coordinators speak TLS.
+	TLS *TLSConfig
 	// OnLeadership, when set, is called on a goroutine of the node's own
 	// each time this node gains or loses the leadership, in order; it must
 	// not block for long.
@@ -239,7 +241,20 @@ func NewNode(cfg Config) (*Node, error) {
 		if cfg.AdvertiseAddr != "" {
 			adv = &netAddr{cfg.AdvertiseAddr}
 		}
-		if len(cfg.Peers) == 0 {
+		if len(cfg.Peers) == 0 && cfg.TLS != nil {
+			var advAddr net.Addr
+			if adv != nil {
+				advAddr = adv
+			}
+			layer, err := newTLSStreamLayer(cfg.BindAddr, advAddr, cfg.TLS)
+			if err != nil {
+				n.closeStores()
+				return nil, fmt.Errorf("raftnode: listen %s: %w", cfg.BindAddr, err)
+			}
+			tr := raft.NewNetworkTransport(layer, 3, 10*time.Second, logOut)
+			n.transport = tr
+			n.closers = append(n.closers, tr)
+		} else if len(cfg.Peers) == 0 {
 			tcp, err := newTCPTransport(cfg.BindAddr, adv, logOut)
 			if err != nil {
 				n.closeStores()
@@ -254,7 +269,7 @@ func NewNode(cfg Config) (*Node, error) {
 			if adv != nil {
 				advAddr = adv
 			}
-			layer, err := newStreamLayer(cfg.BindAddr, advAddr, self, n.dir)
+			layer, err := newStreamLayer(cfg.BindAddr, advAddr, self, n.dir, cfg.TLS)
 			if err != nil {
 				n.closeStores()
 				return nil, fmt.Errorf("raftnode: listen %s: %w", cfg.BindAddr, err)

@@ -147,6 +147,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.RaftTimeout > 0 {
 		rc.HeartbeatTimeout = cfg.RaftTimeout
 	}
+	if cfg.TLS != nil {
+		rc.TLS = &raftnode.TLSConfig{Server: cfg.TLS.ServerConfig(security.RoleCoordinator),
+			Client: cfg.TLS.ClientConfig(security.RoleCoordinator)}
+	}
 	if self, ok := peerOf(cfg.Peers, cfg.ID); ok && unspecifiedHost(rc.BindAddr) {
 		// Bound on every interface: peers reach it at its --peers address.
 		rc.AdvertiseAddr = self.Addr
