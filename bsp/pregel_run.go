@@ -791,7 +791,7 @@ func (r *pregelRun[K, V, E, M]) newStateWriter(path string) (*stateWriter[K, V, 
 		return nil, err
 	}
 	tmp := fmt.Sprintf("%s.s%d-a%d.tmp", path, r.superstep, r.tc.spec.Attempt)
-	fw, err := shuffle.NewFileWriter(tmp, 1, shuffle.WriterOptions{Compression: r.tc.env.Compression})
+	fw, err := shuffle.NewFileWriter(tmp, 1, shuffle.WriterOptions{Compression: messageCompression(r.tc.env.Compression)})
 	if err != nil {
 		return nil, err
 	}

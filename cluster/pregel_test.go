@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/cluster"
 	"github.com/superstep/superstep/examples/graph"
@@ -70,66 +70,75 @@ func TestPregelEmbeddedWorkers(t *testing.T) {
 	}
 }
 
-// TestPregelWorkerKilled SIGKILLs a worker process in the middle of a
-// PageRank iteration: the job rolls back to its last checkpoint and its
-// output equals the in-process run's, byte for byte.
+// TestPregelWorkerKilled SIGKILLs a worker process while a PageRank
+// iteration (checkpoint every 3 supersteps) runs superstep k, for k before
+// (5), at (6) and after (7) a checkpoint: the job rolls back to its last
+// complete checkpoint and its output equals the in-process run's, byte for
+// byte.
 func TestPregelWorkerKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test; runs without -short")
 	}
-	dir := t.TempDir()
 	edges := rmatFile(t, 11, 8)
-	ckpt := filepath.Join(dir, "checkpoints")
-	coord := start(t, "coordinator listening on", "coordinator", "--listen", "127.0.0.1:0")
-	var workers []*proc
-	for i := range 3 {
-		workers = append(workers, start(t, "worker ", "worker", "--coordinator", coord.addr, "--listen", "127.0.0.1:0",
-			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "32MB"))
-	}
-	flags := []string{"--edges", edges, "--int-ids", "--tol", "1e-300", "--max-iter", "150", "--checkpoint-every", "3", "--partitions", "6"}
-	want := filepath.Join(dir, "local")
+	flags := []string{"--edges", edges, "--int-ids", "--tol", "1e-300", "--max-iter", "40", "--checkpoint-every", "3", "--partitions", "6"}
+	want := filepath.Join(t.TempDir(), "local")
 	runCLI(t, append([]string{"run", "pagerank", "--workers", "0", "--out", want}, flags...)...)
-
-	got := filepath.Join(dir, "cluster")
-	submit := exec.Command(binary(t), append([]string{"submit", "pagerank", "--coordinator", coord.addr, "--detach",
-		"--checkpoint-dir", ckpt, "--out", got}, flags...)...)
-	idb, err := submit.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strings.TrimSpace(string(idb))
-	// Kill a worker once the checkpoint of superstep 6 exists, mid-way
-	// through the iteration.
-	waitFor(t, 120*time.Second, "the checkpoint of superstep 6 is written", func() bool {
-		m, _ := filepath.Glob(filepath.Join(ckpt, id, "stage-*", "ss-000006", "msgs-*.ssf"))
-		return len(m) == 6
-	})
-	if err := workers[1].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	workers[1].done <- <-workers[1].done
-	client, err := cluster.Dial(context.Background(), coord.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	st, err := client.Wait(context.Background(), id, nil)
-	if err != nil {
-		t.Fatalf("job after a worker was killed: %v", err)
-	}
-	rollbacks := 0
-	for _, s := range st.GetStages() {
-		rollbacks += int(s.GetRollbacks())
-	}
-	if rollbacks == 0 {
-		t.Fatal("the iteration never rolled back: the worker was killed too late to test recovery")
-	}
-	t.Logf("rollbacks: %d", rollbacks)
-	if a, b := concat(t, got), concat(t, want); !bytes.Equal(a, b) || len(a) == 0 {
-		t.Fatalf("output after a worker was killed (%d bytes) differs from the in-process run (%d bytes)", len(a), len(b))
-	}
-	if _, err := os.Stat(filepath.Join(ckpt, id)); !os.IsNotExist(err) {
-		t.Fatalf("the job's checkpoints were not removed: %v", err)
+	for _, k := range []int32{5, 6, 7} {
+		t.Run(fmt.Sprintf("superstep-%d", k), func(t *testing.T) {
+			dir := t.TempDir()
+			ckpt := filepath.Join(dir, "checkpoints")
+			coord := start(t, "coordinator listening on", "coordinator", "--listen", "127.0.0.1:0")
+			var workers []*proc
+			for i := range 3 {
+				workers = append(workers, start(t, "worker ", "worker", "--coordinator", coord.addr, "--listen", "127.0.0.1:0",
+					"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "32MB"))
+			}
+			got := filepath.Join(dir, "cluster")
+			submit := exec.Command(binary(t), append([]string{"submit", "pagerank", "--coordinator", coord.addr, "--detach",
+				"--checkpoint-dir", ckpt, "--out", got}, flags...)...)
+			idb, err := submit.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := strings.TrimSpace(string(idb))
+			client, err := cluster.Dial(context.Background(), coord.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			killed := false
+			st, err := client.Wait(context.Background(), id, func(st *pb.JobStatus) {
+				for _, s := range st.GetStages() {
+					if !killed && s.GetSupersteps() > 0 && s.GetSuperstep() == k && s.GetRollbacks() == 0 {
+						if err := workers[1].cmd.Process.Kill(); err != nil {
+							t.Error(err)
+						}
+						killed = true
+						t.Logf("killed worker 1 in superstep %d", s.GetSuperstep())
+					}
+				}
+			})
+			if err != nil {
+				t.Fatalf("job after a worker was killed: %v", err)
+			}
+			if !killed {
+				t.Fatalf("the job never reported superstep %d", k)
+			}
+			rollbacks := 0
+			for _, s := range st.GetStages() {
+				rollbacks += int(s.GetRollbacks())
+			}
+			if rollbacks == 0 {
+				t.Fatal("the iteration never rolled back: the killed worker held no partition")
+			}
+			t.Logf("rollbacks: %d", rollbacks)
+			if a, b := concat(t, got), concat(t, want); !bytes.Equal(a, b) || len(a) == 0 {
+				t.Fatalf("output after a worker was killed (%d bytes) differs from the in-process run (%d bytes)", len(a), len(b))
+			}
+			if _, err := os.Stat(filepath.Join(ckpt, id)); !os.IsNotExist(err) {
+				t.Fatalf("the job's checkpoints were not removed: %v", err)
+			}
+		})
 	}
 }
 

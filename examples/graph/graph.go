@@ -279,10 +279,11 @@ func Components[K cmp.Ordered](edges bsp.Dataset[bsp.Edge[K, float64]], checkpoi
 			v.VoteToHalt()
 		},
 		Combine:         func(a, b K) K { return min(a, b) },
+		DistinctEdges:   true, // parallel edges change no label: drop them at load, not in a shuffle
 		MaxSupersteps:   math.MaxInt32,
 		CheckpointEvery: checkpointEvery,
 	}
-	return bsp.Pregel(bsp.Dataset[bsp.KV[K, K]]{}, bsp.Distinct(both), prog)
+	return bsp.Pregel(bsp.Dataset[bsp.KV[K, K]]{}, both, prog)
 }
 
 func buildSSSP(p *bsp.Plan, a bsp.Args) error {
