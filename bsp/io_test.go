@@ -148,7 +148,11 @@ func TestTextLinesSplitsAtLineBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(dir, "_ignored"), []byte("skip me\n"), 0o644)
+	// Output markers and hidden files are skipped (see the listing rules).
+	os.WriteFile(filepath.Join(dir, "_SUCCESS"), []byte("skip me\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".ignored"), []byte("skip me\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "_temporary"), 0o755)
+	os.WriteFile(filepath.Join(dir, "_temporary", "part-0"), []byte("skip me\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644)
 	for _, parts := range []int{1, 3, 8} {
 		got := collect(t, layout{parts, 4, 64 << 20}, func(p *bsp.Plan) bsp.Dataset[string] {

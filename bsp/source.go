@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unsafe"
@@ -76,73 +75,6 @@ const (
 	maxSplitBytes = 256 << 20
 )
 
-// listFiles expands paths (files, directories, globs) into regular files in
-// a deterministic order. Names starting with '.' or '_' inside directories
-// are skipped (temporary and marker files).
-func listFiles(paths []string) ([]string, []int64, error) {
-	var files []string
-	var sizes []int64
-	seen := map[string]bool{}
-	add := func(path string, size int64) {
-		if !seen[path] {
-			seen[path] = true
-			files = append(files, path)
-			sizes = append(sizes, size)
-		}
-	}
-	if len(paths) == 0 {
-		return nil, nil, fmt.Errorf("%w: no input paths", ErrInput)
-	}
-	for _, pat := range paths {
-		matches := []string{pat}
-		if strings.ContainsAny(pat, "*?[") {
-			m, err := filepath.Glob(pat)
-			if err != nil {
-				return nil, nil, &InputError{Path: pat, Err: err}
-			}
-			if len(m) == 0 {
-				return nil, nil, &InputError{Path: pat, Err: errors.New("no file matches the pattern")}
-			}
-			slices.Sort(m)
-			matches = m
-		}
-		for _, path := range matches {
-			info, err := os.Stat(path)
-			if err != nil {
-				return nil, nil, &InputError{Path: path, Err: unwrapPathError(err)}
-			}
-			if !info.IsDir() {
-				add(path, info.Size())
-				continue
-			}
-			err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return &InputError{Path: p, Err: unwrapPathError(err)}
-				}
-				name := d.Name()
-				if p != path && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-					if d.IsDir() {
-						return filepath.SkipDir
-					}
-					return nil
-				}
-				if d.Type().IsRegular() {
-					info, err := d.Info()
-					if err != nil {
-						return &InputError{Path: p, Err: unwrapPathError(err)}
-					}
-					add(p, info.Size())
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	return files, sizes, nil
-}
-
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -156,13 +88,19 @@ func unwrapPathError(err error) error {
 // byteRanges false each file stays whole. Empty files get no split unless
 // keepEmpty.
 func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]Split, error) {
-	files, sizes, err := listFiles(paths)
+	return splitListing(paths, partitions, byteRanges, keepEmpty, false)
+}
+
+// splitListing is fileSplits over a listing; with all (AllFiles) no name is
+// hidden and skipped entries get a FileRange of their own, with Skipped set.
+func splitListing(paths []string, partitions int, byteRanges, keepEmpty, all bool) ([]Split, error) {
+	files, err := listFiles(paths, all)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
-	for _, s := range sizes {
-		total += s
+	for _, f := range files {
+		total += f.size
 	}
 	target := min(max((total+int64(partitions)-1)/int64(partitions), minSplitBytes), maxSplitBytes)
 	var (
@@ -176,10 +114,10 @@ func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]S
 		}
 		cur, have = Split{}, 0
 	}
-	for i, f := range files {
-		size := sizes[i]
-		if size == 0 && keepEmpty {
-			cur.Files = append(cur.Files, FileRange{Path: f}) // read whole: the reader decides
+	for _, f := range files {
+		size := f.size
+		if f.skip != "" || size == 0 && keepEmpty {
+			cur.Files = append(cur.Files, FileRange{Path: f.path, Skipped: f.skip}) // read whole: the reader decides
 			continue
 		}
 		for off := int64(0); off < size; {
@@ -187,7 +125,7 @@ func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]S
 			if byteRanges {
 				n = min(n, target-have)
 			}
-			cur.Files = append(cur.Files, FileRange{Path: f, Start: off, End: off + n})
+			cur.Files = append(cur.Files, FileRange{Path: f.path, Start: off, End: off + n})
 			off += n
 			have += n
 			if have >= target {
@@ -200,8 +138,8 @@ func fileSplits(paths []string, partitions int, byteRanges, keepEmpty bool) ([]S
 }
 
 // TextLines is a dataset of the lines of text files: paths may be files,
-// directories (all files below, skipping names that start with '.' or '_')
-// or glob patterns. Files are split by byte range at line boundaries. A line
+// directories (all files below but hidden names and output markers: see
+// the listing rules in listing.go) or glob patterns. Files are split by byte range at line boundaries. A line
 // is the bytes up to '\n', without it; a trailing '\r' is kept; a last line
 // without '\n' counts. Lines are not checked for UTF-8.
 func TextLines(p *Plan, paths ...string) Dataset[string] {
@@ -241,20 +179,51 @@ func lineSource[T any](p *Plan, op string, paths []string, parse func(line strin
 // WholeFiles is a dataset of file paths, one record per file (paths may be
 // files, directories or globs, as for TextLines), for inputs that must be
 // read whole: archives, compressed files, one document per file. Files are
-// packed into splits of about equal size; empty files are included.
+// packed into splits of about equal size; empty files are included. Hidden
+// names and output markers below directories are skipped (see the listing
+// rules in listing.go); AllFiles keeps them.
 func WholeFiles(p *Plan, paths ...string) Dataset[string] {
+	return Map(fileEntries(p, false, paths...), func(e FileEntry) string { return e.Path })
+}
+
+// FileEntry is an entry below an input path: a file to read (Skipped ""),
+// or an entry that is not one, with the reason (a Skip constant).
+type FileEntry struct {
+	Path    string
+	Skipped string
+}
+
+// AllFiles is a dataset of every entry below the paths, for inputs where no
+// file may go unnoticed (a web crawl, where "_index.html" and ".y.html" are
+// pages): no name is hidden, symbolic links are followed with loop
+// detection, and what is not a regular file (a loop, a broken link, a FIFO,
+// an unreadable directory) is a record with Skipped set, for the job to
+// count. Files are packed into splits as by WholeFiles.
+func AllFiles(p *Plan, paths ...string) Dataset[FileEntry] {
+	return fileEntries(p, true, paths...)
+}
+
+// fileEntries is AllFiles (all) or the listing of WholeFiles (!all: hidden
+// names and skipped entries left out), as FileEntry records.
+func fileEntries(p *Plan, all bool, paths ...string) Dataset[FileEntry] {
 	paths = slices.Clone(paths)
-	return newDataset[string](p, &node{kind: kindSource, op: "WholeFiles", detail: strings.Join(paths, ","),
+	op := "WholeFiles"
+	if all {
+		op = "AllFiles"
+	}
+	return newDataset[FileEntry](p, &node{kind: kindSource, op: op, detail: strings.Join(paths, ","),
 		src: &sourceOp{
-			splits: func(_ context.Context, parts int) ([]Split, error) { return fileSplits(paths, parts, false, true) },
+			splits: func(_ context.Context, parts int) ([]Split, error) {
+				return splitListing(paths, parts, false, true, all)
+			},
 			read: func(tc *taskCtx, s Split, down any) error {
-				emit := down.(func(string))
+				emit := down.(func(FileEntry))
 				for _, fr := range s.Files {
 					if tc.stopped() {
 						return nil
 					}
 					tc.report.RecordsIn++
-					emit(fr.Path)
+					emit(FileEntry{Path: fr.Path, Skipped: fr.Skipped})
 				}
 				return nil
 			},

@@ -26,7 +26,7 @@ import (
 )
 
 func commonFlags(fs *pflag.FlagSet) {
-	fs.StringSlice("edges", nil, "edge files, directories or globs (required)")
+	fs.StringSlice("edges", nil, "edge files, directories or globs (required); "+bsp.ListingHelp)
 	fs.String("out", "", "output directory (required)")
 	fs.Bool("int-ids", false, "vertex IDs are 64-bit integers")
 	fs.Int("checkpoint-every", bsp.DefaultCheckpointEvery, "checkpoint every N supersteps (0: never)")

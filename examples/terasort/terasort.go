@@ -36,7 +36,7 @@ var Job = bsp.Register("terasort", build,
 	bsp.WithDescription("generate (--generate N), sort (--input) or validate (--validate) 100-byte records"),
 	bsp.WithFlags(func(fs *pflag.FlagSet) {
 		fs.Int64("generate", 0, "generate this many records into --out")
-		fs.StringSlice("input", nil, "records to sort (files, directories or globs)")
+		fs.StringSlice("input", nil, "records to sort (files, directories or globs); "+bsp.ListingHelp)
 		fs.String("out", "", "output directory")
 		fs.String("validate", "", "check that the part files of this directory are sorted; print count and checksum")
 		fs.Bool("overwrite", false, "replace the output directory if it exists")

@@ -24,7 +24,7 @@ import (
 var Job = bsp.Register("wordcount", build,
 	bsp.WithDescription("count words in text files; output word<TAB>count sorted by word"),
 	bsp.WithFlags(func(fs *pflag.FlagSet) {
-		fs.StringSlice("input", nil, "input files, directories or globs (required)")
+		fs.StringSlice("input", nil, "input files, directories or globs (required); "+bsp.ListingHelp)
 		fs.String("out", "", "output directory (required)")
 		fs.String("format", "tsv", "output format: tsv or parquet")
 		fs.Bool("lower", false, "fold words to lower case")

@@ -106,11 +106,14 @@ type Split struct {
 	End   int64       `json:"end,omitempty"`
 }
 
-// FileRange is the bytes [Start, End) of one file.
+// FileRange is the bytes [Start, End) of one file; or, with Skipped set
+// (bsp.AllFiles), an entry of an input directory that is not a file to
+// read, and why (one of bsp's Skip constants).
 type FileRange struct {
-	Path  string `json:"path"`
-	Start int64  `json:"start"`
-	End   int64  `json:"end"`
+	Path    string `json:"path"`
+	Start   int64  `json:"start"`
+	End     int64  `json:"end"`
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Encode serializes the spec (JSON, versioned).
