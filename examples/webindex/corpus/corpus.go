@@ -77,7 +77,12 @@ const (
 //	*.warc, *.warc.gz          WARC (see readWARC)
 //	*.tar.gz, *.tgz, *.tar     tar archive of HTML files (see readTar)
 //	*.html, *.htm, *.xhtml     one page, URL = baseURL joined with rel
-//	anything else              Problem "not-html" for the file
+//	anything else              one page as above if its first 512 bytes look
+//	                           like HTML (WHATWG sniffing), else Problem
+//	                           "not-html" for the file
+//
+// Every page, whatever its kind of file, is sniffed (see notHTML): binary
+// content is a Problem "not-html", not a page.
 //
 // page and problem are called from the calling goroutine, in file order.
 // page owns Page.Body: each page gets a fresh slice. ReadFile returns an error
@@ -163,8 +168,31 @@ func read(kind fileKind, name, baseURL string, open func() (io.ReadCloser, error
 	case kindWARC:
 		return r.readWARC(open)
 	}
-	r.report(name, KindNotHTML, "not an HTML, tar or WARC file name")
+	html, err := r.sniffFile(open)
+	if err != nil || html {
+		if err == nil {
+			err = r.readHTML(open)
+		}
+		return err
+	}
+	r.report(name, KindNotHTML, "not an HTML, tar or WARC file name, and the content does not look like HTML")
 	return nil
+}
+
+// sniffFile reports whether a file of no known name starts like HTML (see
+// looksLikeHTML): such a file is a page whatever its name.
+func (r *reader) sniffFile(open func() (io.ReadCloser, error)) (bool, error) {
+	f, err := open()
+	if err != nil {
+		return false, fmt.Errorf("corpus: %w", err)
+	}
+	defer f.Close()
+	src := &source{r: f}
+	head, err := readBody(src, 512, 512)
+	if err != nil {
+		return false, r.ioError(src)
+	}
+	return looksLikeHTML(head), nil
 }
 
 func (r *reader) report(source, kind, detail string) {

@@ -37,12 +37,17 @@ func (r *reader) emit(p Page, body []byte) error {
 }
 
 // checkBody applies the checks every kind of input shares: an empty body
-// is a Problem "empty" and no page (false); a body of more than
+// is a Problem "empty" and no page (false), and so is binary content a
+// Problem "not-html" (see notHTML); a body of more than
 // MaxPageBytes is cut, marked Truncated and reported as "too-large". It
 // sets p.Body.
 func checkBody(p *Page, body []byte, report func(source, kind, detail string)) bool {
 	if len(body) == 0 {
 		report(p.Source, KindEmpty, "empty body")
+		return false
+	}
+	if why := notHTML(body, p.ContentType); why != "" {
+		report(p.Source, KindNotHTML, why)
 		return false
 	}
 	if len(body) > MaxPageBytes {

@@ -21,7 +21,8 @@ func TestReadHTMLFile(t *testing.T) {
 		{"index.xhtml", "docs/index.xhtml", base + "v3", []byte(page1), "https://sqlite.org/v3/docs/index.xhtml", ""},
 		{"a.html", "", base, []byte(page1), "https://sqlite.org/a.html", ""}, // rel "" means the base name
 		{"empty.html", "empty.html", base, nil, "", "empty"},
-		{"notes.txt", "notes.txt", base, []byte(page1), "", "not-html"},
+		{"notes.txt", "notes.txt", base, []byte(page1), "https://sqlite.org/notes.txt", ""}, // sniffed: looks like HTML
+		{"plain.txt", "plain.txt", base, []byte("just some notes, <b>not</b> a page\n"), "", "not-html"},
 		{"x.html", "../x.html", base, []byte(page1), "", "bad-url"},
 		{"x.html", "x.html", "not a url", []byte(page1), "", "bad-url"},
 		{"big.html", "big.html", base, big, "https://sqlite.org/big.html", "too-large"},

@@ -31,11 +31,19 @@ import (
 //
 // The record's Content-Length drives the framing: the block is read or
 // skipped to its end whatever happened to the payload, so a bad payload
-// costs one record only. A bad record header (no version line, no or a bad
-// Content-Length, headers over MaxWARCHeaderBytes) or a record cut short is
-// a Problem "corrupt-warc" ("corrupt-gzip" when the gzip stream failed) and
-// ends the file: nothing robust says where the next record starts. A file
-// with no records at all is a Problem "empty".
+// costs one record only. A record is whole only when its block is followed
+// by line ends and the next record's "WARC/" line (or the end of the file).
+// A damaged record — a bad header (no version line, no, a negative or an
+// unparsable Content-Length, headers over MaxWARCHeaderBytes), a
+// Content-Length too small (the block does not end at a record boundary)
+// or too large (it runs into the records after it or past the end of the
+// file) — is a Problem "corrupt-warc", and reading resynchronizes at the
+// next line that is exactly "WARC/1.0" or "WARC/1.1": from the start of the
+// damaged block when it is at most MaxReplayBytes long (so the records a
+// too-large length swallowed are kept), from where the damage was found
+// otherwise. A damaged record gives no page. A failed gzip stream is a
+// Problem "corrupt-gzip" and ends the file. A file with no records at all
+// is a Problem "empty".
 func (r *reader) readWARC(open func() (io.ReadCloser, error)) error {
 	f, err := open()
 	if err != nil {
@@ -43,11 +51,13 @@ func (r *reader) readWARC(open func() (io.ReadCloser, error)) error {
 	}
 	defer f.Close()
 	w := &warcReader{reader: r}
-	w.s, err = openStream(f, strings.HasSuffix(strings.ToLower(r.name), ".gz"), MaxWARCHeaderBytes)
+	w.s, err = openStream(f, strings.HasSuffix(strings.ToLower(r.name), ".gz"), MaxReplayBytes+2*MaxWARCHeaderBytes)
 	if err != nil {
-		return w.failed(r.name+"@0", err)
+		_, err := w.damaged(r.name+"@0", err)
+		return err
 	}
-	w.br = bufio.NewReaderSize(w.s, MaxWARCHeaderBytes)
+	w.in = &replay{r: w.s}
+	w.br = bufio.NewReaderSize(w.in, MaxWARCHeaderBytes)
 	records := 0
 	for {
 		rec, err := w.next()
@@ -57,23 +67,131 @@ func (r *reader) readWARC(open func() (io.ReadCloser, error)) error {
 			}
 			return nil
 		}
-		if err != nil {
-			return w.failed(rec.source, err)
-		}
 		records++
-		stop, err := w.record(rec)
-		if err != nil || stop {
+		if err == nil {
+			var perr error
+			if err, perr = w.record(rec); perr != nil {
+				return perr
+			}
+			if err == nil {
+				continue
+			}
+		}
+		if stop, err := w.damaged(rec.source, err); stop {
+			return err
+		}
+		if err := w.resync(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			_, err := w.damaged(w.where(), err)
 			return err
 		}
 	}
 }
 
+// MaxReplayBytes is the longest record block that is kept while it is read,
+// so that reading can resynchronize inside it when its Content-Length
+// proves wrong.
+const MaxReplayBytes = MaxPageBytes + MaxHTTPHeaderBytes
+
 // warcReader reads the records of one WARC file.
 type warcReader struct {
 	*reader
-	s  *stream
-	br *bufio.Reader // over s; its buffer holds a whole record header
-	hr *bufio.Reader // reused for HTTP payloads
+	s   *stream
+	in  *replay       // over s
+	br  *bufio.Reader // over in; its buffer holds a whole record header
+	hr  *bufio.Reader // reused for HTTP payloads
+	blk []byte        // the current record's block as read, up to MaxReplayBytes
+}
+
+// replay reads pending bytes (put back to resynchronize) before the stream.
+type replay struct {
+	pending []byte
+	r       io.Reader
+	pos     int64 // content position of the next byte Read returns
+}
+
+func (p *replay) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		p.pos += int64(n)
+		return n, nil
+	}
+	n, err := p.r.Read(b)
+	p.pos += int64(n)
+	return n, err
+}
+
+// pos is the content position of the next byte the record reader reads.
+func (w *warcReader) pos() int64 { return w.in.pos - int64(w.br.Buffered()) }
+
+// where names the current position as a Source.
+func (w *warcReader) where() string { return w.s.where(w.name, w.pos()) }
+
+// rewind puts the bytes from content position at back in front of what is
+// still to be read: data are the bytes from at up to what br has consumed.
+func (w *warcReader) rewind(at int64, data []byte) {
+	buffered, _ := w.br.Peek(w.br.Buffered())
+	pending := make([]byte, 0, len(data)+len(buffered)+len(w.in.pending))
+	pending = append(append(append(pending, data...), buffered...), w.in.pending...)
+	w.in.pending, w.in.pos = pending, at
+	w.br.Reset(w.in)
+}
+
+// resync skips to the next line that is exactly "WARC/1.0" or "WARC/1.1"
+// (with CRLF or LF), leaving the reader at its start; io.EOF when there is
+// none. The current position counts as a line start.
+func (w *warcReader) resync() error {
+	atStart := true
+	for {
+		if atStart {
+			b, _ := w.br.Peek(10)
+			if isResyncLine(b) {
+				return nil
+			}
+		}
+		_, err := w.br.ReadSlice('\n')
+		switch err {
+		case nil:
+			atStart = true
+		case bufio.ErrBufferFull:
+			atStart = false
+		default:
+			return err
+		}
+	}
+}
+
+// isResyncLine reports whether b starts with a "WARC/1.0" or "WARC/1.1"
+// line.
+func isResyncLine(b []byte) bool {
+	if len(b) < 9 || !bytes.HasPrefix(b, []byte("WARC/1.0")) && !bytes.HasPrefix(b, []byte("WARC/1.1")) {
+		return false
+	}
+	return b[8] == '\n' || len(b) >= 10 && b[8] == '\r' && b[9] == '\n'
+}
+
+// atRecordStart reports whether what follows is line ends and then the
+// start of a record ("WARC/") or the end of the file: whether the record
+// just read ended where its Content-Length said.
+func (w *warcReader) atRecordStart() bool {
+	for n := 16; ; n = min(4*n, w.br.Size()) {
+		b, err := w.br.Peek(n)
+		i := 0
+		for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+			i++
+		}
+		switch rest := b[i:]; {
+		case len(rest) >= 5 || len(rest) > 0 && err != nil:
+			return bytes.HasPrefix(rest, []byte("WARC/"))
+		case err != nil && err != bufio.ErrBufferFull:
+			return true // only line ends up to the end (or an error next reports)
+		case n == w.br.Size():
+			return false
+		}
+	}
 }
 
 // warcRecord is the header of a record, the fields that are used.
@@ -93,18 +211,20 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
 }
 
-// failed reports what stopped the file at src, or returns the I/O error
-// that did.
-func (w *warcReader) failed(src string, err error) error {
+// damaged handles damage found at src: an I/O error of the file stops it
+// (stop, with that error to return); a failed gzip stream is reported and
+// stops it; damaged framing is reported and reading goes on (resync).
+func (w *warcReader) damaged(src string, err error) (stop bool, ret error) {
 	switch {
 	case w.s.src.err != nil:
-		return w.ioError(w.s.src)
+		return true, w.ioError(w.s.src)
 	case w.s.gzErr != nil:
 		if w.s.src.n == 0 {
 			w.report(w.name, KindEmpty, "empty file")
-			return nil
+			return true, nil
 		}
 		w.report(src, KindCorruptGzip, w.s.gzErr.Error())
+		return true, nil
 	case errors.Is(err, errCorrupt):
 		w.report(src, KindCorruptWARC, strings.TrimPrefix(err.Error(), errCorrupt.Error()+": "))
 	case err == io.ErrUnexpectedEOF:
@@ -112,7 +232,7 @@ func (w *warcReader) failed(src string, err error) error {
 	default:
 		w.report(src, KindCorruptWARC, err.Error())
 	}
-	return nil
+	return false, nil
 }
 
 // next reads the header of the next record; io.EOF when there is none. The
@@ -126,7 +246,7 @@ func (w *warcReader) next() (warcRecord, error) {
 			return rec, io.EOF
 		}
 		if err != nil {
-			rec.source = w.s.where(w.name, w.s.out-int64(w.br.Buffered()))
+			rec.source = w.where()
 			return rec, err
 		}
 		if c != '\r' && c != '\n' || skipped > MaxWARCHeaderBytes {
@@ -134,7 +254,7 @@ func (w *warcReader) next() (warcRecord, error) {
 			break
 		}
 	}
-	rec.source = w.s.where(w.name, w.s.out-int64(w.br.Buffered()))
+	rec.source = w.where()
 
 	budget := MaxWARCHeaderBytes
 	line, err := w.line(&budget)
@@ -241,33 +361,58 @@ func clip(b []byte, n int) string {
 	return string(b)
 }
 
-// record handles the block of one record and skips to its end. It returns
-// stop when a Problem ended the file, and the error to return from ReadFile.
-func (w *warcReader) record(rec warcRecord) (stop bool, err error) {
+// record handles the block of one record and skips to its end. damage
+// says why the record is damaged (see damaged; its results are then
+// dropped); err is the page callback's error, to stop the file with.
+func (w *warcReader) record(rec warcRecord) (damage, err error) {
+	start := w.pos()
 	block := &io.LimitedReader{R: w.br, N: rec.length}
+	w.blk = w.blk[:0]
+	kept := &keeper{r: block, buf: &w.blk}
 	var out result
 	switch strings.ToLower(rec.typ) {
 	case "response":
-		out = w.response(rec, block)
+		out = w.response(rec, kept)
 	case "warcinfo", "request", "metadata":
 	default:
 		out.problem(rec.source, KindNonResponse, fmt.Sprintf("%q record", clip([]byte(rec.typ), 32)))
 	}
 	// Skip what the payload left, so that the next record is found even
-	// when the payload was bad; a record cut short ends the file.
-	if _, err := io.Copy(io.Discard, block); err != nil || block.N > 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
+	// when the payload was bad.
+	_, damage = io.Copy(io.Discard, kept)
+	if damage == nil && block.N > 0 {
+		damage = io.ErrUnexpectedEOF
+	}
+	if damage == nil && !w.atRecordStart() {
+		damage = corrupt("Content-Length %d does not end at a record boundary", rec.length)
+	}
+	if damage != nil {
+		if int64(len(w.blk)) == rec.length-block.N && w.s.src.err == nil && w.s.gzErr == nil {
+			w.rewind(start, w.blk) // resynchronize inside the block
 		}
-		return true, w.failed(rec.source, err)
+		return damage, nil
 	}
 	for _, p := range out.problems {
 		w.problem(p)
 	}
 	if out.page != nil {
-		return false, w.page(*out.page)
+		return nil, w.page(*out.page)
 	}
-	return false, nil
+	return nil, nil
+}
+
+// keeper keeps the first MaxReplayBytes bytes read through it.
+type keeper struct {
+	r   io.Reader
+	buf *[]byte
+}
+
+func (k *keeper) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if room := MaxReplayBytes - len(*k.buf); room > 0 {
+		*k.buf = append(*k.buf, p[:min(n, room)]...)
+	}
+	return n, err
 }
 
 // result is what one record gives: at most one page and some Problems,

@@ -3,6 +3,7 @@ package corpus
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -167,5 +168,84 @@ func TestWARCSources(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: sources %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestWARCResync damages one record's Content-Length in every way (too
+// large, too small, negative, past the end of the file) between good
+// records, plain and gzip per record: the damaged record is one Problem
+// "corrupt-warc" named by its offset, and every other record is kept,
+// with its own offset.
+func TestWARCResync(t *testing.T) {
+	u := func(c string) string { return "https://sqlite.org/" + c + ".html" }
+	ra, rb, rc, rd := response(u("a"), ok200(page1)), response(u("b"), ok200(page1)), response(u("c"), ok200(page1)), response(u("d"), ok200(page1))
+	blockLen := len(ok200(page1))
+	withLength := func(r string, n string) string {
+		return strings.Replace(r, fmt.Sprintf("Content-Length: %d\r\n", blockLen), "Content-Length: "+n+"\r\n", 1)
+	}
+	v11 := strings.Replace(rc, "WARC/1.0", "WARC/1.1", 1)
+	for _, tc := range []struct {
+		name string
+		b    string // the damaged record b
+		c    string
+	}{
+		{"too-large", withLength(rb, fmt.Sprint(blockLen+60)), rc},
+		{"too-large-by-two-records", withLength(rb, fmt.Sprint(blockLen+len(rc)+40)), rc}, // swallows c and part of d
+		{"too-small", withLength(rb, fmt.Sprint(blockLen-20)), rc},
+		{"negative", withLength(rb, "-5"), rc},
+		{"past-the-end", withLength(rb, "99999999"), rc},
+		{"unparsable", withLength(rb, "12x"), rc},
+		{"warc-1.1-next", withLength(rb, fmt.Sprint(blockLen+60)), v11},
+	} {
+		parts := []string{warcinfo, ra, tc.b, tc.c, rd}
+		wantKinds := "corrupt-warc"
+		wantURLs := u("a") + " " + u("c") + " " + u("d")
+		t.Run(tc.name+"/plain", func(t *testing.T) {
+			data := strings.Join(parts, "")
+			g := readBytes("r.warc", []byte(data))
+			if g.err != nil {
+				t.Fatal(g.err)
+			}
+			if g.urls() != wantURLs || g.kinds() != wantKinds {
+				t.Fatalf("urls %q kinds %q\nwant %q %q\n(%+v)", g.urls(), g.kinds(), wantURLs, wantKinds, g.problems)
+			}
+			off := func(i int) string { return fmt.Sprintf("r.warc@%d", len(strings.Join(parts[:i], ""))) }
+			if g.problems[0].Source != off(2) {
+				t.Errorf("damaged record named %q, want %q", g.problems[0].Source, off(2))
+			}
+			if got := []string{g.pages[0].Source, g.pages[1].Source, g.pages[2].Source}; !slices.Equal(got, []string{off(1), off(3), off(4)}) {
+				t.Errorf("page sources %q, want %q", got, []string{off(1), off(3), off(4)})
+			}
+		})
+		t.Run(tc.name+"/gzip", func(t *testing.T) {
+			g := readBytes("r.warc.gz", gzEach(parts...))
+			if g.err != nil {
+				t.Fatal(g.err)
+			}
+			if g.urls() != wantURLs || g.kinds() != wantKinds {
+				t.Fatalf("urls %q kinds %q\nwant %q %q\n(%+v)", g.urls(), g.kinds(), wantURLs, wantKinds, g.problems)
+			}
+			off := func(i int) string {
+				n := 0
+				for _, p := range parts[:i] {
+					n += len(gz([]byte(p)))
+				}
+				return fmt.Sprintf("r.warc.gz@%d", n)
+			}
+			if got := []string{g.pages[0].Source, g.problems[0].Source, g.pages[1].Source, g.pages[2].Source}; !slices.Equal(got, []string{off(1), off(2), off(3), off(4)}) {
+				t.Errorf("sources %q, want %q", got, []string{off(1), off(2), off(3), off(4)})
+			}
+		})
+	}
+}
+
+// TestWARCResyncTwoDamaged: two damaged records in a row are two Problems.
+func TestWARCResyncTwoDamaged(t *testing.T) {
+	r := func(c string) string { return response("https://sqlite.org/"+c+".html", ok200(page1)) }
+	bad := strings.Replace(r("b"), "Content-Length: ", "Content-Length: 1", 1) // ten times too large, or more
+	bad2 := strings.Replace(r("c"), "WARC-Type: response\r\n", "WARC-Type: response\r\nContent-Length: -1\r\n", 1)
+	g := readBytes("two.warc", []byte(r("a")+bad+bad2+r("d")))
+	if g.urls() != "https://sqlite.org/a.html https://sqlite.org/d.html" || g.kinds() != "corrupt-warc,corrupt-warc" {
+		t.Fatalf("urls %q kinds %q (%+v)", g.urls(), g.kinds(), g.problems)
 	}
 }
