@@ -51,7 +51,7 @@ import (
 var Job = bsp.Register("webindex", build,
 	bsp.WithDescription("build a search index of HTML pages (directories, .tar.gz, WARC); query it with `superstep search`"),
 	bsp.WithFlags(func(fs *pflag.FlagSet) {
-		fs.StringSlice("input", nil, "HTML directories, .tar.gz archives or WARC(.gz) files (required)")
+		fs.StringSlice("input", nil, "HTML directories, .tar.gz archives or WARC(.gz) files (required); every file below a directory is read whatever its name (files that are not HTML by name or content are counted as not-html), symbolic links are followed, loops and broken links counted in the manifest")
 		fs.String("out", "", "index directory to create (required)")
 		fs.String("base-url", "https://example.org/", "URL of the root of directory and archive inputs")
 		fs.Bool("overwrite", false, "replace the index if it exists")
@@ -179,8 +179,15 @@ func Build(p *bsp.Plan, prm Params) {
 
 	// Reading an archive is sequential (one task per input file); parsing
 	// is spread over the partitions.
-	raw := bsp.FlatMap(bsp.WholeFiles(p, prm.Inputs...), func(path string, emit func(rawPage)) {
-		readInput(path, relPath(path, roots), prm.BaseURL, emit)
+	// Every entry below the inputs is read or counted: AllFiles hides no
+	// name ("_Exit.html" is a page) and follows links with loop detection.
+	raw := bsp.FlatMap(bsp.AllFiles(p, prm.Inputs...), func(e bsp.FileEntry, emit func(rawPage)) {
+		rel := relPath(e.Path, roots)
+		if e.Skipped != "" {
+			emit(rawPage{Source: rel, File: e.Path, Kind: e.Skipped, Problem: skipDetail[e.Skipped]})
+			return
+		}
+		readInput(e.Path, rel, prm.BaseURL, emit)
 	})
 	items := bsp.FlatMap(bsp.Repartition(raw, p.DefaultPartitions()), parsePage)
 	// Keep the first page of every URL, in input order (input file, then
@@ -349,6 +356,15 @@ func relPath(path string, roots []string) string {
 		}
 	}
 	return filepath.Base(path)
+}
+
+// skipDetail explains the entries of input directories that are not files.
+var skipDetail = map[string]string{
+	bsp.SkipSymlinkLoop:      "a symbolic link to a directory that contains it (not followed)",
+	bsp.SkipSymlinkDuplicate: "a symbolic link to a directory already read through another link (not followed)",
+	bsp.SkipBrokenSymlink:    "a symbolic link whose target does not exist",
+	bsp.SkipNotRegular:       "not a regular file (socket, FIFO or device)",
+	bsp.SkipUnreadable:       "a directory that cannot be listed",
 }
 
 // readInput reads the pages of one input file.

@@ -3,6 +3,7 @@ package webindex_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -319,5 +320,76 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 	}
 	if df, _, _ := lookup(ix, "zebra"); df != 4 {
 		t.Fatalf("zebras in %d documents, want 4", df)
+	}
+}
+
+// TestNoSilentLoss indexes a tree of pages whose names the generic sources
+// would hide, next to links and files that are not pages: every page is a
+// document, every other entry is counted in the manifest with its reason.
+func TestNoSilentLoss(t *testing.T) {
+	in := t.TempDir()
+	write := func(name string, b []byte) {
+		p := filepath.Join(in, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(title string) []byte {
+		return []byte("<html><title>" + title + "</title><p>zebras " + title + "</p></html>")
+	}
+	write("_x.html", page("underscore"))
+	write(".y.html", page("dot"))
+	write("a b.html", page("space"))
+	write("_sub/.z.html", page("nested"))
+	write("index", page("noext")) // no extension, sniffed as HTML
+	write("style.css", []byte("body { color: red }\n"))
+	junk := make([]byte, 200<<10)
+	for i := range junk {
+		junk[i] = byte(i*7919 + i*i*31 + 3) // deterministic, with NULs
+	}
+	write("x.html", junk)
+	for _, l := range [][2]string{{"_x.html", "link.html"}, {".", "_sub/loop"}, {"nowhere", "dead.html"}} {
+		if err := os.Symlink(l[0], filepath.Join(in, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg := local.DefaultConfig()
+	cfg.WorkDir = t.TempDir()
+	ex, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "index")
+	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", "https://example.org/"}, 2); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var urls []string
+	for i := range ix.Docs.Len() {
+		d, _ := ix.Docs.Doc(i)
+		urls = append(urls, d.URL)
+	}
+	want := []string{"https://example.org/.y.html", "https://example.org/_sub/.z.html", "https://example.org/_x.html",
+		"https://example.org/a%20b.html", "https://example.org/index", "https://example.org/link.html"}
+	if !slices.Equal(urls, want) {
+		t.Fatalf("documents\n %q\nwant\n %q", urls, want)
+	}
+	wantSkipped := map[string]int64{"not-html": 2, "symlink-loop": 1, "broken-symlink": 1}
+	if !maps.Equal(ix.Manifest.Skipped, wantSkipped) {
+		t.Fatalf("skipped %v, want %v\n%s", ix.Manifest.Skipped, wantSkipped, strings.Join(ix.Manifest.Problems, "\n"))
+	}
+	problems := strings.Join(ix.Manifest.Problems, "\n")
+	for _, f := range []string{"x.html: not-html: binary content", "style.css: not-html", "_sub/loop: symlink-loop", "dead.html: broken-symlink"} {
+		if !strings.Contains(problems, f) {
+			t.Errorf("no problem %q:\n%s", f, problems)
+		}
 	}
 }
