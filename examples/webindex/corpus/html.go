@@ -3,6 +3,7 @@ package corpus
 import (
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 // readHTML reads a file that is one HTML page; its URL is the base URL
@@ -19,7 +20,15 @@ func (r *reader) readHTML(open func() (io.ReadCloser, error)) error {
 		r.report(r.name, KindBadURL, err.Error())
 		return nil
 	}
-	body, err := readBody(src, MaxPageBytes+1, MaxPageBytes+1)
+	// The file's size, when known, sizes the buffer: one allocation of
+	// what the page needs, not a megabyte per page.
+	hint := int64(64 << 10)
+	if st, ok := f.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil {
+			hint = fi.Size() + 1
+		}
+	}
+	body, err := readBody(src, MaxPageBytes+1, hint)
 	if err != nil {
 		return r.ioError(src)
 	}

@@ -55,8 +55,12 @@ func HTML(pageURL string, body []byte, contentType string) (*Page, error) {
 		body, p.Truncated = body[:MaxPageBytes], true
 	}
 	var r io.Reader = bytes.NewReader(body)
-	if dec, err := charset.NewReader(r, contentType); err == nil {
-		r = dec
+	// A page that is UTF-8 and valid is read as it is: decoding it would
+	// copy every byte to change none.
+	if _, name, _ := charset.DetermineEncoding(body, contentType); name != "utf-8" || !utf8.Valid(body) {
+		if dec, err := charset.NewReader(r, contentType); err == nil {
+			r = dec
+		}
 	}
 	z := html.NewTokenizer(r)
 	z.SetMaxBuf(2 * MaxPageBytes)
