@@ -1,6 +1,8 @@
-// Package cli is the `superstep` command line: every subcommand lives here so
-// that a user binary with its own jobs can reuse it (its main registers jobs
-// and calls Main).
+// Package cli is the `superstep` command line: the built-in subcommands live
+// here so that a user binary with its own jobs can reuse it (its main
+// registers jobs and calls Main); a package with jobs of its own may add
+// its own commands too (RegisterCommand), as the webindex example adds
+// search, serve and index.
 package cli
 
 import (
@@ -81,7 +83,7 @@ Start with:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newExplainCmd(), newCoordinatorCmd(), newWorkerCmd(), newSubmitCmd(),
 		newJobsCmd(), newStatusCmd(), newCancelCmd(), newWorkersCmd(), newMembersCmd(), newHealthCmd())
-	root.AddCommand(newSearchCmd(), newServeCmd(), newIndexCmd())
 	root.AddCommand(newCertsCmd())
+	root.AddCommand(registered()...)
 	return root
 }

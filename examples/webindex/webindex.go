@@ -20,6 +20,11 @@
 //     docs/index-format.md): the document table, one terms file per
 //     partition and a manifest, all appearing at once when the job commits.
 //
+// The package also owns the commands that read an index — `superstep
+// search`, `superstep serve` (the search page and JSON API, newSearchHandler)
+// and `superstep index stats|docs|term` — registered with
+// cli.RegisterCommand, so a binary that links the job in has them.
+//
 // Bad input (non-HTML files, corrupt archives or records, oversized pages)
 // is skipped or truncated and counted in the manifest, with the first
 // problems named by file and offset; the build never fails on one page.

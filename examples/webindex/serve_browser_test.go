@@ -1,4 +1,4 @@
-package cli_test
+package webindex_test
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestServeInBrowser(t *testing.T) {
 	if browser == "" {
 		t.Skip("no chromium, chromium-browser or google-chrome on PATH: install chromium to run the browser test")
 	}
-	base := serve(t, buildIndex(t))
+	base := serve(t, buildTestIndex(t))
 
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(browser),

@@ -1,4 +1,4 @@
-package cli
+package webindex
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/superstep/superstep/cli"
 
 	"github.com/superstep/superstep/examples/webindex/index"
 	"github.com/superstep/superstep/examples/webindex/postings"
@@ -72,7 +74,7 @@ func newIndexStatsCmd() *cobra.Command {
 				st.TotalBytes += info.Size()
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), st)
+				return cli.PrintJSON(cmd.OutOrStdout(), st)
 			}
 			return printStats(cmd.OutOrStdout(), st)
 		},
@@ -112,14 +114,14 @@ func printStats(w io.Writer, st indexStats) error {
 	fmt.Fprintf(tw, "analyzer\tstem=%t stopwords=%t\n", b.Stem, b.Stopwords)
 	fmt.Fprintf(tw, "pagerank\tdamping=%g tol=%g max_iter=%d\n", b.Damping, b.Tol, b.MaxIter)
 	for _, f := range st.Files {
-		fmt.Fprintf(tw, "file %s\t%s\n", f.Name, formatBytes(f.Bytes))
+		fmt.Fprintf(tw, "file %s\t%s\n", f.Name, cli.FormatBytes(f.Bytes))
 	}
-	fmt.Fprintf(tw, "total size\t%s\n", formatBytes(st.TotalBytes))
+	fmt.Fprintf(tw, "total size\t%s\n", cli.FormatBytes(st.TotalBytes))
 	return tw.Flush()
 }
 
-// docRow is one line of `index docs --json`.
-type docRow struct {
+// docLine is one line of `index docs --json`.
+type docLine struct {
 	Doc      int     `json:"doc"`
 	URL      string  `json:"url"`
 	Title    string  `json:"title"`
@@ -154,7 +156,7 @@ as \\, \t, \n and \r. With --json, one JSON object a line.`,
 					return err
 				}
 				if asJSON {
-					if err := enc.Encode(docRow{i, d.URL, d.Title, d.Length, d.PageRank}); err != nil {
+					if err := enc.Encode(docLine{i, d.URL, d.Title, d.Length, d.PageRank}); err != nil {
 						return err
 					}
 					continue
@@ -223,7 +225,7 @@ partition -1.`,
 			}
 			info.Word = word
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), info)
+				return cli.PrintJSON(cmd.OutOrStdout(), info)
 			}
 			return printTerm(cmd.OutOrStdout(), info)
 		},

@@ -1,4 +1,4 @@
-package cli_test
+package webindex_test
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func get(t *testing.T, u string) (int, string, string) {
 }
 
 func TestServe(t *testing.T) {
-	base := serve(t, buildIndex(t))
+	base := serve(t, buildTestIndex(t))
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
 		t.Fatalf("address %q", base)
 	}

@@ -1,6 +1,8 @@
-package cli_test
+package webindex_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/superstep/superstep/cli"
 	"github.com/superstep/superstep/examples/webindex/index"
 	"github.com/superstep/superstep/examples/webindex/postings"
 	"github.com/superstep/superstep/examples/webindex/tokenize"
@@ -30,9 +33,9 @@ var testDocs = []index.Doc{
 		Text: "FTS5 is a virtual table module that provides full-text search. Run a query with MATCH."},
 }
 
-// buildIndex writes testDocs as an index of two partitions (terms before
+// buildTestIndex writes testDocs as an index of two partitions (terms before
 // "m" in partition 0) with the files and manifest the webindex job writes.
-func buildIndex(t *testing.T) string {
+func buildTestIndex(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	analyze := tokenize.New(tokenize.Options{Stem: true, Stopwords: true}).Tokens
@@ -109,7 +112,7 @@ func buildIndex(t *testing.T) string {
 }
 
 func TestSearchCommand(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	cases := []struct {
 		args []string
 		want string
@@ -165,7 +168,7 @@ func TestSearchCommand(t *testing.T) {
 }
 
 func TestSearchJSON(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	out, _, err := run(t, "search", "--index", dir, "--json", "virtual table")
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +228,7 @@ func TestSearchJSON(t *testing.T) {
 }
 
 func TestSearchErrors(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	empty := t.TempDir()
 	cases := []struct {
 		args []string
@@ -256,7 +259,7 @@ func TestSearchErrors(t *testing.T) {
 }
 
 func TestIndexStats(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	out, _, err := run(t, "index", "stats", "--index", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +311,7 @@ func TestIndexStats(t *testing.T) {
 }
 
 func TestIndexDocs(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	out, _, err := run(t, "index", "docs", "--index", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +335,7 @@ func TestIndexDocs(t *testing.T) {
 }
 
 func TestIndexTerm(t *testing.T) {
-	dir := buildIndex(t)
+	dir := buildTestIndex(t)
 	out, _, err := run(t, "index", "term", "--index", dir, "Running")
 	if err != nil {
 		t.Fatal(err)
@@ -376,4 +379,15 @@ DOC  TF  POSITIONS  URL
 	if err != nil || out != "term  zebra\ndf    0 (in no document)\n" {
 		t.Fatalf("absent term: %v %q", err, out)
 	}
+}
+
+// run runs the command line (with webindex's commands registered) in
+// process.
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	root := cli.NewRoot(&o, &e)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return o.String(), e.String(), err
 }

@@ -1,4 +1,4 @@
-package cli
+package webindex
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/superstep/superstep/cli"
 
 	"github.com/superstep/superstep/examples/webindex/index"
 	"github.com/superstep/superstep/examples/webindex/search"
@@ -25,7 +27,7 @@ func (e notIndexError) Unwrap() error { return index.ErrNotIndex }
 // it takes milliseconds whatever the index size.
 func openIndex(dir string) (*index.Index, error) {
 	if dir == "" {
-		return nil, usagef("--index DIR is required")
+		return nil, cli.Usagef("--index DIR is required")
 	}
 	ix, err := index.Open(dir)
 	if errors.Is(err, index.ErrNotIndex) {
@@ -58,7 +60,7 @@ words in [brackets] (with --json, as fragments marked "match").`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := strings.TrimSpace(strings.Join(args, " "))
 			if q == "" {
-				return usagef("empty query: give the words to search for")
+				return cli.Usagef("empty query: give the words to search for")
 			}
 			ix, err := openIndex(dir)
 			if err != nil {
@@ -72,7 +74,7 @@ words in [brackets] (with --json, as fragments marked "match").`,
 				return err
 			}
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), res)
+				return cli.PrintJSON(cmd.OutOrStdout(), res)
 			}
 			return printResults(cmd.OutOrStdout(), res)
 		},
