@@ -56,9 +56,14 @@ bench:
 bench-full:
 	$(GO) run ./bench --workload wordcount,terasort,shuffle,pagerank,webindex --workers 1,2 --runs 3 --size default --out bench/out-full
 
-# Superstep against Bleve on the bundled corpus (a separate module: bench/bleve).
+# Superstep against Bleve (a separate module: bench/bleve), on the bundled
+# corpus or another: make bench-bleve BLEVE_CORPUS=/usr/share/cppreference/doc/html
+# BLEVE_BASE_URL=https://en.cppreference.com/ BLEVE_RUNS=3
+BLEVE_CORPUS ?= examples/webindex/testdata/sqlite-doc.tar.gz
+BLEVE_BASE_URL ?= https://sqlite.org/
+BLEVE_RUNS ?= 3
 bench-bleve:
-	cd bench/bleve && $(GO) run . --corpus ../../examples/webindex/testdata/sqlite-doc.tar.gz
+	cd bench/bleve && $(GO) run . --corpus $(abspath $(BLEVE_CORPUS)) --base-url $(BLEVE_BASE_URL) --runs $(BLEVE_RUNS)
 
 # Protobuf code under api/ is generated and checked in. `make proto`
 # regenerates it with protoc 3.x (apt-get install protobuf-compiler) and the

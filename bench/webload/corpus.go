@@ -86,6 +86,31 @@ func Files(inputs []string) (paths, rels []string, err error) {
 	return paths, rels, nil
 }
 
+// HTMLFiles counts the files with an HTML name (*.html, *.htm, *.xhtml) of
+// the inputs, tar members included: what a build should index, page for
+// page.
+func HTMLFiles(inputs []string) (int, error) {
+	paths, _, err := Files(inputs)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range paths {
+		name := strings.ToLower(p)
+		switch {
+		case strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".tgz") || strings.HasSuffix(name, ".tar"):
+			var s Size
+			if err := tarHTML(p, strings.HasSuffix(name, "z"), &s); err != nil {
+				return 0, err
+			}
+			n += s.Pages
+		case strings.HasSuffix(name, ".html") || strings.HasSuffix(name, ".htm") || strings.HasSuffix(name, ".xhtml"):
+			n++
+		}
+	}
+	return n, nil
+}
+
 // MeasureInput sizes the inputs. Tar archives are counted member by member
 // from their headers; other files through the corpus reader.
 func MeasureInput(inputs []string, baseURL string) (Size, error) {
