@@ -47,8 +47,10 @@ func newWorkload(name string) (Workload, error) {
 		return &pagerankWL{edgeFactor: defaultEdgeFactor}, nil
 	case "webindex":
 		return newWebindexWL("", ""), nil
+	case "supersteps":
+		return superstepsWL{}, nil
 	}
-	return nil, fmt.Errorf("unknown workload %q (wordcount, terasort, shuffle, pagerank, webindex)", name)
+	return nil, fmt.Errorf("unknown workload %q (wordcount, terasort, shuffle, pagerank, webindex, supersteps)", name)
 }
 
 // readParts concatenates the part files of dir in name order.
