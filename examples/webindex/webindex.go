@@ -101,11 +101,12 @@ type rawPage struct {
 
 // doc is a numbered page.
 type doc struct {
-	ID    uint32
-	URL   string
-	Title string
-	Text  string
-	Links []string
+	ID     uint32
+	URL    string
+	Title  string
+	Text   string
+	Links  []string
+	Length uint32 // tokens of its indexed text, once counted
 }
 
 // stat is one contribution to the manifest's statistics.
@@ -250,12 +251,18 @@ func Build(p *bsp.Plan, prm Params) {
 	ranks := graph.PageRank(vertices, edges, prm.PageRank)
 
 	// The document table, in ID order, in one file.
-	rows := bsp.Map(bsp.LeftJoin(bsp.Map(docs, func(d doc) bsp.KV[string, doc] { return bsp.KV[string, doc]{Key: d.URL, Value: d} }), ranks),
+	// A document's length is counted once, in the one superstep that
+	// feeds the join with the ranks; the row, its sort's sample and the
+	// sort itself then only copy it.
+	lengths := bsp.Map(docs, func(d doc) bsp.KV[string, doc] {
+		tok.Tokens(indexedText(d), func(string, int) { d.Length++ })
+		d.Links = nil // not needed past here
+		return bsp.KV[string, doc]{Key: d.URL, Value: d}
+	})
+	rows := bsp.Map(bsp.LeftJoin(lengths, ranks),
 		func(kv bsp.KV[string, bsp.LeftJoined[doc, float64]]) docRow {
 			d := kv.Value.Left
-			n := uint32(0)
-			tok.Tokens(indexedText(d), func(string, int) { n++ })
-			return docRow{ID: d.ID, Doc: index.Doc{URL: d.URL, Title: d.Title, Length: n, PageRank: kv.Value.Right, Text: d.Text}}
+			return docRow{ID: d.ID, Doc: index.Doc{URL: d.URL, Title: d.Title, Length: d.Length, PageRank: kv.Value.Right, Text: d.Text}}
 		})
 	sortedRows := bsp.SortBy(rows, func(r docRow) uint32 { return r.ID }, bsp.Partitions(1))
 	bsp.WriteBinary(sortedRows, prm.Out, "docs", "idx", writeDocs, append(opts, bsp.SingleFile())...)
@@ -278,9 +285,18 @@ func Build(p *bsp.Plan, prm Params) {
 	bsp.WriteBinary(terms, prm.Out, "terms", "idx", writeTerms, opts...)
 
 	// The manifest.
+	// Documents are counted from their IDs, tokens from the postings (every
+	// token is one position of one posting): neither re-reads the
+	// documents nor tokenizes them again.
 	st := bsp.Union([]bsp.Dataset[stat]{
-		bsp.Map(rows, func(r docRow) stat { return stat{Docs: 1, Tokens: int64(r.Doc.Length)} }),
-		bsp.Map(terms, func(bsp.KV[string, []postings.Posting]) stat { return stat{Terms: 1} }),
+		bsp.Map(ids, func(bsp.KV[string, uint32]) stat { return stat{Docs: 1} }),
+		bsp.Map(terms, func(kv bsp.KV[string, []postings.Posting]) stat {
+			s := stat{Terms: 1}
+			for _, p := range kv.Value {
+				s.Tokens += int64(len(p.Positions))
+			}
+			return s
+		}),
 		bsp.Map(edges, func(bsp.Edge[string, float64]) stat { return stat{Links: 1} }),
 		bsp.Map(problems, func(it item) stat {
 			return stat{Skipped: []kindCount{{it.Kind, 1}}, Problems: []string{it.Source + ": " + it.Kind + ": " + it.Problem}}
