@@ -88,7 +88,11 @@ type item struct {
 	Seq  int64
 }
 
-// rawPage is a page as read, before parsing, or a problem (Kind set).
+// rawPage is a page as read, or a problem (Kind set). A page of an
+// archive or WARC file is parsed after the repartition that spreads it
+// (Body set); a page that is a file of its own is parsed where it is read,
+// as the file splits already spread those, and crosses the shuffle as
+// extracted text (Parsed, with Title, Text and Links).
 type rawPage struct {
 	URL, ContentType string
 	Body             []byte
@@ -97,6 +101,9 @@ type rawPage struct {
 	File             string
 	Seq              int64
 	Kind, Problem    string
+	Parsed           bool
+	Title, Text      string
+	Links            []string
 }
 
 // doc is a numbered page.
@@ -193,7 +200,16 @@ func Build(p *bsp.Plan, prm Params) {
 			emit(rawPage{Source: rel, File: e.Path, Kind: e.Skipped, Problem: skipDetail[e.Skipped]})
 			return
 		}
-		readInput(e.Path, rel, prm.BaseURL, emit)
+		if corpus.IsArchive(e.Path) {
+			readInput(e.Path, rel, prm.BaseURL, emit)
+			return
+		}
+		readInput(e.Path, rel, prm.BaseURL, func(pg rawPage) {
+			parsePage(pg, func(it item) {
+				emit(rawPage{URL: it.URL, Source: it.Source, File: it.File, Seq: it.Seq, Kind: it.Kind, Problem: it.Problem,
+					Parsed: true, Title: it.Title, Text: it.Text, Links: it.Links})
+			})
+		})
 	})
 	items := bsp.FlatMap(bsp.Repartition(raw, p.DefaultPartitions()), parsePage)
 	// Keep the first page of every URL, in input order (input file, then
@@ -410,6 +426,11 @@ func readInput(path, rel, baseURL string, emit func(rawPage)) {
 
 // parsePage extracts a page's title, text and links.
 func parsePage(pg rawPage, emit func(item)) {
+	if pg.Parsed {
+		emit(item{URL: pg.URL, Title: pg.Title, Text: pg.Text, Links: pg.Links, Source: pg.Source,
+			Kind: pg.Kind, Problem: pg.Problem, File: pg.File, Seq: pg.Seq})
+		return
+	}
 	if pg.Kind != "" {
 		emit(item{Source: pg.Source, Kind: pg.Kind, Problem: pg.Problem, File: pg.File, Seq: pg.Seq})
 		return

@@ -140,6 +140,16 @@ func kindOf(base string) fileKind {
 	return kindOther
 }
 
+// IsArchive reports whether ReadFile reads the file at path as an archive
+// of many pages (tar, WARC) rather than as one page, by its name.
+func IsArchive(path string) bool {
+	switch kindOf(filepath.Base(path)) {
+	case kindTar, kindTarGz, kindWARC:
+		return true
+	}
+	return false
+}
+
 // isHTMLName reports whether a file or member name has an HTML extension.
 func isHTMLName(name string) bool {
 	n := strings.ToLower(name)
