@@ -280,26 +280,8 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 	big := append([]byte("<title>Big</title><p>zebras "), bytes.Repeat([]byte("lorem ipsum "), 11<<20/12)...)
 	write("big.html", big)
 
-	cfg := local.DefaultConfig()
-	cfg.WorkDir = t.TempDir()
-	ex, err := local.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "index")
-	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", "https://example.org/"}, 2); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := index.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix, urls := indexDir(t, in)
 	defer ix.Close()
-	var urls []string
-	for i := range ix.Docs.Len() {
-		d, _ := ix.Docs.Doc(i)
-		urls = append(urls, d.URL)
-	}
 	want := []string{"https://example.org/big.html", "https://example.org/docs/other.html", "https://example.org/good.html", "https://example.org/latin1.html"}
 	if !slices.Equal(urls, want) {
 		t.Fatalf("documents %v, want %v", urls, want)
@@ -357,26 +339,8 @@ func TestNoSilentLoss(t *testing.T) {
 		}
 	}
 
-	cfg := local.DefaultConfig()
-	cfg.WorkDir = t.TempDir()
-	ex, err := local.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "index")
-	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", "https://example.org/"}, 2); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := index.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix, urls := indexDir(t, in)
 	defer ix.Close()
-	var urls []string
-	for i := range ix.Docs.Len() {
-		d, _ := ix.Docs.Doc(i)
-		urls = append(urls, d.URL)
-	}
 	want := []string{"https://example.org/.y.html", "https://example.org/_sub/.z.html", "https://example.org/_x.html",
 		"https://example.org/a%20b.html", "https://example.org/index", "https://example.org/link.html"}
 	if !slices.Equal(urls, want) {
@@ -392,4 +356,30 @@ func TestNoSilentLoss(t *testing.T) {
 			t.Errorf("no problem %q:\n%s", f, problems)
 		}
 	}
+}
+
+// indexDir builds the index of directory in (base URL https://example.org/,
+// 2 slots) and returns it, open, with its documents' URLs in ID order.
+func indexDir(t *testing.T, in string) (*index.Index, []string) {
+	t.Helper()
+	cfg := local.DefaultConfig()
+	cfg.WorkDir = t.TempDir()
+	ex, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "index")
+	if _, err := ex.RunJob(context.Background(), webindex.Job, []string{"--input", in, "--out", out, "--base-url", "https://example.org/"}, 2); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for i := range ix.Docs.Len() {
+		d, _ := ix.Docs.Doc(i)
+		urls = append(urls, d.URL)
+	}
+	return ix, urls
 }
