@@ -135,6 +135,9 @@ type Worker struct {
 	mu      sync.Mutex // guards the fields below
 	running map[attemptKey]*runningTask
 	seen    map[attemptKey]bool
+	// results holds the results of the attempts that ended here, until
+	// their job's files are deleted, to answer a repeated assignment.
+	results map[attemptKey]*pb.TaskResult
 	// deleted holds the jobs whose files were deleted: their late
 	// assignments are refused and their late sink files removed.
 	deleted map[string]bool
@@ -232,7 +235,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	srv := grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow))...)
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: srv,
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{tls: cfg.TLS, conns: map[string]*grpc.ClientConn{}},
-		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{},
+		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{}, results: map[attemptKey]*pb.TaskResult{},
 		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
 		done: make(chan struct{})}
 	w.metrics = newMetrics(w)
@@ -445,7 +448,14 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 	k := keyOf(a.GetAttempt())
 	w.mu.Lock()
 	if w.seen[k] {
+		res := w.results[k]
 		w.mu.Unlock()
+		if res != nil {
+			// A new leader, or a new stream, asks again for an attempt
+			// that ended here: its result may have been lost with the
+			// old one. The coordinator ignores a duplicate.
+			go w.report(context.Background(), res)
+		}
 		return // a repeated assignment
 	}
 	w.seen[k] = true
@@ -474,6 +484,9 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		w.mu.Lock()
 		delete(w.running, k)
 		late := w.deleted[k.job]
+		if !late {
+			w.results[k] = res
+		}
 		w.mu.Unlock()
 		if sf := res.GetSinkFile(); late && sf != nil {
 			// The job ended while this attempt ran: nobody will commit
@@ -647,6 +660,11 @@ func (w *Worker) deleteJob(ctx context.Context, jobID string) error {
 	w.mu.Lock()
 	w.deleted[jobID] = true
 	delete(w.pruned, jobID)
+	for k := range w.results {
+		if k.job == jobID {
+			delete(w.results, k)
+		}
+	}
 	delete(w.progs, jobID)
 	var wait []chan struct{}
 	for k, rt := range w.running {

@@ -205,6 +205,11 @@ func (l *streamLayer) serverHandshake(c net.Conn) (net.Conn, error) {
 		l.dir.onMismatch(h.node, c.RemoteAddr().String(), h.cluster)
 		return nil, ErrPeersDisagree
 	}
+	if h.node == l.self.node {
+		// Another process claims this node's ID.
+		l.dir.onMismatch(h.node, c.RemoteAddr().String(), h.cluster)
+		return nil, ErrPeersDisagree
+	}
 	_ = c.SetDeadline(time.Time{})
 	return &contactConn{Conn: c, last: l.dir.learn(h)}, nil
 }

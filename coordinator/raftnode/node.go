@@ -23,7 +23,8 @@ type Config struct {
 	// ID is the raft server ID of this node; it must be stable across
 	// restarts of a node with a data directory.
 	ID string
-	// DataDir, when set, holds the raft-wal log and stable store (wal/) and
+	// DataDir, when set, holds the raft log and stable store (raft-wal in
+	// wal/ for a single voter, raft.db for a member of a cluster) and
 	// the snapshots (snapshots/); the node listens for raft peers on
 	// BindAddr. When empty, the node keeps everything in memory and uses an
 	// in-memory transport (the embedded mode).
@@ -64,6 +65,10 @@ type Config struct {
 	// not block for long.
 	OnLeadership func(Leadership)
 }
+
+// boltFile names, in a cluster member's data directory, its raft log and
+// stable store (see boltStore).
+const boltFile = "raft.db"
 
 // Leadership is a change of this node's raft role.
 type Leadership struct {
@@ -206,7 +211,8 @@ func NewNode(cfg Config) (*Node, error) {
 		if len(cfg.Peers) > 0 {
 			want.ClusterID, want.Peers = ClusterID(cfg.Peers), sortPeers(cfg.Peers)
 		}
-		hasState := nonEmptyDir(walDir) || nonEmptyDir(filepath.Join(cfg.DataDir, "snapshots"))
+		_, boltErr := os.Stat(filepath.Join(cfg.DataDir, boltFile))
+		hasState := nonEmptyDir(walDir) || nonEmptyDir(filepath.Join(cfg.DataDir, "snapshots")) || boltErr == nil
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("raftnode: %w", err)
 		}
@@ -219,20 +225,29 @@ func NewNode(cfg Config) (*Node, error) {
 				return nil, err
 			}
 		}
-		if err := os.MkdirAll(walDir, 0o755); err != nil {
-			return nil, fmt.Errorf("raftnode: %w", err)
+		if len(cfg.Peers) > 0 {
+			store, err := openBoltStore(filepath.Join(cfg.DataDir, boltFile))
+			if err != nil {
+				return nil, err
+			}
+			n.closers = append(n.closers, store)
+			logs, stable = store, store
+		} else {
+			if err := os.MkdirAll(walDir, 0o755); err != nil {
+				return nil, fmt.Errorf("raftnode: %w", err)
+			}
+			// raft-wal's Close leaves its metadata database (and its file
+			// lock) open; we own it so that Close releases the lock and the
+			// same process can reopen the directory.
+			meta := &metadb.BoltMetaDB{}
+			wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(meta))
+			if err != nil {
+				meta.Close()
+				return nil, fmt.Errorf("raftnode: open log: %w", err)
+			}
+			n.closers = append(n.closers, meta, wal)
+			logs, stable = wal, wal
 		}
-		// raft-wal's Close leaves its metadata database (and its file lock)
-		// open; we own it so that Close releases the lock and the same
-		// process can reopen the directory.
-		meta := &metadb.BoltMetaDB{}
-		wal, err := raftwal.Open(walDir, raftwal.WithMetaStore(meta))
-		if err != nil {
-			meta.Close()
-			return nil, fmt.Errorf("raftnode: open log: %w", err)
-		}
-		n.closers = append(n.closers, meta, wal)
-		logs, stable = wal, wal
 		if snaps, err = raft.NewFileSnapshotStore(cfg.DataDir, cfg.SnapshotRetain, logOut); err != nil {
 			n.closeStores()
 			return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
@@ -339,6 +354,10 @@ func (n *Node) mismatch(node, remote string, theirs [16]byte) {
 	err := fmt.Errorf("%w: node %s at %s belongs to cluster %x, but this node (%s) was started with --peers %s (cluster %s); "+
 		"start every node with the same --peers", ErrPeersDisagree, node, remote, theirs, n.cfg.ID,
 		FormatPeers(n.cfg.Peers), ClusterID(n.cfg.Peers))
+	if node == n.cfg.ID {
+		err = fmt.Errorf("%w: another node at %s also claims the ID %s; every node needs its own --id", ErrPeersDisagree,
+			remote, node)
+	}
 	fmt.Fprintf(n.logOut(), "[WARN]  raftnode: %v\n", err)
 	if n.dir.hasMatched() {
 		return

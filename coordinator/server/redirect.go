@@ -129,8 +129,9 @@ func (s *Server) deposedCh() <-chan struct{} {
 	return s.deposed
 }
 
-// noteAssigned logs the first assignment a leader sends in its term: the
-// end of a failover, seen from the cluster.
+// noteAssigned logs an assignment sent, with the term it was decided in,
+// and once more the first one of a term: the end of a failover, seen from
+// the cluster.
 func (s *Server) noteAssigned(a coordinator.Assignment) {
 	s.mu.Lock()
 	first := !s.assignedInTerm
@@ -141,6 +142,8 @@ func (s *Server) noteAssigned(a coordinator.Assignment) {
 		s.cfg.Log.Info("first assignment of term", "node", s.cfg.ID, "term", term, "job", a.Job, "stage", a.Stage,
 			"task", a.Task, "worker", a.Worker, "since_elected_ms", time.Since(since).Milliseconds())
 	}
+	s.cfg.Log.Info("task assigned", "node", s.cfg.ID, "term", term, "job", a.Job, "stage", a.Stage, "task", a.Task,
+		"attempt", a.Attempt, "worker", a.Worker)
 }
 
 // ListMembers implements the Coordinator service.
@@ -158,4 +161,43 @@ func (s *Server) ListMembers(ctx context.Context, _ *pb.ListMembersRequest) (*pb
 		out.Members = append(out.Members, pm)
 	}
 	return out, nil
+}
+
+// resendRunning sends a worker that (re)connected the assignments of its
+// attempts that the state says are running: an assignment sent on a stream
+// that broke, or by a leader that died right after proposing it, may never
+// have arrived. The worker ignores one it already has and answers one it
+// already finished with the result again, so that a result lost with the
+// old leader is delivered to the new one.
+func (s *Server) resendRunning(id coordinator.WorkerID, st *stream) {
+	var msgs []*pb.TaskAssignment
+	s.node.Read(func(state *coordinator.State) {
+		for _, j := range state.Jobs {
+			if !j.Active() {
+				continue
+			}
+			for si, stg := range j.Stages {
+				for ti, t := range stg.Tasks {
+					for ai, a := range t.Attempts {
+						if a.State != coordinator.AttemptRunning || a.Worker != id {
+							continue
+						}
+						asg := coordinator.Assignment{AttemptID: coordinator.AttemptID{TaskID: coordinator.TaskID{
+							Job: j.ID, Stage: si, Task: ti}, Attempt: ai}, Worker: id}
+						if msg, _ := assignment(state, asg); msg != nil {
+							msgs = append(msgs, msg)
+						}
+					}
+				}
+			}
+		}
+	})
+	for _, m := range msgs {
+		if err := st.Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: m}}); err != nil {
+			return
+		}
+	}
+	if len(msgs) > 0 {
+		s.cfg.Log.Info("assignments re-sent to a reconnected worker", "node", s.cfg.ID, "worker", id, "attempts", len(msgs))
+	}
 }

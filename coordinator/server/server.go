@@ -499,6 +499,7 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 	if deposed == nil {
 		return s.notLeader()
 	}
+	s.resendRunning(id, st)
 	// Receiving runs on its own goroutine so that the stream ends as soon
 	// as this node stops leading (the worker then reconnects to the new
 	// leader); once this handler returns, gRPC ends the stream and the
@@ -567,6 +568,8 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 		if st := r.GetStack(); st != "" {
 			msg += "\n" + st
 		}
+		s.cfg.Log.Info("task attempt failed", "node", s.cfg.ID, "job", at.Job, "stage", at.Stage, "task", at.Task,
+			"attempt", at.Attempt, "worker", w, "lost", r.GetLost(), "err", r.GetError())
 		tf := coordinator.TaskFailed{Stamp: now(), AttemptID: at, Worker: w, Error: msg, Lost: r.GetLost(),
 			StateLost: r.GetStateLost(), ErrorKind: KindOf(r.GetErrorKind())}
 		if loc := r.GetErrorLocation(); loc != nil && loc.GetLine() >= 0 {
