@@ -24,7 +24,7 @@ import (
 // notLeader is the redirect this node answers with now.
 func (s *Server) notLeader() error {
 	id, addr := s.node.Leader()
-	if id == s.cfg.ID {
+	if id == s.cfg.ID || s.node.IsLeader() {
 		// Raft names this node but it is not in the leader state (it is
 		// stepping down): no leader to send the caller to yet.
 		addr = ""
@@ -32,20 +32,25 @@ func (s *Server) notLeader() error {
 	return redirect.Error(id, addr)
 }
 
+// A new leader serves once it has applied everything committed before its
+// term (see leadership): until then it would answer from a stale state (a
+// restarted coordinator would not yet know the jobs in its log), so it
+// answers like a follower that knows no leader, and the caller retries.
+
 // healthService is the gRPC health service's method prefix: every
 // coordinator answers it itself, leader or not, so that probes and
 // `superstep health` see a live follower as live.
 const healthService = "/grpc.health.v1.Health/"
 
 func (s *Server) unaryRedirect(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if !s.node.IsLeader() && !strings.HasPrefix(info.FullMethod, healthService) {
+	if !s.acting() && !strings.HasPrefix(info.FullMethod, healthService) {
 		return nil, s.notLeader()
 	}
 	return h(ctx, req)
 }
 
 func (s *Server) streamRedirect(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if !s.node.IsLeader() && !strings.HasPrefix(info.FullMethod, healthService) {
+	if !s.acting() && !strings.HasPrefix(info.FullMethod, healthService) {
 		return s.notLeader()
 	}
 	return h(srv, ss)
