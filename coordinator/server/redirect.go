@@ -126,6 +126,20 @@ func (s *Server) acting() bool {
 	return leading && s.node.IsLeader()
 }
 
+// waitActing waits until acting, or ctx ends.
+func (s *Server) waitActing(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !s.acting() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // deposedCh is closed when this node stops leading; nil when it does not
 // lead now.
 func (s *Server) deposedCh() <-chan struct{} {

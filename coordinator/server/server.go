@@ -186,7 +186,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.node = node
 	if len(cfg.Peers) == 0 {
-		if err := node.WaitLeader(ctx); err != nil {
+		// A single coordinator serves once it leads and has applied its
+		// log (see leadership).
+		if err := s.waitActing(ctx); err != nil {
 			node.Close()
 			lis.Close()
 			return nil, err
