@@ -41,6 +41,7 @@ type Conn struct {
 	mu     sync.Mutex // guards the fields below
 	conns  map[string]*grpc.ClientConn
 	leader string        // the address calls go to first; "" unknown
+	slow   int           // calls to leader in a row that timed out
 	next   int           // the address to try next while no leader is known
 	change chan struct{} // closed and replaced when leader changes
 	closed bool
@@ -164,8 +165,15 @@ func (c *Conn) failed(addr string, err error) (retry, now bool) {
 		c.setLeaderLocked(leader)
 		return true, true
 	}
-	// addr does not lead, or does not answer: try the others in turn.
+	// addr does not lead, or does not answer: try the others in turn. A
+	// call that timed out may only have met a busy leader: one is
+	// forgiven, so that long-lived streams to it are not dropped for it.
 	if c.leader == addr {
+		if code == codes.DeadlineExceeded && !redirected {
+			if c.slow++; c.slow < 2 {
+				return false, false
+			}
+		}
 		c.setLeaderLocked("")
 	}
 	if c.addrs[c.next%len(c.addrs)] == addr {
@@ -175,6 +183,7 @@ func (c *Conn) failed(addr string, err error) (retry, now bool) {
 }
 
 func (c *Conn) setLeaderLocked(addr string) {
+	c.slow = 0
 	if c.leader == addr {
 		return
 	}

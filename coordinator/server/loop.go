@@ -105,8 +105,10 @@ func (s *Server) tick(ctx context.Context) {
 			continue
 		}
 		if err := connected[a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: msg}}); err != nil {
-			_, _ = s.propose(ctx, coordinator.TaskFailed{Stamp: now(), AttemptID: a.AttemptID, Worker: a.Worker,
-				Error: "could not send the assignment: " + err.Error(), Lost: true})
+			// The attempt stays running: the worker gets it again when it
+			// reconnects (resendRunning), or is declared dead.
+			s.cfg.Log.Info("assignment not sent; re-sent when the worker reconnects", "node", s.cfg.ID, "job", a.Job,
+				"stage", a.Stage, "task", a.Task, "attempt", a.Attempt, "worker", a.Worker, "err", err)
 		} else {
 			s.noteAssigned(a)
 		}
