@@ -108,3 +108,41 @@ func TestNonLoopbackNeedsTLS(t *testing.T) {
 		t.Fatal("IsLoopback")
 	}
 }
+
+// TestLimits: a submit past the job cap or the client's rate, and a worker
+// past the worker cap, are refused with ResourceExhausted.
+func TestLimits(t *testing.T) {
+	root := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Limits = Limits{MaxJobs: 2, MaxWorkers: 1, SubmitRate: 0.001, SubmitBurst: 3}
+	cc := startTest(t, cfg)
+	ctx := context.Background()
+	submit := func(id string) error {
+		_, err := cc.SubmitJob(ctx, &pb.SubmitJobRequest{JobId: id, Name: "wordcount", Fingerprint: "fp",
+			Spec: sourceSpec(t, id, root+"/in.txt", root+"/out-"+id)})
+		return err
+	}
+	// No worker can run these jobs, so they fail at once and do not count;
+	// register one so that they stay queued.
+	if _, err := cc.RegisterWorker(ctx, &pb.RegisterWorkerRequest{WorkerId: "w1", Address: "127.0.0.1:1", Fingerprint: "fp", Slots: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.RegisterWorker(ctx, &pb.RegisterWorkerRequest{WorkerId: "w2", Address: "127.0.0.1:2", Fingerprint: "fp", Slots: 1}); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a second worker past MaxWorkers 1: %v", err)
+	}
+	if _, err := cc.RegisterWorker(ctx, &pb.RegisterWorkerRequest{WorkerId: "w1", Address: "127.0.0.1:1", Fingerprint: "fp", Slots: 1}); err != nil {
+		t.Fatalf("re-registering the same worker: %v", err)
+	}
+	for _, id := range []string{"j1", "j2"} {
+		if err := submit(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := submit("j3"); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a third job past MaxJobs 2: %v", err)
+	}
+	// The burst of 3 is spent (j1, j2, j3): even a resubmit of j1 is refused.
+	if err := submit("j1"); status.Code(err) != codes.ResourceExhausted { // j1 exists: only the rate can refuse it
+		t.Fatalf("a fourth submit past the burst: %v", err)
+	}
+}

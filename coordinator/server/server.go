@@ -68,6 +68,8 @@ type Config struct {
 	TLS      *security.TLS
 	Tokens   *security.TokenStore
 	Insecure bool
+	// Limits bound jobs, workers and the submit rate (limits.go).
+	Limits Limits
 }
 
 // DefaultRaftTimeout is the raft heartbeat and election timeout of a
@@ -109,7 +111,9 @@ type Server struct {
 	metrics *metrics  // Prometheus metrics (metrics.go)
 	http    *telemetry.Server
 
-	owners owners
+	owners  owners
+	limits  Limits
+	submits *rateLimiter
 }
 
 // stream is a worker's Connect stream.
@@ -165,6 +169,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
 		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}}}
+	s.limits = cfg.Limits.withDefaults()
+	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
 	rc.OnApply = func(a raftnode.Applied) { s.metrics.observe(s.events.observe(a)); s.notify() }
 	rc.OnLeadership = s.leadership
@@ -297,6 +303,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 	}
 	id := coordinator.JobID(sid)
+	if err := s.checkSubmit(ctx, id); err != nil {
+		return nil, err
+	}
 	if err := s.owners.claimJob(ctx, id); err != nil {
 		return nil, err
 	}
@@ -412,6 +421,9 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if err := s.owners.bindWorker(ctx, coordinator.WorkerID(req.GetWorkerId())); err != nil {
+		return nil, err
+	}
+	if err := s.checkRegister(coordinator.WorkerID(req.GetWorkerId())); err != nil {
 		return nil, err
 	}
 	res, err := s.propose(ctx, coordinator.RegisterWorker{Worker: coordinator.WorkerID(req.GetWorkerId()),

@@ -1,0 +1,89 @@
+package cluster_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/examples/wordcount"
+	"github.com/superstep/superstep/internal/security"
+)
+
+// TestSubmitTokensSeeTheirOwnJobs: over TLS, a submit token sees, watches
+// and cancels only the jobs it submitted, and cannot take another's job
+// ID; the admin token sees all.
+func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := security.Init(dir, security.CertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := security.Files{Dir: dir}
+	alice, _ := security.NewToken()
+	bob, _ := security.NewToken()
+	security.AddToken(f.Tokens(), alice, security.TokenSubmit, "alice")
+	security.AddToken(f.Tokens(), bob, security.TokenSubmit, "bob")
+	admin, _ := security.ReadToken(f.Token())
+	co, _ := security.LoadTLS(dir, security.RoleCoordinator)
+	tokens, err := security.NewTokenStore(f.Tokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.DefaultConfig()
+	cfg.TLS, cfg.Tokens = co, tokens
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cl, _ := security.LoadTLS(dir, security.RoleClient)
+	dial := func(tok string) *cluster.Client {
+		c, err := cluster.Dial(ctx, s.Addr(), cluster.WithTLS(cl), cluster.WithToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ca, cb, cadm := dial(alice), dial(bob), dial(admin)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("a\n"), 0o644)
+	prog := compile(t, wordcount.Job, []string{"--input", in, "--out", filepath.Join(t.TempDir(), "out")}, 1)
+	id, err := ca.Submit(ctx, prog) // no worker: it fails at once, but it exists
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.CC.GetJob(ctx, &pb.GetJobRequest{JobId: id}); status.Code(err) != codes.NotFound {
+		t.Fatalf("bob reads alice's job: %v", err)
+	}
+	if _, err := cb.CC.CancelJob(ctx, &pb.CancelJobRequest{JobId: id}); status.Code(err) != codes.NotFound {
+		t.Fatalf("bob cancels alice's job: %v", err)
+	}
+	if l, err := cb.CC.ListJobs(ctx, &pb.ListJobsRequest{}); err != nil || len(l.GetJobs()) != 0 {
+		t.Fatalf("bob lists %v (%v)", l.GetJobs(), err)
+	}
+	// Bob cannot take the ID over either.
+	if _, err := cb.Submit(ctx, prog); err == nil {
+		t.Fatalf("bob resubmits alice's job id: %v", err)
+	}
+	for name, c := range map[string]*cluster.Client{"alice": ca, "admin": cadm} {
+		if _, err := c.CC.GetJob(ctx, &pb.GetJobRequest{JobId: id}); err != nil {
+			t.Fatalf("%s reads alice's job: %v", name, err)
+		}
+		if l, err := c.CC.ListJobs(ctx, &pb.ListJobsRequest{}); err != nil || len(l.GetJobs()) != 1 {
+			t.Fatalf("%s lists %v (%v)", name, l.GetJobs(), err)
+		}
+	}
+}
