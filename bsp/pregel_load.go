@@ -107,43 +107,6 @@ func (w *edgeWriter[K, E]) finish() error {
 	return w.tc.closeShuffleOut(w.out)
 }
 
-// eachRow calls fn for every row of the given runs, in order; the row is
-// reused between calls and its key aliases the block.
-func eachRow[T any](tc *taskCtx, openers []RunOpener, fn func(*T) error) error {
-	c, err := codec.For[T]()
-	if err != nil {
-		return err
-	}
-	var v T
-	for _, open := range openers {
-		it, err := open(tc.ctx)
-		if err != nil {
-			return err
-		}
-		for it.Next(tc.ctx) && !tc.stopped() {
-			rd, err := c.NewReader(it.Record())
-			if err != nil {
-				_ = it.Close()
-				return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
-			}
-			tc.report.RecordsIn += int64(rd.Len()) // the stage's input rows (records in)
-			for i := 0; i < rd.Len(); i++ {
-				rd.Read(i, &v)
-				if err := fn(&v); err != nil {
-					_ = it.Close()
-					return err
-				}
-			}
-		}
-		err = it.Err()
-		_ = it.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return tc.err
-}
-
 // errOverBudget stops a dense load that outgrew the memory budget.
 var errOverBudget = fmt.Errorf("bsp: Pregel partition over the memory budget")
 

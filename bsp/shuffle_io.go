@@ -473,39 +473,51 @@ func (w *unsortedWriter[T]) finish() error {
 // readUnsorted emits every record of reduce partition part of every side, in
 // side, map task and run order.
 func readUnsorted[T any](tc *taskCtx, node *node, part int, emit func(T)) error {
-	c, err := codec.For[T]()
-	if err != nil {
-		return err
-	}
-	var v T
 	for side := range node.parents {
 		openers, err := tc.env.Inputs.Runs(tc.ctx, node.id, side, part)
 		if err != nil {
 			return err
 		}
-		for _, open := range openers {
-			it, err := open(tc.ctx)
-			if err != nil {
-				return err
-			}
-			for it.Next(tc.ctx) && !tc.stopped() {
-				r, err := c.NewReader(it.Record())
-				if err != nil {
-					_ = it.Close()
-					return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
-				}
-				tc.report.RecordsIn += int64(r.Len())
-				for i := 0; i < r.Len(); i++ {
-					r.Read(i, &v)
-					emit(v)
-				}
-			}
-			err = it.Err()
-			_ = it.Close()
-			if err != nil {
-				return err
-			}
+		if err := eachRow(tc, openers, func(v *T) error { emit(*v); return nil }); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// eachRow calls fn for every row of the given runs, in order, until the
+// task stops; the row is reused between calls and its byte slices alias the
+// block.
+func eachRow[T any](tc *taskCtx, openers []RunOpener, fn func(*T) error) error {
+	c, err := codec.For[T]()
+	if err != nil {
+		return err
+	}
+	var v T
+	for _, open := range openers {
+		it, err := open(tc.ctx)
+		if err != nil {
+			return err
+		}
+		for it.Next(tc.ctx) && !tc.stopped() {
+			rd, err := c.NewReader(it.Record())
+			if err != nil {
+				_ = it.Close()
+				return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
+			}
+			for i := 0; i < rd.Len(); i++ {
+				rd.Read(i, &v)
+				if err := fn(&v); err != nil {
+					_ = it.Close()
+					return err
+				}
+			}
+		}
+		err = it.Err()
+		_ = it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return tc.err
 }
