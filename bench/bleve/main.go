@@ -213,6 +213,7 @@ func compare(in, base string, runs int) error {
 			sd.walls, sd.docs = append(sd.walls, r.WallS), r.Docs
 			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 				sd.rss = append(sd.rss, ru.Maxrss*1024)
+				sd.cpu = append(sd.cpu, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds())
 			}
 			if sd.bytes, err = webload.DirBytes(out); err != nil {
 				return err
@@ -222,6 +223,7 @@ func compare(in, base string, runs int) error {
 	for _, sd := range []*side{&ss, &bl} {
 		slices.Sort(sd.walls)
 		slices.Sort(sd.rss)
+		slices.Sort(sd.cpu)
 	}
 	if ss.docs != bl.docs {
 		return fmt.Errorf("superstep indexed %d pages, bleve %d", ss.docs, bl.docs)
@@ -289,15 +291,17 @@ func printTable(size webload.Size, htmlFiles, runs, queries int, ss, bl side) {
 	mb := func(b int64, s float64) float64 { return float64(b) / (1 << 20) / s }
 	fmt.Printf("Corpus: %d HTML files (by name), %d pages indexed, %.1f MiB as stored, %.1f MiB of HTML; %d builds of each (median [min–max]); %d queries.\n\n",
 		htmlFiles, ss.docs, float64(size.Compressed)/(1<<20), float64(size.HTML)/(1<<20), runs, queries)
-	fmt.Printf("| system | build wall s | pages/s | HTML MB/s | peak RSS | index size | query p50 ms | query p99 ms | query max ms |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| system | build wall s | CPU s | pages/s | HTML MB/s | peak RSS | index size | query p50 ms | query p99 ms | query max ms |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range []side{ss, bl} {
-		fmt.Printf("| %s | %.3f [%.3f–%.3f] | %.0f | %.1f | %.1f MiB [%.1f–%.1f] | %.1f MiB | %.3f | %.3f | %.3f |\n", s.name,
-			s.wall(), s.walls[0], s.walls[len(s.walls)-1], float64(s.docs)/s.wall(), mb(size.HTML, s.wall()),
+		fmt.Printf("| %s | %.3f [%.3f–%.3f] | %.2f [%.2f–%.2f] | %.0f | %.1f | %.1f MiB [%.1f–%.1f] | %.1f MiB | %.3f | %.3f | %.3f |\n", s.name,
+			s.wall(), s.walls[0], s.walls[len(s.walls)-1], s.cpu[len(s.cpu)/2], s.cpu[0], s.cpu[len(s.cpu)-1],
+			float64(s.docs)/s.wall(), mb(size.HTML, s.wall()),
 			float64(s.peakRSS())/(1<<20), float64(s.rss[0])/(1<<20), float64(s.rss[len(s.rss)-1])/(1<<20),
 			float64(s.bytes)/(1<<20), webload.Ms(s.lat.P50), webload.Ms(s.lat.P99), webload.Ms(s.lat.Max))
 	}
 	speed := bl.wall() / ss.wall()
+	fmt.Printf("\nCPU seconds (less sensitive to a loaded machine than wall time): Bleve/Superstep = %.2f.\n", bl.cpu[len(bl.cpu)/2]/ss.cpu[len(ss.cpu)/2])
 	mem := float64(ss.peakRSS()) / float64(bl.peakRSS())
 	verdict := func(ok bool) string {
 		if ok {
