@@ -163,6 +163,7 @@ type side struct {
 	name  string
 	walls []float64 // one per run, sorted
 	rss   []int64   // peak RSS per run, sorted
+	cpu   []float64 // user+system CPU seconds per run, sorted
 	bytes int64
 	docs  int
 	lat   webload.Latency
