@@ -62,7 +62,7 @@ func (c *testCluster) config(id string) Config {
 	cfg := DefaultConfig()
 	cfg.ID, cfg.Peers, cfg.DataDir = id, c.peers, c.dirs[id]
 	cfg.HeartbeatTimeout = 300 * time.Millisecond
-	p, _ := peerByID(c.peers, id)
+	p, _ := PeerByID(c.peers, id)
 	cfg.BindAddr = p.Addr
 	cfg.GRPCAddr = "grpc-of-" + id
 	return cfg

@@ -109,7 +109,7 @@ func (c Config) Validate() error {
 		if err := ValidatePeers(c.Peers); err != nil {
 			return err
 		}
-		self, ok := peerByID(c.Peers, c.ID)
+		self, ok := PeerByID(c.Peers, c.ID)
 		if !ok {
 			return fmt.Errorf("%w: node ID %q is not in --peers %s", ErrBadPeers, c.ID, FormatPeers(c.Peers))
 		}

@@ -111,7 +111,8 @@ func ClusterID(ps []Peer) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func peerByID(ps []Peer, id string) (Peer, bool) {
+// PeerByID returns the peer with the given ID.
+func PeerByID(ps []Peer, id string) (Peer, bool) {
 	for _, p := range ps {
 		if p.ID == id {
 			return p, true

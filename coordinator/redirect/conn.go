@@ -3,6 +3,7 @@ package redirect
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -113,7 +114,7 @@ func (c *Conn) connLocked(addr string) (*grpc.ClientConn, error) {
 		// Drop a connection to an address that is not configured; the
 		// configured ones stay.
 		for a, cc := range c.conns {
-			if !contains(c.addrs, a) && a != c.leader {
+			if !slices.Contains(c.addrs, a) && a != c.leader {
 				cc.Close()
 				delete(c.conns, a)
 				break
@@ -133,15 +134,6 @@ func (c *Conn) connLocked(addr string) (*grpc.ClientConn, error) {
 	}
 	c.conns[addr] = cc
 	return cc, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // answered records that addr answered as the leader.

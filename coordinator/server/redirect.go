@@ -119,11 +119,18 @@ func (s *Server) leadership(l raftnode.Leadership) {
 
 // acting says whether the leader loop may act: this node leads and has
 // caught up with the state since it was elected.
-func (s *Server) acting() bool {
+func (s *Server) acting() bool { return s.leaderTerm() != 0 }
+
+// leaderTerm is the raft term this node leads and acts in, 0 when it does
+// not: the term to stamp decisions with (coordinator.Observations.Term).
+func (s *Server) leaderTerm() uint64 {
 	s.mu.Lock()
-	leading := s.leading
+	term, leading := s.term, s.leading
 	s.mu.Unlock()
-	return leading && s.node.IsLeader()
+	if !leading || !s.node.IsLeader() || s.node.Term() != term {
+		return 0
+	}
+	return term
 }
 
 // waitActing waits until acting, or ctx ends.

@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		rc.TLS = &raftnode.TLSConfig{Server: cfg.TLS.ServerConfig(security.RoleCoordinator),
 			Client: cfg.TLS.ClientConfig(security.RoleCoordinator)}
 	}
-	if self, ok := peerOf(cfg.Peers, cfg.ID); ok && unspecifiedHost(rc.BindAddr) {
+	if self, ok := raftnode.PeerByID(cfg.Peers, cfg.ID); ok && unspecifiedHost(rc.BindAddr) {
 		// Bound on every interface: peers reach it at its --peers address.
 		rc.AdvertiseAddr = self.Addr
 	}
@@ -229,15 +229,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 // Fatal delivers an error that ends this coordinator (its peers belong to
 // another cluster); the owner should Close it and exit with the error.
 func (s *Server) Fatal() <-chan error { return s.node.Fatal() }
-
-func peerOf(ps []raftnode.Peer, id string) (raftnode.Peer, bool) {
-	for _, p := range ps {
-		if p.ID == id {
-			return p, true
-		}
-	}
-	return raftnode.Peer{}, false
-}
 
 func unspecifiedHost(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
