@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/superstep/superstep/internal/display"
 )
 
 // parseBytes parses a size such as 512, 64k, 16MB, 16MiB or 2G (units are
@@ -35,15 +37,4 @@ func parseBytes(s string) (int64, error) {
 }
 
 // formatBytes prints a byte count with a binary unit.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func formatBytes(n int64) string { return display.Bytes(n) }

@@ -21,6 +21,7 @@ import (
 	"github.com/superstep/superstep/coordinator/raftnode"
 	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/internal/display"
 	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/shuffle"
 	"github.com/superstep/superstep/worker"
@@ -283,9 +284,7 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func stateName(s pb.JobState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
-}
+func stateName(s pb.JobState) string { return display.StateName(s) }
 
 func newJobsCmd() *cobra.Command {
 	var addr coordFlags

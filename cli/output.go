@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/internal/display"
 )
 
 // printProtoJSON prints messages as a JSON array in the protocol's JSON
@@ -54,20 +55,6 @@ func coordinatorArg(addr string) string {
 	return " --coordinator " + addr
 }
 
-// superstepOf is the superstep column of a job: the one it works on, the
-// last for a succeeded job, the failing one for a failed job.
-func superstepOf(j *pb.JobStatus) string {
-	n := len(j.GetStages())
-	cur := int(j.GetCurrentStage()) + 1
-	switch {
-	case j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED:
-		cur = n
-	case j.GetFailure() != nil && j.GetFailure().GetStage() >= 0:
-		cur = int(j.GetFailure().GetStage()) + 1
-	}
-	return fmt.Sprintf("%d/%d", min(cur, n), n)
-}
-
 func formatTime(ms int64, now time.Time) string {
 	if ms <= 0 {
 		return "-"
@@ -91,7 +78,7 @@ func printJobs(w io.Writer, jobs []*pb.JobStatus, now time.Time) error {
 		if d, ok := cluster.JobDuration(j); ok {
 			dur = d.Round(time.Second / 10).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.GetJobId(), j.GetName(), stateName(j.GetState()), superstepOf(j),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.GetJobId(), j.GetName(), stateName(j.GetState()), display.Superstep(j),
 			formatTime(start, now), dur)
 	}
 	return tw.Flush()

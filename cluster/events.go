@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/internal/display"
 )
 
 // WatchEvents follows a job's event stream (WatchJobEvents) until the job
@@ -77,20 +78,7 @@ func (c *Client) watchOnce(ctx context.Context, req *pb.WatchJobRequest, onEvent
 // now while it runs. ok is false when the coordinator did not report the
 // times (a duration is then not shown rather than made up).
 func JobDuration(st *pb.JobStatus) (d time.Duration, ok bool) {
-	from, to := st.GetSubmittedUnixMs(), st.GetEndedUnixMs()
-	if from <= 0 {
-		return 0, false
-	}
-	if to <= 0 {
-		if isFinal(st.GetState()) {
-			return 0, false
-		}
-		to = time.Now().UnixMilli()
-	}
-	if to < from {
-		return 0, false
-	}
-	return time.Duration(to-from) * time.Millisecond, true
+	return display.JobDuration(st, time.Now())
 }
 
 // describeJobEnd is one line saying how a job that did not succeed ended,

@@ -11,7 +11,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
@@ -21,6 +20,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/internal/display"
 )
 
 // Source is what the dashboard shows; the coordinator server implements
@@ -60,8 +60,8 @@ type Member struct {
 var assets embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"state":    stateName,
-	"bytes":    formatBytes,
+	"state":    display.StateName,
+	"bytes":    display.Bytes,
 	"ms":       formatMs,
 	"plus1":    func(i int32) int32 { return i + 1 },
 	"join":     strings.Join,
@@ -128,7 +128,7 @@ func (f jobFilter) keep(j *pb.JobStatus, now time.Time) bool {
 		shuf += s.GetShuffleBytes()
 	}
 	d := jobDurationOf(j, now)
-	return (f.State == "" || stateName(j.GetState()) == f.State) &&
+	return (f.State == "" || display.StateName(j.GetState()) == f.State) &&
 		(f.Name == "" || strings.Contains(j.GetName(), f.Name) || strings.Contains(j.GetJobId(), f.Name)) &&
 		d.Seconds() >= f.MinSeconds && float64(recs) >= f.MinRecords && float64(shuf) >= f.MinShuffleMB*(1<<20)
 }
@@ -154,7 +154,7 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 		if !f.keep(j, now) {
 			continue
 		}
-		row := jobRow{Status: j, Supersteps: superstepOf(j), Duration: jobDuration(j), Started: clock(j.GetSubmittedUnixMs())}
+		row := jobRow{Status: j, Supersteps: display.Superstep(j), Duration: jobDuration(j), Started: clock(j.GetSubmittedUnixMs())}
 		for _, s := range j.GetStages() {
 			row.Records += s.GetRecordsIn()
 			row.Shuffle += s.GetShuffleBytes()
@@ -252,7 +252,7 @@ func (h *handler) apiJobs(w http.ResponseWriter, _ *http.Request) {
 	out := []apiJobSummary{}
 	now := time.Now()
 	for _, j := range h.src.Jobs() {
-		s := apiJobSummary{ID: j.GetJobId(), Name: j.GetName(), State: stateName(j.GetState()), Superstep: superstepOf(j),
+		s := apiJobSummary{ID: j.GetJobId(), Name: j.GetName(), State: display.StateName(j.GetState()), Superstep: display.Superstep(j),
 			SubmittedMs: j.GetSubmittedUnixMs(), EndedMs: j.GetEndedUnixMs(), DurationMs: jobDurationOf(j, now).Milliseconds()}
 		for _, st := range j.GetStages() {
 			s.RecordsIn += st.GetRecordsIn()
@@ -278,7 +278,7 @@ func (h *handler) apiJob(w http.ResponseWriter, r *http.Request) {
 		Stages          []*pb.StageStatus
 		Timeline        *Timeline
 		Pregel          map[string][]Step
-	}{v.Status.GetJobId(), v.Status.GetName(), stateName(v.Status.GetState()), v.Status.GetStages(), v.Timeline, pregel})
+	}{v.Status.GetJobId(), v.Status.GetName(), display.StateName(v.Status.GetState()), v.Status.GetStages(), v.Timeline, pregel})
 }
 
 func (h *handler) apiWorkers(w http.ResponseWriter, _ *http.Request) {
@@ -312,38 +312,17 @@ func workerState(x *pb.WorkerStatus) string {
 	return "lost"
 }
 
-func stateName(s pb.JobState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
-}
-
-func superstepOf(j *pb.JobStatus) string {
-	n := len(j.GetStages())
-	cur := int(j.GetCurrentStage()) + 1
-	switch {
-	case j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED:
-		cur = n
-	case j.GetFailure() != nil && j.GetFailure().GetStage() >= 0:
-		cur = int(j.GetFailure().GetStage()) + 1
+func jobDuration(j *pb.JobStatus) string {
+	d, ok := display.JobDuration(j, time.Now())
+	if !ok {
+		return "–"
 	}
-	return fmt.Sprintf("%d/%d", min(cur, n), n)
+	return d.Round(time.Millisecond).String()
 }
 
 func jobDurationOf(j *pb.JobStatus, now time.Time) time.Duration {
-	from, to := j.GetSubmittedUnixMs(), j.GetEndedUnixMs()
-	if from <= 0 {
-		return 0
-	}
-	if to <= 0 {
-		to = now.UnixMilli()
-	}
-	return time.Duration(max(0, to-from)) * time.Millisecond
-}
-
-func jobDuration(j *pb.JobStatus) string {
-	if j.GetSubmittedUnixMs() <= 0 {
-		return "–"
-	}
-	return jobDurationOf(j, time.Now()).Round(time.Millisecond).String()
+	d, _ := display.JobDuration(j, now)
+	return d
 }
 
 func clock(ms int64) string {
@@ -354,16 +333,3 @@ func clock(ms int64) string {
 }
 
 func formatMs(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
