@@ -42,15 +42,15 @@ type stageInfo struct {
 
 // stageProgress is what the events said of a stage so far.
 type stageProgress struct {
-	bar            *mpb.Bar
-	start          time.Time
-	done           int
-	recIn, recOut  int64
-	shuffle        int64
-	superstep      int // Pregel: the current vertex superstep
-	pregel         bool
-	retries, fails int
-	finished       bool
+	bar           *mpb.Bar
+	start         time.Time
+	done          int
+	recIn, recOut int64
+	shuffle       int64
+	superstep     int // Pregel: the current vertex superstep
+	pregel        bool
+	retries       int
+	finished      bool
 }
 
 func isTerminal(w io.Writer) bool {

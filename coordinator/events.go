@@ -107,9 +107,8 @@ type jobView struct {
 
 type stageView struct {
 	started, complete bool
-	superstep         int // Pregel: the current superstep
-	rollbacks         int // Pregel: TotalRollbacks
-	final             bool
+	superstep         int      // Pregel: the current superstep
+	rollbacks         int      // Pregel: TotalRollbacks
 	sum               Counters // over the stage's commits (all supersteps)
 	tasks             []taskView
 }
