@@ -505,6 +505,7 @@ func eachRow[T any](tc *taskCtx, openers []RunOpener, fn func(*T) error) error {
 				_ = it.Close()
 				return fmt.Errorf("%w: %w", ErrMapOutputLost, err)
 			}
+			tc.report.RecordsIn += int64(rd.Len()) // the stage's input rows (records in)
 			for i := 0; i < rd.Len(); i++ {
 				rd.Read(i, &v)
 				if err := fn(&v); err != nil {
