@@ -29,7 +29,7 @@ import (
 
 func newCoordinatorCmd() *cobra.Command {
 	var listen, dataDir, raftBind, id, peers, advertise, httpAddr string
-	var raftTimeout time.Duration
+	var raftTimeout, retainJobs time.Duration
 	var lf logFlags
 	var allow []string
 	var tf tlsFlags
@@ -47,6 +47,10 @@ func newCoordinatorCmd() *cobra.Command {
 			cfg := server.DefaultConfig()
 			cfg.Listen, cfg.DataDir, cfg.RaftBind, cfg.ID, cfg.Advertise = listen, dataDir, raftBind, id, advertise
 			cfg.RaftTimeout = raftTimeout
+			if retainJobs < 0 {
+				return usagef("--retain-jobs: %s is negative", retainJobs)
+			}
+			cfg.RetainJobs = retainJobs
 			if peers != "" {
 				ps, err := raftnode.ParsePeers(peers)
 				if err != nil {
@@ -102,6 +106,8 @@ func newCoordinatorCmd() *cobra.Command {
 	f.StringVar(&advertise, "advertise", env("advertise", ""), "gRPC address the other coordinators send clients to (default the --listen address) [SUPERSTEP_ADVERTISE]")
 	f.DurationVar(&raftTimeout, "raft-timeout", envDuration("raft-timeout", server.DefaultRaftTimeout),
 		"raft heartbeat and election timeout with --data-dir; a failover takes one to two of it [SUPERSTEP_RAFT_TIMEOUT]")
+	f.DurationVar(&retainJobs, "retain-jobs", envDuration("retain-jobs", server.DefaultRetainJobs),
+		"how long an ended job stays listed (status, jobs) before it is removed from the state; 0: forever [SUPERSTEP_RETAIN_JOBS]")
 	allowPathFlag(cmd, &allow)
 	tf.register(cmd.Flags(), true)
 	return cmd

@@ -111,6 +111,10 @@ func keyOf(a *pb.AttemptRef) attemptKey {
 	return attemptKey{a.GetJobId(), a.GetStage(), a.GetTask(), a.GetAttempt()}
 }
 
+func (k attemptKey) ref() *pb.AttemptRef {
+	return &pb.AttemptRef{JobId: k.job, Stage: k.stage, Task: k.task, Attempt: k.attempt}
+}
+
 // Worker is a running worker.
 type Worker struct {
 	pb.UnimplementedWorkerServer
@@ -138,6 +142,10 @@ type Worker struct {
 	// results holds the results of the attempts that ended here, until
 	// their job's files are deleted, to answer a repeated assignment.
 	results map[attemptKey]*pb.TaskResult
+	term    uint64 // the newest coordinator term seen on a task stream (fencing)
+	// unreported are attempts that ended here and whose result is not sent
+	// yet: heartbeats list them with the running ones.
+	unreported map[attemptKey]bool
 	// deleted holds the jobs whose files were deleted: their late
 	// assignments are refused and their late sink files removed.
 	deleted map[string]bool
@@ -236,7 +244,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: srv,
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{tls: cfg.TLS, conns: map[string]*grpc.ClientConn{}},
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{}, results: map[attemptKey]*pb.TaskResult{},
-		seen: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
+		seen: map[attemptKey]bool{}, unreported: map[attemptKey]bool{}, deleted: map[string]bool{}, pruned: map[string]int{}, progs: map[string]*bsp.Program{},
 		done: make(chan struct{})}
 	w.metrics = newMetrics(w)
 	if cfg.HTTP != "" {
@@ -327,11 +335,22 @@ func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
+		// Every running attempt is listed, so that the coordinator can
+		// reconcile: attempts it thinks run here but do not (a result was
+		// lost) are rerun, attempts that run here but ended there are
+		// cancelled.
 		w.mu.Lock()
-		n := len(w.running)
+		n := len(w.running) + len(w.unreported)
+		refs := make([]*pb.AttemptRef, 0, n)
+		for k := range w.running {
+			refs = append(refs, k.ref())
+		}
+		for k := range w.unreported {
+			refs = append(refs, k.ref())
+		}
 		w.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, interval*4)
-		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n)})
+		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n), RunningAttempts: refs})
 		cancel()
 		if err == nil && resp.GetReregister() {
 			w.cfg.Log.Warn("coordinator does not know this worker; stopping", "id", w.id)
@@ -405,6 +424,19 @@ func (w *Worker) serveStream(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// Fencing: a message from an older leader term than the newest seen
+		// comes from a deposed leader and is ignored.
+		w.mu.Lock()
+		stale := m.GetTerm() != 0 && m.GetTerm() < w.term
+		if m.GetTerm() > w.term {
+			w.term = m.GetTerm()
+		}
+		term := w.term
+		w.mu.Unlock()
+		if stale {
+			w.cfg.Log.Warn("ignoring a message from a deposed coordinator", "term", m.GetTerm(), "newest_term", term)
+			continue
+		}
 		switch msg := m.Msg.(type) {
 		case *pb.CoordinatorMessage_Assign:
 			w.assign(msg.Assign)
@@ -417,10 +449,13 @@ func (w *Worker) serveStream(ctx context.Context) error {
 		case *pb.CoordinatorMessage_DeleteJob:
 			// Not waited for here: the job's attempts may take a moment to
 			// notice they were cancelled, and this loop must keep reading.
+			// The coordinator asks again until it gets the acknowledgement.
 			go func(job string) {
 				if err := w.deleteJob(context.Background(), job); err != nil {
 					w.cfg.Log.Warn("deleting job files", "job", job, "err", err)
+					return
 				}
+				_ = send(&pb.WorkerMessage{Msg: &pb.WorkerMessage_Deleted{Deleted: &pb.DeleteJobFilesRequest{JobId: job}}})
 			}(msg.DeleteJob.GetJobId())
 		}
 	}
@@ -483,6 +518,7 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		<-w.slots
 		w.mu.Lock()
 		delete(w.running, k)
+		w.unreported[k] = true // still listed in heartbeats until reported
 		late := w.deleted[k.job]
 		if !late {
 			w.results[k] = res
@@ -497,6 +533,9 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		w.report(rctx, res)
 		rcancel()
+		w.mu.Lock()
+		delete(w.unreported, k)
+		w.mu.Unlock()
 	}()
 }
 

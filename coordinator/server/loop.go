@@ -11,10 +11,10 @@ import (
 	"github.com/superstep/superstep/coordinator"
 )
 
-// leaderLoop acts on the state: it runs after every applied change and on a
-// ticker (for the failure detector). Decisions are made by the pure
-// functions of package coordinator under a read of the state; the I/O they
-// call for happens after the read.
+// leaderLoop acts on the state: it runs after every applied change, after
+// every observation and on a ticker (for the failure detector). Decisions
+// are made by coordinator.Leader.Step under a read of the state; the I/O
+// they call for happens after the read (tick).
 func (s *Server) leaderLoop(ctx context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(max(s.cfg.HeartbeatInterval/2, 10*time.Millisecond))
@@ -36,128 +36,199 @@ type pendingCommit struct {
 	commits []coordinator.SinkCommit
 }
 
-type pendingCleanup struct {
-	job     coordinator.JobID
-	spec    []byte
-	failed  bool
-	holders []coordinator.WorkerID
+// observations are what the RPC handlers saw since the last step, for
+// coordinator.Leader.Step. Guarded by Server.mu.
+type observations struct {
+	heartbeats  []coordinator.Heartbeat
+	results     []coordinator.Command
+	undelivered []coordinator.AttemptID
+	acks        []coordinator.DeleteAck
+	committed   []coordinator.CommitOutcome
+	cleaned     []coordinator.JobID
 }
 
+// observe records an observation under the lock and wakes the loop.
+func (s *Server) observe(f func(o *observations)) {
+	s.mu.Lock()
+	f(&s.obs)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// tick is one decision of the leader loop: it gathers the observations,
+// lets coordinator.Leader.Step decide under a read of the state, and
+// carries out the Ready — proposals in order, then messages on the
+// workers' queues; commits and cleanups on their own goroutines, whose
+// outcomes come back as observations. Only the loop's goroutine calls it.
 func (s *Server) tick(ctx context.Context) {
 	if !s.acting() {
-		return // a follower, or a new leader still catching up
+		return // a follower, or a new leader still catching up: observations wait
 	}
 	s.mu.Lock()
-	dead := s.fd.Expired(time.Now())
+	term := s.term
+	o := s.obs
+	s.obs = observations{}
+	obs := coordinator.Observations{Now: time.Now(), Term: term, Heartbeats: o.heartbeats, Results: o.results,
+		Undelivered: o.undelivered, DeleteAcks: o.acks, Committed: o.committed, Cleaned: o.cleaned}
 	connected := map[coordinator.WorkerID]*stream{}
 	for id, st := range s.streams {
 		connected[id] = st
+		obs.Connected = append(obs.Connected, id)
 	}
 	s.mu.Unlock()
-	for _, w := range dead {
-		if _, err := s.propose(ctx, coordinator.WorkerDead{Stamp: now(), Worker: w, Reason: "no heartbeat for " + s.cfg.WorkerTimeout.String()}); err == nil {
-			s.cfg.Log.Warn("worker declared dead", "worker", w)
-			s.mu.Lock()
-			s.fd.Forget(w)
-			s.mu.Unlock()
-		}
-	}
-	var (
-		assigns  []coordinator.Assignment
-		commits  []pendingCommit
-		cleanups []pendingCleanup
-	)
-	s.node.Read(func(st *coordinator.State) {
-		free := st.FreeSlots()
-		for w := range free {
-			if connected[w] == nil {
-				delete(free, w)
-			}
-		}
-		assigns = coordinator.Schedule(st, free)
-		for _, j := range st.Jobs {
-			switch {
-			case j.Phase == coordinator.JobCommitting:
-				commits = append(commits, pendingCommit{job: j.ID, spec: j.Spec, commits: st.SinkCommits(j.ID)})
-			case !j.Active() && !j.Cleaned:
-				cleanups = append(cleanups, pendingCleanup{job: j.ID, spec: j.Spec,
-					failed: j.Phase != coordinator.JobSucceeded, holders: st.FileHolders(j.ID)})
-			}
-		}
-	})
-	for _, a := range assigns {
-		cmd := a.Command()
-		cmd.Stamp = now()
-		res, err := s.propose(ctx, cmd)
-		if err != nil || res.Err != nil || res.Ignored {
-			continue
-		}
-		// The message is built from the state the assignment was applied
-		// to, so that it names the superstep the attempt runs.
-		var msg *pb.TaskAssignment
-		var why string
-		s.node.Read(func(st *coordinator.State) { msg, why = assignment(st, a) })
-		if msg == nil {
-			if why != "" {
-				_, _ = s.propose(ctx, coordinator.TaskFailed{Stamp: now(), AttemptID: a.AttemptID, Worker: a.Worker,
-					Error: "could not build the assignment: " + why, Lost: true})
-			}
-			continue
-		}
-		if err := connected[a.Worker].Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: msg}}); err != nil {
-			// The attempt stays running: the worker gets it again when it
-			// reconnects (resendRunning), or is declared dead.
-			s.cfg.Log.Info("assignment not sent; re-sent when the worker reconnects", "node", s.cfg.ID, "job", a.Job,
-				"stage", a.Stage, "task", a.Task, "attempt", a.Attempt, "worker", a.Worker, "err", err)
-		} else {
-			s.noteAssigned(a)
-		}
-	}
-	if len(commits)+len(cleanups) > 0 {
-		// Committing and cleaning up act on files before anything is
-		// proposed: first make sure this node still leads (a leader that
-		// was frozen and woke up must not), by a round with a quorum.
-		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		term, err := s.node.VerifyLeader(vctx)
-		cancel()
+	var rd coordinator.Ready
+	s.node.Read(func(st *coordinator.State) { rd = s.leader.Step(st, obs) })
+	for _, c := range rd.Propose {
+		res, err := s.propose(ctx, c)
 		if err != nil {
-			s.cfg.Log.Warn("not committing: no longer the leader", "node", s.cfg.ID, "err", err)
+			return // not the leader any more: the next leader decides
+		}
+		s.logDecision(c, res)
+	}
+	for _, m := range rd.Send {
+		s.send(ctx, connected[m.Worker], m)
+	}
+	for _, id := range rd.Commit {
+		s.goWork(func() { s.commit(ctx, id) })
+	}
+	for _, id := range rd.Cleanup {
+		s.goWork(func() { s.cleanup(ctx, id) })
+	}
+}
+
+// goWork runs f on a goroutine that Close waits for.
+func (s *Server) goWork(f func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		f()
+	}()
+}
+
+// send carries out one message of a Ready on the worker's queue. An
+// assignment is built from the state (the attempt runs there); one that
+// cannot be queued is reported undelivered.
+func (s *Server) send(ctx context.Context, st *stream, m coordinator.Message) {
+	msg := &pb.CoordinatorMessage{Term: m.Term}
+	switch m.Kind {
+	case coordinator.SendAssign:
+		var as *pb.TaskAssignment
+		var why string
+		a := coordinator.Assignment{AttemptID: m.Attempt, Worker: m.Worker}
+		s.node.Read(func(state *coordinator.State) { as, why = assignment(state, a) })
+		if as == nil {
+			if why != "" {
+				_, _ = s.propose(ctx, coordinator.TaskFailed{Stamp: now(), AttemptID: m.Attempt, Worker: m.Worker,
+					Error: "could not build the assignment: " + why, ErrorKind: coordinator.KindLost})
+			}
 			return
 		}
-		for _, c := range commits {
-			s.cfg.Log.Info("committing job output", "node", s.cfg.ID, "term", term, "job", c.job)
+		msg.Msg = &pb.CoordinatorMessage_Assign{Assign: as}
+	case coordinator.SendCancel:
+		msg.Msg = &pb.CoordinatorMessage_Cancel{Cancel: attemptRef(m.Attempt)}
+	case coordinator.SendDelete:
+		msg.Msg = &pb.CoordinatorMessage_DeleteJob{DeleteJob: &pb.DeleteJobFilesRequest{JobId: string(m.Job)}}
+	}
+	if st == nil || !st.enqueue(msg) {
+		if m.Kind == coordinator.SendAssign {
+			s.observe(func(o *observations) { o.undelivered = append(o.undelivered, m.Attempt) })
+		}
+		return
+	}
+	if m.Kind == coordinator.SendAssign {
+		s.noteAssigned(coordinator.Assignment{AttemptID: m.Attempt, Worker: m.Worker})
+	}
+}
+
+func attemptRef(a coordinator.AttemptID) *pb.AttemptRef {
+	return &pb.AttemptRef{JobId: string(a.Job), Stage: int32(a.Stage), Task: int32(a.Task), Attempt: int32(a.Attempt)}
+}
+
+// logDecision logs every recovery decision as one structured line on the
+// leader: a worker declared dead, an attempt lost (and rerun), a job
+// failed, a job forgotten.
+func (s *Server) logDecision(c coordinator.Command, res coordinator.Result) {
+	if res.Err != nil || res.Ignored {
+		return
+	}
+	switch c := c.(type) {
+	case coordinator.WorkerDead:
+		s.cfg.Log.Warn("worker declared dead", "worker", c.Worker, "reason", c.Reason)
+	case coordinator.TaskFailed:
+		if c.ErrorKind == coordinator.KindLost {
+			s.cfg.Log.Warn("attempt lost; the task reruns", "job", c.Job, "stage", c.Stage, "task", c.Task,
+				"attempt", c.Attempt, "worker", c.Worker, "reason", c.Error)
+		}
+	case coordinator.ForgetJob:
+		s.cfg.Log.Info("ended job forgotten after its retention", "job", c.Job)
+	}
+	for _, u := range res.Uncommitted {
+		s.cfg.Log.Warn("output lost; recomputing", "job", u.Job, "stage", u.Stage, "task", u.Task)
+	}
+	for _, p := range res.Phases {
+		if p.Phase == coordinator.JobFailed {
+			s.cfg.Log.Warn("job failed", "job", p.Job)
 		}
 	}
-	for _, c := range commits {
-		msg := ""
-		if err := commitJob(ctx, c); err != nil {
-			msg = "committing the output: " + err.Error()
-		} else if spec, err := bsp.DecodeSpec(c.spec); err == nil {
-			// Before the job is seen to succeed, so that nothing of it is
-			// left once it has; the cleanup removes them after a failure.
-			if err := bsp.RemoveCheckpoints(spec); err != nil {
-				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
-			}
+}
+
+// commit commits a committing job's sinks, off the decision loop, and
+// reports the outcome. Committing acts on files before anything is
+// proposed: it first makes sure this node still leads (a leader that was
+// frozen and woke up must not), by a round with a quorum. A node that no
+// longer leads reports nothing: its next leadership starts afresh.
+func (s *Server) commit(ctx context.Context, id coordinator.JobID) {
+	var c pendingCommit
+	s.node.Read(func(st *coordinator.State) {
+		if j := st.Job(id); j != nil {
+			c = pendingCommit{job: id, spec: j.Spec, commits: st.SinkCommits(id)}
 		}
-		_, _ = s.propose(ctx, coordinator.FinishJob{Stamp: now(), Job: c.job, Error: msg})
+	})
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	term, err := s.node.VerifyLeader(vctx)
+	cancel()
+	if err != nil {
+		s.cfg.Log.Warn("not committing: no longer the leader", "node", s.cfg.ID, "job", id, "err", err)
+		return
 	}
-	for _, c := range cleanups {
-		for _, w := range c.holders {
-			if st := connected[w]; st != nil {
-				_ = st.Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_DeleteJob{
-					DeleteJob: &pb.DeleteJobFilesRequest{JobId: string(c.job)}}})
-			}
+	s.cfg.Log.Info("committing job output", "node", s.cfg.ID, "term", term, "job", id)
+	msg := ""
+	if err := commitJob(ctx, c); err != nil {
+		msg = "committing the output: " + err.Error()
+	} else if spec, err := bsp.DecodeSpec(c.spec); err == nil {
+		// Before the job is seen to succeed, so that nothing of it is
+		// left once it has; the cleanup removes them after a failure.
+		if err := bsp.RemoveCheckpoints(spec); err != nil {
+			s.cfg.Log.Warn("removing checkpoints", "job", id, "err", err)
 		}
-		if spec, err := bsp.DecodeSpec(c.spec); err == nil {
-			if c.failed {
-				_ = bsp.AbortSinks(ctx, spec)
-			}
-			if err := bsp.RemoveCheckpoints(spec); err != nil {
-				s.cfg.Log.Warn("removing checkpoints", "job", c.job, "err", err)
-			}
-		}
-		_, _ = s.propose(ctx, coordinator.JobCleaned{Stamp: now(), Job: c.job})
 	}
+	s.observe(func(o *observations) { o.committed = append(o.committed, coordinator.CommitOutcome{Job: id, Err: msg}) })
+}
+
+// cleanup removes the coordinator's files of an ended job (a failed job's
+// temporary sink output, checkpoints), off the decision loop.
+func (s *Server) cleanup(ctx context.Context, id coordinator.JobID) {
+	var spec []byte
+	failed := false
+	s.node.Read(func(st *coordinator.State) {
+		if j := st.Job(id); j != nil {
+			spec, failed = j.Spec, j.Phase != coordinator.JobSucceeded
+		}
+	})
+	if bs, err := bsp.DecodeSpec(spec); err == nil {
+		if failed {
+			if err := bsp.AbortSinks(ctx, bs); err != nil {
+				s.cfg.Log.Warn("aborting sinks", "job", id, "err", err)
+			}
+		}
+		if err := bsp.RemoveCheckpoints(bs); err != nil {
+			s.cfg.Log.Warn("removing checkpoints", "job", id, "err", err)
+		}
+	}
+	s.observe(func(o *observations) { o.cleaned = append(o.cleaned, id) })
 }
 
 // commitJob moves every committed sink part into place and publishes the

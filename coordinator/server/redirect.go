@@ -218,8 +218,11 @@ func (s *Server) resendRunning(id coordinator.WorkerID, st *stream) {
 			}
 		}
 	})
+	s.mu.Lock()
+	term := s.term
+	s.mu.Unlock()
 	for _, m := range msgs {
-		if err := st.Send(&pb.CoordinatorMessage{Msg: &pb.CoordinatorMessage_Assign{Assign: m}}); err != nil {
+		if !st.enqueue(&pb.CoordinatorMessage{Term: term, Msg: &pb.CoordinatorMessage_Assign{Assign: m}}) {
 			return
 		}
 	}

@@ -70,7 +70,14 @@ type Config struct {
 	Insecure bool
 	// Limits bound jobs, workers and the submit rate (limits.go).
 	Limits Limits
+	// RetainJobs (--retain-jobs) is how long an ended job whose files are
+	// deleted stays in the state, for status and jobs, before it is
+	// forgotten so that snapshots stop growing; zero keeps every job.
+	RetainJobs time.Duration
 }
+
+// DefaultRetainJobs is the default of Config.RetainJobs: one hour.
+const DefaultRetainJobs = time.Hour
 
 // DefaultRaftTimeout is the raft heartbeat and election timeout of a
 // coordinator with a data directory: a failover (detecting the silence,
@@ -80,7 +87,8 @@ const DefaultRaftTimeout = 500 * time.Millisecond
 // DefaultConfig is an in-memory coordinator on a free loopback port.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
-		RaftTimeout: DefaultRaftTimeout, LostWorkerRetention: 10 * time.Minute, Log: slog.Default()}
+		RaftTimeout: DefaultRaftTimeout, LostWorkerRetention: 10 * time.Minute, RetainJobs: DefaultRetainJobs,
+		Log: slog.Default()}
 }
 
 // Server is a running coordinator.
@@ -107,6 +115,10 @@ type Server struct {
 	assignedInTerm bool
 	recvs          sync.WaitGroup // Connect's receive goroutines
 
+	obs    observations        // since the last step (loop.go)
+	leader *coordinator.Leader // the leader's decisions; only the loop goroutine uses it
+	work   sync.WaitGroup      // commits and cleanups running off the loop
+
 	events  *eventLog // job events derived from the applied log (events.go)
 	metrics *metrics  // Prometheus metrics (metrics.go)
 	http    *telemetry.Server
@@ -116,16 +128,29 @@ type Server struct {
 	submits *rateLimiter
 }
 
-// stream is a worker's Connect stream.
+// streamQueue bounds the messages waiting to be sent on one worker's
+// stream. A worker that stops reading fills its queue; it is then treated
+// as lost (its stream is ended) instead of stalling the leader loop, which
+// never blocks on a worker.
+const streamQueue = 256
+
+// stream is a worker's Connect stream: a bounded queue drained by one
+// sender goroutine owned by Connect.
 type stream struct {
-	mu   sync.Mutex // serializes Send
-	send func(*pb.CoordinatorMessage) error
+	queue  chan *pb.CoordinatorMessage
+	cancel context.CancelFunc // ends the stream (a full queue)
 }
 
-func (s *stream) Send(m *pb.CoordinatorMessage) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.send(m)
+// enqueue queues m without blocking; false when the queue is full, in which
+// case the stream is ended (the worker reconnects, or is declared dead).
+func (s *stream) enqueue(m *pb.CoordinatorMessage) bool {
+	select {
+	case s.queue <- m:
+		return true
+	default:
+		s.cancel()
+		return false
+	}
 }
 
 // Start starts a coordinator. A single coordinator returns once it leads;
@@ -168,7 +193,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
-		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}}}
+		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
+		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
+			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
+			RetainJobs: cfg.RetainJobs})}
 	s.limits = cfg.Limits.withDefaults()
 	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
@@ -206,7 +234,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.srv = grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20),
 		grpc.ChainUnaryInterceptor(s.unaryRedirect), grpc.ChainStreamInterceptor(s.streamRedirect),
 		// Clients ping every few seconds to notice a frozen leader.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))...)
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+		// And the server pings its clients, so that a worker whose
+		// connection died silently loses its stream within seconds.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 5 * time.Second, Timeout: 5 * time.Second}))...)
 	pb.RegisterCoordinatorServer(s.srv, s)
 	hs := health.NewServer() // the standard gRPC health service: superstep health
 	healthpb.RegisterHealthServer(s.srv, hs)
@@ -253,6 +284,7 @@ func (s *Server) Close() error {
 	}
 	stop()
 	<-s.done
+	s.work.Wait()
 	if s.http != nil {
 		s.http.Close()
 	}
@@ -429,6 +461,9 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 	s.mu.Lock()
 	s.fd.Heartbeat(coordinator.WorkerID(req.GetWorkerId()), time.Now())
 	s.mu.Unlock()
+	s.observe(func(o *observations) {
+		o.heartbeats = append(o.heartbeats, coordinator.Heartbeat{Worker: coordinator.WorkerID(req.GetWorkerId())})
+	})
 	return &pb.RegisterWorkerResponse{HeartbeatIntervalMs: s.cfg.HeartbeatInterval.Milliseconds()}, nil
 }
 
@@ -449,8 +484,18 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 	if !known {
 		return &pb.HeartbeatResponse{Reregister: true}, nil
 	}
+	hb := coordinator.Heartbeat{Worker: id}
+	// A worker that lists every running attempt is reconciled against the
+	// state; an older one sends only the count.
+	if ra := req.GetRunningAttempts(); len(ra) == int(req.GetRunning()) {
+		hb.Complete = true
+		for _, a := range ra {
+			hb.Running = append(hb.Running, attemptOf(a))
+		}
+	}
 	s.mu.Lock()
 	s.fd.Heartbeat(id, time.Now())
+	s.obs.heartbeats = append(s.obs.heartbeats, hb)
 	s.mu.Unlock()
 	return &pb.HeartbeatResponse{}, nil
 }
@@ -488,7 +533,9 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 	if err := s.owners.bindWorker(conn.Context(), id); err != nil {
 		return err
 	}
-	st := &stream{send: conn.Send}
+	sctx, cancel := context.WithCancel(conn.Context())
+	defer cancel()
+	st := &stream{queue: make(chan *pb.CoordinatorMessage, streamQueue), cancel: cancel}
 	s.mu.Lock()
 	s.streams[id] = st
 	s.mu.Unlock()
@@ -515,11 +562,20 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 		defer s.recvs.Done()
 		errc <- s.receive(conn, id)
 	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-deposed:
-		return s.notLeader()
+	// This goroutine is the stream's only sender: it drains the queue.
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-deposed:
+			return s.notLeader()
+		case <-sctx.Done():
+			return status.Errorf(codes.ResourceExhausted, "worker %s does not read its task stream", id)
+		case m := <-st.queue:
+			if err := conn.Send(m); err != nil {
+				return err
+			}
+		}
 	}
 }
 
@@ -530,9 +586,11 @@ func (s *Server) receive(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 			return err
 		}
 		if r := m.GetResult(); r != nil {
-			if err := s.result(conn.Context(), id, r); err != nil {
-				return err
-			}
+			s.result(id, r)
+		}
+		if d := m.GetDeleted(); d != nil && d.GetJobId() != "" {
+			ack := coordinator.DeleteAck{Job: coordinator.JobID(d.GetJobId()), Worker: id}
+			s.observe(func(o *observations) { o.acks = append(o.acks, ack) })
 		}
 	}
 }
@@ -542,8 +600,9 @@ func attemptOf(a *pb.AttemptRef) coordinator.AttemptID {
 		Task: int(a.GetTask())}, Attempt: int(a.GetAttempt())}
 }
 
-// result turns a worker's task result into commands.
-func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskResult) error {
+// result turns a worker's task result into commands, observed for the next
+// step (which drops those about attempts no longer running).
+func (s *Server) result(w coordinator.WorkerID, r *pb.TaskResult) {
 	at := attemptOf(r.GetAttempt())
 	var cmd coordinator.Command
 	if r.GetOk() {
@@ -565,9 +624,8 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 		cmd = coordinator.TaskSucceeded{Stamp: now(), AttemptID: at, Worker: w, Report: rep}
 	} else {
 		if li := r.GetLostInput(); li != nil && li.GetJobId() != "" {
-			if _, err := s.propose(ctx, coordinator.MapOutputLost{Stamp: now(), AttemptID: attemptOf(li), Reason: r.GetError()}); err != nil {
-				return err
-			}
+			lost := coordinator.MapOutputLost{Stamp: now(), AttemptID: attemptOf(li), Reason: r.GetError()}
+			s.observe(func(o *observations) { o.results = append(o.results, lost) })
 		}
 		msg := r.GetError()
 		if st := r.GetStack(); st != "" {
@@ -582,8 +640,7 @@ func (s *Server) result(ctx context.Context, w coordinator.WorkerID, r *pb.TaskR
 		}
 		cmd = tf
 	}
-	_, err := s.propose(ctx, cmd)
-	return err
+	s.observe(func(o *observations) { o.results = append(o.results, cmd) })
 }
 
 // now stamps a command with the leader's clock (see coordinator.Stamp).
