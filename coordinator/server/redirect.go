@@ -105,7 +105,10 @@ func (s *Server) leadership(l raftnode.Leadership) {
 			}
 		})
 		s.mu.Lock()
-		s.fd = coordinator.NewFailureDetector(s.cfg.WorkerTimeout)
+		// s.fd only records when each worker was last heard, for display
+		// (it is safe for concurrent use and read without s.mu); the
+		// decision to declare a worker dead is coordinator.Leader.Step's,
+		// which seeds its own detector when the term starts.
 		for _, w := range live {
 			s.fd.Heartbeat(w, now)
 		}
