@@ -41,7 +41,8 @@ import (
 // next line that is exactly "WARC/1.0" or "WARC/1.1": from the start of the
 // damaged block when it is at most MaxReplayBytes long (so the records a
 // too-large length swallowed are kept), from where the damage was found
-// otherwise. A damaged record gives no page. A failed gzip stream is a
+// otherwise; the bytes put back over a whole file never exceed the bytes
+// read from it (so that hostile lengths cannot make reading quadratic). A damaged record gives no page. A failed gzip stream is a
 // Problem "corrupt-gzip" and ends the file. A file with no records at all
 // is a Problem "empty".
 func (r *reader) readWARC(open func() (io.ReadCloser, error)) error {
@@ -103,6 +104,10 @@ type warcReader struct {
 	br  *bufio.Reader // over in; its buffer holds a whole record header
 	hr  *bufio.Reader // reused for HTTP payloads
 	blk []byte        // the current record's block as read, up to MaxReplayBytes
+	// replayed counts the bytes put back to resynchronize; it is kept
+	// below the bytes read from the file, so that records whose lengths
+	// each claim the rest of the file cost linear time, not quadratic.
+	replayed int64
 }
 
 // replay reads pending bytes (put back to resynchronize) before the stream.
@@ -387,8 +392,12 @@ func (w *warcReader) record(rec warcRecord) (damage, err error) {
 		damage = corrupt("Content-Length %d does not end at a record boundary", rec.length)
 	}
 	if damage != nil {
-		if int64(len(w.blk)) == rec.length-block.N && w.s.src.err == nil && w.s.gzErr == nil {
+		if int64(len(w.blk)) == rec.length-block.N && w.s.src.err == nil && w.s.gzErr == nil &&
+			w.replayed+int64(len(w.blk)) <= w.s.out {
+			w.replayed += int64(len(w.blk))
 			w.rewind(start, w.blk) // resynchronize inside the block
+		} else if int64(len(w.blk)) == rec.length-block.N && w.s.src.err == nil && w.s.gzErr == nil {
+			damage = fmt.Errorf("%w; the block was not searched for records (the file's resynchronization budget is spent)", damage)
 		}
 		return damage, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // warcCases are the hand-built WARC files; they also seed FuzzReadWARC.
@@ -248,4 +249,36 @@ func TestWARCResyncTwoDamaged(t *testing.T) {
 	if g.urls() != "https://sqlite.org/a.html https://sqlite.org/d.html" || g.kinds() != "corrupt-warc,corrupt-warc" {
 		t.Fatalf("urls %q kinds %q (%+v)", g.urls(), g.kinds(), g.problems)
 	}
+}
+
+// TestWARCResyncLinear: a file of records that each claim the rest of the
+// file reads in linear time (without the replay budget it re-read the rest
+// of the file per record: quadratic, tens of gigabytes here): the first
+// damage is resynchronized, the one that meets the spent budget says that
+// the block was not searched.
+func TestWARCResyncLinear(t *testing.T) {
+	var b strings.Builder
+	rec := strings.Replace(response("https://sqlite.org/a.html", ok200(page1)), "Content-Length: ", "Content-Length: 9999999", 1)
+	n := 0
+	for b.Len() < 4<<20 {
+		b.WriteString(rec)
+		n++
+	}
+	start := time.Now()
+	g := readBytes("many.warc", []byte(b.String()))
+	if g.err != nil {
+		t.Fatal(g.err)
+	}
+	if len(g.pages) != 0 || len(g.problems) < 2 {
+		t.Fatalf("%d pages, %d problems for %d damaged records", len(g.pages), len(g.problems), n)
+	}
+	for _, p := range g.problems {
+		if p.Kind != KindCorruptWARC {
+			t.Fatalf("problem %+v", p)
+		}
+	}
+	if last := g.problems[len(g.problems)-1]; !strings.Contains(last.Detail, "not searched") {
+		t.Fatalf("last problem %+v does not say the block was not searched", last)
+	}
+	t.Logf("%d records, %d problems, %v", n, len(g.problems), time.Since(start))
 }
