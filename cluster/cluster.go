@@ -233,6 +233,10 @@ type EmbeddedConfig struct {
 	WorkDir string        // empty: a temporary directory, removed by Close
 	// HTTP, when set, is the coordinator's dashboard and /metrics address.
 	HTTP string
+	// TLSDir, when set, is a directory made by `superstep certs init`: the
+	// coordinator, the workers and the client then speak mutual TLS with
+	// their roles' certificates and the client sends DIR/token.
+	TLSDir string
 }
 
 // StartEmbedded starts a coordinator and cfg.Workers workers.
@@ -249,6 +253,15 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	sc := server.DefaultConfig()
 	sc.Log = cfg.Worker.Log
 	sc.HTTP = cfg.HTTP
+	var cl *security.TLS
+	var tok string
+	if cfg.TLSDir != "" {
+		var err error
+		if sc.TLS, cl, tok, cfg.Worker.TLS, sc.Tokens, err = loadEmbeddedTLS(cfg.TLSDir); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	coord, err := server.Start(ctx, sc)
 	if err != nil {
 		e.Close()
@@ -267,7 +280,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		e.Workers = append(e.Workers, w)
 	}
-	if e.Client, err = Dial(ctx, coord.Addr()); err != nil {
+	if e.Client, err = Dial(ctx, coord.Addr(), WithTLS(cl), WithToken(tok)); err != nil {
 		e.Close()
 		return nil, err
 	}

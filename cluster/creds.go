@@ -90,3 +90,23 @@ func (h *handshakes) last() error {
 	}
 	return nil
 }
+
+// loadEmbeddedTLS loads every role's files of a certs init directory for
+// an embedded cluster.
+func loadEmbeddedTLS(dir string) (coord, client *security.TLS, token string, wk *security.TLS, tokens *security.TokenStore, err error) {
+	f := security.Files{Dir: dir}
+	if coord, err = security.LoadTLS(dir, security.RoleCoordinator); err != nil {
+		return
+	}
+	if client, err = security.LoadTLS(dir, security.RoleClient); err != nil {
+		return
+	}
+	if wk, err = security.LoadTLS(dir, security.RoleWorker); err != nil {
+		return
+	}
+	if tokens, err = security.NewTokenStore(f.Tokens()); err != nil {
+		return
+	}
+	token, err = security.ReadToken(f.Token())
+	return
+}
