@@ -24,12 +24,14 @@ func (c *Cluster) jobState(t *testing.T, client, id string) (string, string) {
 			last = out
 			continue
 		}
+		// "job ID (NAME): STATE[, more]"
 		first, _, _ := strings.Cut(out, "\n")
-		f := strings.Fields(first)
-		if len(f) == 0 {
+		_, rest, ok := strings.Cut(first, "): ")
+		f := strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' })
+		if !ok || len(f) == 0 {
 			continue
 		}
-		return f[len(f)-1], out
+		return f[0], out
 	}
 	return "", last
 }
