@@ -143,6 +143,11 @@ func TestAllowPathRefusesBeforeAnyTask(t *testing.T) {
 				t.Fatalf("%s: stage %d read %d records: a task ran", c.name, s.GetStage(), s.GetRecordsIn())
 			}
 		}
+		// The refusal is permanent: the job fails on the first attempt of
+		// the refused task instead of retrying it on every worker.
+		if st := je.Status.GetStages()[0]; st.GetAttempts() > st.GetTasks() {
+			t.Fatalf("%s: %d attempts for %d tasks: the refusal was retried", c.name, st.GetAttempts(), st.GetTasks())
+		}
 		if _, err := os.Stat(c.out); !os.IsNotExist(err) {
 			t.Fatalf("%s: output %s exists: %v", c.name, c.out, err)
 		}

@@ -579,7 +579,7 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {
 	res := &pb.TaskResult{Attempt: a.GetAttempt()}
 	if err := w.checkAssignment(a); err != nil {
-		res.Error = err.Error()
+		res.Error, res.ErrorKind = err.Error(), pb.ErrorKind_ERROR_KIND_PERMANENT // the same on every worker
 		return res
 	}
 	if k := int(a.GetSuperstep()); k >= 2 {
@@ -589,7 +589,7 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 	if err != nil {
 		res.Error = err.Error()
 		res.ErrorKind = pb.ErrorKind_ERROR_KIND_USER
-		if bsp.Permanent(err) {
+		if bsp.Permanent(err) || errors.Is(err, security.ErrOutsideRoot) {
 			res.ErrorKind = pb.ErrorKind_ERROR_KIND_PERMANENT
 		}
 		return res
