@@ -50,7 +50,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-func compile(t *testing.T, job *bsp.Job, flags []string, partitions int) *bsp.Program {
+func compile(t testing.TB, job *bsp.Job, flags []string, partitions int) *bsp.Program {
 	t.Helper()
 	fs := job.FlagSet()
 	if err := fs.Parse(flags); err != nil {

@@ -52,7 +52,7 @@ func BenchmarkTLS(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := os.Stat(gen); err != nil {
-			if _, err := e.Executor().Execute(context.Background(), compileB(b, terasort.Job, []string{"--generate", fmt.Sprint(records), "--out", gen}, 6)); err != nil {
+			if _, err := e.Executor().Execute(context.Background(), compile(b, terasort.Job, []string{"--generate", fmt.Sprint(records), "--out", gen}, 6)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -61,7 +61,7 @@ func BenchmarkTLS(b *testing.B) {
 				b.SetBytes(bytes)
 				for i := range b.N {
 					out := filepath.Join(base, fmt.Sprintf("%s-%s-%d", name, mode, i))
-					if _, err := e.Executor().Execute(context.Background(), compileB(b, job, append(flags, "--out", out), 6)); err != nil {
+					if _, err := e.Executor().Execute(context.Background(), compile(b, job, append(flags, "--out", out), 6)); err != nil {
 						b.Fatal(err)
 					}
 					os.RemoveAll(out)
@@ -72,27 +72,4 @@ func BenchmarkTLS(b *testing.B) {
 		run(b, "shuffle", terasort.Job, records*100, []string{"--input", gen})
 		e.Close()
 	}
-}
-
-var benchJobs int
-
-// compileB compiles a job for a benchmark under a fresh job ID.
-func compileB(b *testing.B, job *bsp.Job, flags []string, partitions int) *bsp.Program {
-	b.Helper()
-	fs := job.FlagSet()
-	if err := fs.Parse(flags); err != nil {
-		b.Fatal(err)
-	}
-	args := bsp.EncodeArgs(fs)
-	plan, err := job.Build(args, partitions)
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchJobs++
-	prog, err := bsp.Compile(context.Background(), plan, bsp.CompileOptions{JobID: fmt.Sprintf("bench-%d-%d", os.Getpid(), benchJobs),
-		Job: job.Name, Args: args})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return prog
 }
