@@ -18,6 +18,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/raftnode"
 	"github.com/superstep/superstep/coordinator/redirect"
 	"github.com/superstep/superstep/coordinator/server"
@@ -33,6 +34,7 @@ func newCoordinatorCmd() *cobra.Command {
 	var lf logFlags
 	var allow []string
 	var tf tlsFlags
+	spec := coordinator.DefaultSpeculationConfig()
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
@@ -78,6 +80,12 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			cfg.Insecure = tf.insecure
+			if spec.Enabled {
+				if err := spec.Validate(); err != nil {
+					return usagef("%v", err)
+				}
+			}
+			cfg.Speculation = spec
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -110,6 +118,7 @@ func newCoordinatorCmd() *cobra.Command {
 		"how long an ended job stays listed (status, jobs) before it is removed from the state; 0: forever [SUPERSTEP_RETAIN_JOBS]")
 	allowPathFlag(cmd, &allow)
 	tf.register(cmd.Flags(), true)
+	speculationFlags(cmd, &spec)
 	return cmd
 }
 

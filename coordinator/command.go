@@ -100,6 +100,12 @@ type WorkerDead struct {
 // stage past superstep 0 (not restoring) may only be assigned to the worker
 // holding its vertex partition; the attempt runs the stage's current
 // superstep.
+//
+// A Speculative assignment is a copy of a straggler (see Speculate): it is
+// accepted only while the task has exactly one running attempt, on another
+// worker, no earlier copy and no commit, outside Pregel stages. The first
+// of the two to succeed commits; the other is ended as lost and named in
+// Result.Superseded, so that the leader cancels it.
 type AssignTask struct {
 	Stamp
 	AttemptID
@@ -108,6 +114,8 @@ type AssignTask struct {
 	// assignment from a term older than the newest the state has seen is
 	// rejected (ErrStaleTerm). Zero skips the check.
 	Term uint64 `json:"term,omitempty"`
+	// Speculative marks a copy of a running straggler (see Speculate).
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // TaskSucceeded reports a successful attempt. The first success of a task

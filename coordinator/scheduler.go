@@ -4,7 +4,8 @@ package coordinator
 // leader proposes it as an AssignTask command.
 type Assignment struct {
 	AttemptID
-	Worker WorkerID
+	Worker      WorkerID
+	Speculative bool // a copy of a running straggler (see Speculate)
 }
 
 // Command returns the AssignTask command of the assignment.

@@ -151,7 +151,7 @@ type Straggler struct {
 // state, the clock's times and now.
 //
 // For each running job's current stage: once at least Quantile of its
-// tasks have committed, a task that has exactly one attempt running, no
+// tasks (rounded down, at least one) have committed, a task that has exactly one attempt running, no
 // commit and no earlier copy (Times.Copied: a task is copied at most once
 // per leader), whose running attempt is older than MinRuntime and than
 // Multiplier x the median duration of the stage's committed attempts, is a
@@ -186,7 +186,7 @@ func Speculate(s *State, cfg SpeculationConfig, t Times, now time.Time) []Stragg
 				}
 			}
 		}
-		if len(took) == 0 || float64(committed) < math.Ceil(cfg.Quantile*float64(len(tasks))) {
+		if len(took) == 0 || committed < max(int(math.Floor(cfg.Quantile*float64(len(tasks)))), 1) {
 			continue
 		}
 		median := medianOf(took)

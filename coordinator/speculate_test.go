@@ -146,3 +146,59 @@ func TestMedianOf(t *testing.T) {
 		}
 	}
 }
+
+// A speculative copy runs beside its straggler; the first to succeed
+// commits and the other is superseded (ended as lost, named for the
+// leader to cancel); its late report is ignored.
+func TestSpeculativeAttemptRace(t *testing.T) {
+	for _, copyWins := range []bool{true, false} {
+		h := newHarness(t)
+		h.worker("w1", 2)
+		h.worker("w2", 2)
+		j := h.submit("j", twoStageSpec(2, 1))
+		slow := h.assign("j", 0, 0, "w1")
+		h.succeed(h.assign("j", 0, 1, "w2"), "w2")
+		// Not a copy: the task has a running attempt.
+		h.reject(AssignTask{AttemptID: attempt("j", 0, 0, 1), Worker: "w2"}, ErrNotAssignable)
+		// A copy on the straggler's own worker is refused.
+		h.reject(AssignTask{AttemptID: attempt("j", 0, 0, 1), Worker: "w1", Speculative: true}, ErrNotAssignable)
+		cp := attempt("j", 0, 0, 1)
+		h.apply(AssignTask{AttemptID: cp, Worker: "w2", Speculative: true})
+		checkInvariants(t, h.s)
+		// One copy only.
+		h.reject(AssignTask{AttemptID: attempt("j", 0, 0, 2), Worker: "w2", Speculative: true}, ErrNotAssignable)
+		win, winW, lose, loseW := cp, WorkerID("w2"), slow, WorkerID("w1")
+		if !copyWins {
+			win, winW, lose, loseW = slow, "w1", cp, "w2"
+		}
+		r := h.succeed(win, winW)
+		if len(r.Superseded) != 1 || r.Superseded[0].AttemptID != lose || r.Superseded[0].Worker != loseW {
+			t.Fatalf("copy wins %v: superseded %+v, want %v on %s", copyWins, r.Superseded, lose, loseW)
+		}
+		task := j.Task(0, 0)
+		if task.Committed.Attempt != win.Attempt || task.Attempts[lose.Attempt].State != AttemptLost {
+			t.Fatalf("copy wins %v: committed %+v, attempts %+v", copyWins, task.Committed, task.Attempts)
+		}
+		h.ignored(TaskSucceeded{AttemptID: lose, Worker: loseW, Report: report(j, lose)})
+		checkInvariants(t, h.s)
+		if j.CurrentStage() != 1 {
+			t.Fatalf("copy wins %v: stage %d after the race, want 1", copyWins, j.CurrentStage())
+		}
+	}
+}
+
+// Pregel stages are not speculated.
+func TestNoSpeculativeCopyInPregelStage(t *testing.T) {
+	h := newHarness(t)
+	h.worker("w1", 2)
+	h.worker("w2", 2)
+	h.submit("j", pregelSpec(2, 5, 0))
+	h.runStage("j") // the load stage
+	j := h.s.Job("j")
+	st := j.CurrentStage()
+	if j.Iteration(st) == nil {
+		t.Fatalf("stage %d is not the Pregel stage", st)
+	}
+	a := h.assign("j", st, 0, "w1")
+	h.reject(AssignTask{AttemptID: attempt("j", st, 0, a.Attempt+1), Worker: "w2", Speculative: true}, ErrNotAssignable)
+}

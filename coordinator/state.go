@@ -50,6 +50,8 @@ type Attempt struct {
 	Error  string       `json:"error,omitempty"`
 	// Superstep is the superstep the attempt ran, for a Pregel stage.
 	Superstep int `json:"superstep,omitempty"`
+	// Speculative marks a copy of a straggling attempt.
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // Commit is the one committed attempt of a task and its report.
@@ -219,6 +221,9 @@ type Result struct {
 	// Uncommitted lists the tasks whose committed output was dropped to be
 	// recomputed.
 	Uncommitted []TaskID
+	// Superseded lists the running attempts that lost to another attempt of
+	// their task (speculation): the leader cancels them on their workers.
+	Superseded []Assignment
 }
 
 func rejected(err error) Result { return Result{Err: err} }
@@ -536,7 +541,7 @@ func (s *State) assign(c AssignTask) Result {
 		return rejected(fmt.Errorf("%w: %s: current stage is %d", ErrNotAssignable, c.AttemptID, j.CurrentStage()))
 	case t.Committed != nil:
 		return rejected(fmt.Errorf("%w: %s: task committed", ErrNotAssignable, c.AttemptID))
-	case t.Running():
+	case t.Running() && !c.Speculative:
 		return rejected(fmt.Errorf("%w: %s: task has a running attempt", ErrNotAssignable, c.AttemptID))
 	case c.Attempt != len(t.Attempts):
 		return rejected(fmt.Errorf("%w: %s: next attempt is %d", ErrNotAssignable, c.AttemptID, len(t.Attempts)))
@@ -547,7 +552,12 @@ func (s *State) assign(c AssignTask) Result {
 	case w.Running >= w.Slots:
 		return rejected(fmt.Errorf("%w: %s: worker %s has no free slot", ErrNotAssignable, c.AttemptID, w.ID))
 	}
-	a := Attempt{Worker: w.ID, State: AttemptRunning}
+	if c.Speculative {
+		if why := t.notSpeculable(j, c); why != "" {
+			return rejected(fmt.Errorf("%w: %s: no speculative copy: %s", ErrNotAssignable, c.AttemptID, why))
+		}
+	}
+	a := Attempt{Worker: w.ID, State: AttemptRunning, Speculative: c.Speculative}
 	if it := j.Iteration(c.Stage); it != nil {
 		if o := it.Owner(c.Task); o != "" && o != w.ID {
 			return rejected(fmt.Errorf("%w: %s: superstep %d runs where partition %d is held, on worker %s",
@@ -583,6 +593,13 @@ func (s *State) succeeded(c TaskSucceeded) Result {
 	}
 	t.Committed = &Commit{Attempt: c.Attempt, Worker: c.Worker, Report: cloneReport(c.Report)}
 	var res Result
+	for ai, a := range t.Attempts {
+		if a.State == AttemptRunning {
+			// A speculative race: this attempt won.
+			s.finishAttempt(j, c.Stage, c.Task, ai, AttemptLost, fmt.Sprintf("attempt %d committed first", c.Attempt))
+			res.Superseded = append(res.Superseded, Assignment{AttemptID: AttemptID{c.TaskID, ai}, Worker: a.Worker})
+		}
+	}
 	if j.Iteration(c.Stage) != nil && j.StageComplete(c.Stage) {
 		if res = s.endSuperstep(j, c.Stage); !j.Active() {
 			return res
@@ -875,4 +892,29 @@ func (s *State) Clone() *State {
 		panic(fmt.Sprintf("coordinator: restore of a fresh snapshot: %v", err))
 	}
 	return c
+}
+
+// notSpeculable says why a speculative copy c of the task may not start
+// ("" when it may): the task must have exactly one running attempt, on
+// another worker, and no earlier copy, outside Pregel stages.
+func (t *Task) notSpeculable(j *Job, c AssignTask) string {
+	if j.Iteration(c.Stage) != nil {
+		return "a Pregel stage"
+	}
+	running := 0
+	for _, a := range t.Attempts {
+		if a.Speculative {
+			return "the task was copied already"
+		}
+		if a.State == AttemptRunning {
+			running++
+			if a.Worker == c.Worker {
+				return "the running attempt is on the same worker"
+			}
+		}
+	}
+	if running != 1 {
+		return fmt.Sprintf("%d running attempts, want 1", running)
+	}
+	return ""
 }

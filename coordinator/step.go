@@ -45,6 +45,9 @@ type LeaderConfig struct {
 	// the state (for status and jobs) before it is forgotten, so that
 	// snapshots stop growing. Zero keeps jobs forever.
 	RetainJobs time.Duration
+	// Speculation says when a straggling attempt gets a copy on another
+	// worker (see Speculate); the zero value never speculates.
+	Speculation SpeculationConfig
 }
 
 // DefaultLeaderConfig is a 2 s worker timeout, a 2 s reconcile grace, a 1 s
@@ -163,6 +166,7 @@ type Leader struct {
 	acked     map[DeleteAck]bool
 	cleanedUp map[JobID]bool // Ready.Cleanup done
 	inFlight  map[JobID]bool // Ready.Commit or Cleanup asked, no outcome yet
+	clock     *AttemptClock  // when attempts were sent and how long they took, for Speculate
 }
 
 // NewLeader returns a Leader that has not led yet.
@@ -181,6 +185,7 @@ func (l *Leader) reset(term uint64) {
 	l.acked = map[DeleteAck]bool{}
 	l.cleanedUp = map[JobID]bool{}
 	l.inFlight = map[JobID]bool{}
+	l.clock = NewAttemptClock()
 }
 
 // Term is the term of the current leadership, 0 before the first.
@@ -260,6 +265,7 @@ func (l *Leader) results(s *State, o Observations, stamp Stamp, r *Ready) {
 			if running(s, c.AttemptID, c.Worker) {
 				c.Stamp = stamp
 				r.Propose = append(r.Propose, c)
+				l.clock.Ended(c.AttemptID, o.Now)
 			}
 		case TaskFailed:
 			if running(s, c.AttemptID, c.Worker) {
@@ -364,6 +370,7 @@ func (l *Leader) assign(s *State, o Observations, stamp Stamp, connected, dead m
 			return
 		}
 		l.sent[a] = true
+		l.clock.Started(a, o.Now)
 		r.Send = append(r.Send, Message{Kind: SendAssign, Worker: w, Term: l.term, Attempt: a})
 	})
 	for a := range l.sent {
@@ -377,10 +384,44 @@ func (l *Leader) assign(s *State, o Observations, stamp Stamp, connected, dead m
 			delete(free, w)
 		}
 	}
-	for _, a := range Schedule(s, free) {
+	scheduled := Schedule(s, free)
+	for _, a := range scheduled {
 		c := a.Command()
 		c.Stamp, c.Term = stamp, l.term
 		r.Propose = append(r.Propose, c)
+	}
+	l.speculate(s, o, stamp, free, scheduled, r)
+}
+
+// speculate proposes one copy of each straggler (Speculate) on another
+// worker with a slot left after the scheduled assignments. A task is
+// copied once per leadership.
+func (l *Leader) speculate(s *State, o Observations, stamp Stamp, free map[WorkerID]int, scheduled []Assignment, r *Ready) {
+	if !l.cfg.Speculation.Enabled {
+		return
+	}
+	var stragglers []Straggler
+	stragglers = Speculate(s, l.cfg.Speculation, l.clock.Snapshot(), o.Now)
+	if len(stragglers) == 0 {
+		return
+	}
+	left := make(map[WorkerID]int, len(free))
+	for w, n := range free {
+		left[w] = n
+	}
+	for _, a := range scheduled {
+		left[a.Worker]--
+	}
+	for _, sg := range stragglers {
+		w := SpeculationTarget(s, sg, left)
+		if w == "" {
+			continue
+		}
+		left[w]--
+		l.clock.Copied(sg.TaskID)
+		n := len(s.Job(sg.Job).Task(sg.Stage, sg.Task).Attempts)
+		r.Propose = append(r.Propose, AssignTask{Stamp: stamp, Term: l.term, Worker: w, Speculative: true,
+			AttemptID: AttemptID{TaskID: sg.TaskID, Attempt: n}})
 	}
 }
 

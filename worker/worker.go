@@ -100,6 +100,9 @@ func (c Config) Validate() error {
 type runningTask struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the attempt ran and cleaned up
+	// cancelled is set (under Worker.mu) when the coordinator stopped the
+	// attempt: its outputs are nobody's and are removed.
+	cancelled bool
 }
 
 type attemptKey struct {
@@ -443,6 +446,7 @@ func (w *Worker) serveStream(ctx context.Context) error {
 		case *pb.CoordinatorMessage_Cancel:
 			w.mu.Lock()
 			if rt, ok := w.running[keyOf(msg.Cancel)]; ok {
+				rt.cancelled = true
 				rt.cancel()
 			}
 			w.mu.Unlock()
@@ -523,11 +527,18 @@ func (w *Worker) assign(a *pb.TaskAssignment) {
 		if !late {
 			w.results[k] = res
 		}
+		cancelled := rt.cancelled
 		w.mu.Unlock()
-		if sf := res.GetSinkFile(); late && sf != nil {
-			// The job ended while this attempt ran: nobody will commit
-			// its part, so it must not outlive the job.
+		if sf := res.GetSinkFile(); (late || cancelled) && sf != nil {
+			// The job ended while this attempt ran, or the coordinator
+			// cancelled it (another attempt won a speculative race):
+			// nobody will commit its part, so it must not outlive the job.
 			bsp.RemoveSinkAttempt(sf.GetPath())
+		}
+		if mo := res.GetMapOutput(); cancelled && mo != nil {
+			if err := os.Remove(mo.GetPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+				w.cfg.Log.Warn("removing a cancelled attempt's map output", "path", mo.GetPath(), "err", err)
+			}
 		}
 		close(rt.done)
 		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)

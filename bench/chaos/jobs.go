@@ -159,3 +159,15 @@ func firstDiffLine(a, b []byte) int {
 		}
 	}
 }
+
+// runOutput runs the superstep binary and returns its stdout.
+func runOutput(ctx context.Context, bin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("superstep %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}

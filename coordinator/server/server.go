@@ -61,6 +61,10 @@ type Config struct {
 	// LostWorkerRetention is how long ListWorkers keeps listing a dead
 	// worker (marked dead, with when it was lost) before dropping it.
 	LostWorkerRetention time.Duration
+	// Speculation says when a straggling attempt gets a copy on another
+	// worker (--speculation, --speculation-quantile,
+	// --speculation-multiplier, --speculation-min).
+	Speculation coordinator.SpeculationConfig
 	// TLS, when set, makes the gRPC service (and raft between
 	// coordinators) speak mutual TLS 1.3 with role certificates, and
 	// Tokens checks the clients' bearer tokens (see auth.go). Without TLS
@@ -88,7 +92,7 @@ const DefaultRaftTimeout = 500 * time.Millisecond
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
 		RaftTimeout: DefaultRaftTimeout, LostWorkerRetention: 10 * time.Minute, RetainJobs: DefaultRetainJobs,
-		Log: slog.Default()}
+		Log: slog.Default(), Speculation: coordinator.DefaultSpeculationConfig()}
 }
 
 // Server is a running coordinator.
@@ -156,6 +160,11 @@ func (s *stream) enqueue(m *pb.CoordinatorMessage) bool {
 // Start starts a coordinator. A single coordinator returns once it leads;
 // one of a cluster (Config.Peers) returns once it serves, leader or not.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Speculation.Enabled {
+		if err := cfg.Speculation.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if err := security.CheckListen("coordinator", cfg.Listen, cfg.TLS != nil, cfg.Insecure); err != nil {
 		return nil, err
 	}
@@ -196,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
 		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
 			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
-			RetainJobs: cfg.RetainJobs})}
+			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation})}
 	s.limits = cfg.Limits.withDefaults()
 	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
