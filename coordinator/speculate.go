@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 )
@@ -120,6 +120,14 @@ type Times struct {
 	Copied map[TaskID]bool
 }
 
+// Read calls fn with the clock's times, under its lock: fn must not keep
+// or modify them, nor call the clock.
+func (c *AttemptClock) Read(fn func(Times)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(Times{Start: c.start, Took: c.took, Copied: c.copied})
+}
+
 // Snapshot copies the clock for a pure decision.
 func (c *AttemptClock) Snapshot() Times {
 	c.mu.Lock()
@@ -176,17 +184,24 @@ func Speculate(s *State, cfg SpeculationConfig, t Times, now time.Time) []Stragg
 			continue
 		}
 		tasks := j.Stages[stage].Tasks
-		var took []time.Duration
 		committed := 0
+		for _, task := range tasks {
+			if task.Committed != nil {
+				committed++
+			}
+		}
+		if committed == len(tasks) || committed < max(int(math.Floor(cfg.Quantile*float64(len(tasks)))), 1) {
+			continue
+		}
+		took := make([]time.Duration, 0, committed)
 		for ti, task := range tasks {
 			if c := task.Committed; c != nil {
-				committed++
 				if d, ok := t.Took[AttemptID{TaskID{j.ID, stage, ti}, c.Attempt}]; ok {
 					took = append(took, d)
 				}
 			}
 		}
-		if len(took) == 0 || committed < max(int(math.Floor(cfg.Quantile*float64(len(tasks)))), 1) {
+		if len(took) == 0 {
 			continue
 		}
 		median := medianOf(took)
@@ -224,7 +239,7 @@ func Speculate(s *State, cfg SpeculationConfig, t Times, now time.Time) []Stragg
 // medianOf returns the median of d (the mean of the two middle values for
 // an even count); d is reordered.
 func medianOf(d []time.Duration) time.Duration {
-	sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
+	slices.Sort(d)
 	n := len(d)
 	if n%2 == 1 {
 		return d[n/2]

@@ -401,7 +401,7 @@ func (l *Leader) speculate(s *State, o Observations, stamp Stamp, free map[Worke
 		return
 	}
 	var stragglers []Straggler
-	stragglers = Speculate(s, l.cfg.Speculation, l.clock.Snapshot(), o.Now)
+	l.clock.Read(func(t Times) { stragglers = Speculate(s, l.cfg.Speculation, t, o.Now) })
 	if len(stragglers) == 0 {
 		return
 	}
