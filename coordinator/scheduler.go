@@ -10,7 +10,7 @@ type Assignment struct {
 
 // Command returns the AssignTask command of the assignment.
 func (a Assignment) Command() AssignTask {
-	return AssignTask{AttemptID: a.AttemptID, Worker: a.Worker}
+	return AssignTask{AttemptID: a.AttemptID, Worker: a.Worker, Speculative: a.Speculative}
 }
 
 // Schedule decides which pending tasks to start where. It is a pure

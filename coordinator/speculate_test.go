@@ -232,3 +232,11 @@ func BenchmarkSpeculate(b *testing.B) {
 		}
 	}
 }
+
+// The assignment's command carries the speculative mark.
+func TestAssignmentCommandKeepsSpeculative(t *testing.T) {
+	a := Assignment{AttemptID: attempt("j", 0, 1, 1), Worker: "w2", Speculative: true}
+	if c := a.Command(); !c.Speculative || c.AttemptID != a.AttemptID || c.Worker != "w2" {
+		t.Fatalf("command %+v of %+v", c, a)
+	}
+}

@@ -30,7 +30,17 @@ func TestSpeculationBeatsSlowTask(t *testing.T) {
 	}
 	const delay = 25 * time.Second
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "superstep-speculation-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("logs kept under %s (run-N/logs)", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
 	bin, err := buildBinary(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
