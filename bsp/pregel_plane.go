@@ -115,13 +115,6 @@ func (p *plane) dropJob(jobID string) {
 	}
 }
 
-// len is the number of blocks held (for tests).
-func (p *plane) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m)
-}
-
 // planeJob names the stage's blocks in the plane.
 func (r *pregelRun[K, V, E, M]) planeJob() string {
 	return r.tc.prog.Spec.JobID + "/" + strconv.Itoa(r.tc.spec.Stage)

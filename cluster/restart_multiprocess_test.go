@@ -83,7 +83,7 @@ func TestCoordinatorRestartWithDeadWorker(t *testing.T) {
 	victim := workers[1]
 	kill(victim)
 	var victimID string
-	coord = start(t, "coordinator listening on", coordArgs...)
+	start(t, "coordinator listening on", coordArgs...)
 	restarted := time.Now()
 	waitFor(t, 30*time.Second, "the restarted coordinator lists the workers", func() bool {
 		resp, err := client.CC.ListWorkers(ctx, &pb.ListWorkersRequest{})

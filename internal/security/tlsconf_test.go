@@ -14,9 +14,9 @@ import (
 
 // handshake runs a TLS handshake between a server of srvRole allowing
 // peers and a client holding cli, over a loopback connection, and returns
-// the server's error, the client's error and the server certificate the
-// client saw.
-func handshake(t *testing.T, srv *TLS, allow []Role, cli *TLS, want ...Role) (error, error, *x509.Certificate) {
+// the server certificate the client saw, the server's error and the
+// client's error.
+func handshake(t *testing.T, srv *TLS, allow []Role, cli *TLS, want ...Role) (*x509.Certificate, error, error) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,7 +52,7 @@ func handshake(t *testing.T, srv *TLS, allow []Role, cli *TLS, want ...Role) (er
 		seen = cc.ConnectionState().PeerCertificates[0]
 		_, cerr = cc.Read(make([]byte, 1))
 	}
-	return <-srvErr, cerr, seen
+	return seen, <-srvErr, cerr
 }
 
 func TestInitFilesAndModes(t *testing.T) {
@@ -150,13 +150,13 @@ func TestHandshakeRoles(t *testing.T) {
 		{"other CA", load(other, RoleClient, "client"), Roles, false},
 		{"expired", forceLoad(t, dir, "expired"), Roles, false},
 	} {
-		se, ce, _ := handshake(t, coord, c.allow, c.cli, RoleCoordinator)
+		_, se, ce := handshake(t, coord, c.allow, c.cli, RoleCoordinator)
 		if (se == nil && ce == nil) != c.ok {
 			t.Errorf("%s: server %v, client %v; want ok=%v", c.name, se, ce, c.ok)
 		}
 	}
 	// The client refuses a server of the wrong role.
-	if _, ce, _ := handshake(t, worker, Roles, client, RoleCoordinator); ce == nil {
+	if _, _, ce := handshake(t, worker, Roles, client, RoleCoordinator); ce == nil {
 		t.Error("a client accepted a worker certificate as its coordinator")
 	}
 	// No client certificate at all.
@@ -204,11 +204,11 @@ func TestReload(t *testing.T) {
 	}
 	coord, _ := LoadTLS(dir, RoleCoordinator)
 	client, _ := LoadTLS(dir, RoleClient)
-	_, _, before := handshake(t, coord, Roles, client, RoleCoordinator)
+	before, _, _ := handshake(t, coord, Roles, client, RoleCoordinator)
 	if err := Issue(dir, RoleCoordinator, "coordinator", CertOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	se, ce, after := handshake(t, coord, Roles, client, RoleCoordinator)
+	after, se, ce := handshake(t, coord, Roles, client, RoleCoordinator)
 	if se != nil || ce != nil {
 		t.Fatal(se, ce)
 	}
