@@ -540,7 +540,10 @@ func (h *harness) inject(ctx context.Context, f fault, jobID string, t0 time.Tim
 		}
 	case slowTask:
 		rule := faults.AnyRule()
-		rule.Job, rule.Task, rule.Delay = jobID, f.Task, f.For
+		// Only the task's first attempt in each stage: a Pregel task runs
+		// one attempt per superstep, and delaying every one of them would
+		// stretch PageRank past any bound without being a straggler.
+		rule.Job, rule.Task, rule.Attempt, rule.Delay = jobID, f.Task, 0, f.For
 		if err = os.WriteFile(h.rules[f.Target], []byte(faults.FormatRules([]faults.Rule{rule})), 0o644); err == nil {
 			h.count(h.rep.Injected, f.Kind)
 		}
