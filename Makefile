@@ -41,7 +41,7 @@ demo: build
 	$(BIN) search --index $(DEMO_DIR)/index --k 3 '"write-ahead logging"'
 	$(BIN) search --index $(DEMO_DIR)/index --k 3 vacuum OR analyze
 	@echo "--- serve it with: $(BIN) serve --index $(DEMO_DIR)/index --listen 127.0.0.1:8080"
-	$(BIN) run wordcount --input /usr/share/common-licenses --out $(DEMO_DIR)/wordcount
+	$(BIN) run wordcount --input README.md,docs --out $(DEMO_DIR)/wordcount
 	@echo "--- the ten most frequent words:"; sort -t'	' -k2,2nr $(DEMO_DIR)/wordcount/part-* | head -10
 	$(BIN) run terasort --generate 1000000 --out $(DEMO_DIR)/records
 	$(BIN) run terasort --input $(DEMO_DIR)/records --out $(DEMO_DIR)/sorted --memory 32MB

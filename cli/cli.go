@@ -73,8 +73,8 @@ superstep runs over its partition, all meet at a barrier, and data is shuffled
 by key into the next superstep.
 
 Start with:
-  superstep run wordcount --input /usr/share/common-licenses --out /tmp/wc
-  superstep explain wordcount --input /usr/share/common-licenses --out /tmp/wc`,
+  superstep run wordcount --input README.md,docs --out /tmp/wc
+  superstep explain wordcount --input README.md,docs --out /tmp/wc`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/superstep/superstep/examples/terasort"
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/internal/parts"
+	"github.com/superstep/superstep/internal/testcorpus"
 	"github.com/superstep/superstep/worker"
 )
 
@@ -77,17 +78,11 @@ func concat(t *testing.T, dir string) []byte {
 	return b
 }
 
+// inputs is a directory of real text that travels with the repository
+// (the bundled SQLite documentation pages, about 4 MB of them).
 func inputs(t *testing.T) string {
-	m, _ := filepath.Glob("/usr/share/common-licenses/*")
-	if len(m) == 0 {
-		t.Skip("no text under /usr/share/common-licenses")
-	}
-	dir := t.TempDir()
-	for i, f := range m {
-		b, _ := os.ReadFile(f)
-		os.WriteFile(filepath.Join(dir, filepath.Base(f)+string(rune('a'+i%26))), b, 0o644)
-	}
-	return dir
+	t.Helper()
+	return testcorpus.Dir(t, 4<<20)
 }
 
 // TestEmbeddedMatchesLocal runs wordcount and terasort on an embedded

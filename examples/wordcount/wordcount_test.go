@@ -15,27 +15,15 @@ import (
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/internal/parts"
+	"github.com/superstep/superstep/internal/testcorpus"
 )
 
-// corpus returns real text files from the machine: the common licenses and
-// the changelogs and copyright files under /usr/share/doc (up to limit bytes).
+// corpus returns real text that travels with the repository (the bundled
+// SQLite documentation pages), up to about limit bytes.
 func corpus(t *testing.T, limit int64) []string {
 	t.Helper()
-	var files []string
-	var total int64
-	for _, pat := range []string{"/usr/share/common-licenses/*", "/usr/share/doc/*/copyright", "/usr/share/doc/*/*.txt"} {
-		m, _ := filepath.Glob(pat)
-		for _, f := range m {
-			if info, err := os.Stat(f); err == nil && info.Mode().IsRegular() && total < limit {
-				files = append(files, f)
-				total += info.Size()
-			}
-		}
-	}
-	if len(files) == 0 {
-		t.Skip("no text files under /usr/share on this machine")
-	}
-	t.Logf("%d files, %d bytes", len(files), total)
+	files := testcorpus.Files(t, limit)
+	t.Logf("%d files", len(files))
 	return files
 }
 
