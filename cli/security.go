@@ -17,7 +17,7 @@ type tlsFlags struct {
 }
 
 func (t *tlsFlags) register(fs *pflag.FlagSet, server bool) {
-	fs.StringVar(&t.dir, "tls-dir", env("tls-dir", ""), "directory of the cluster's certificates (`superstep certs init`) [SUPERSTEP_TLS_DIR]")
+	fs.StringVar(&t.dir, "tls-dir", env("tls-dir", ""), "`DIR` of the cluster's certificates, made by superstep certs init [SUPERSTEP_TLS_DIR]")
 	if server {
 		fs.BoolVar(&t.insecure, "insecure", env("insecure", "") == "true",
 			"allow listening on a non-loopback address without TLS [SUPERSTEP_INSECURE]")
