@@ -456,7 +456,10 @@ func TestLeaderLoss(t *testing.T) {
 			"elected after %v, assigning (or re-sending) after %v, first new assignment after %v; attempts %d for %d tasks",
 			run, name, old, doneBefore, tasks, now, elected.Round(time.Millisecond),
 			serving.Round(time.Millisecond), failover.Round(time.Millisecond), attempts, tasks)
-		if name == "wordcount" && attempts != tasks {
+		// Tasks in flight at the kill may run again (their results died
+		// with the leader); committed ones may not. The bound counts reruns
+		// against the tasks not committed at the kill.
+		if name == "wordcount" && attempts-tasks > tasks-doneBefore {
 			t.Errorf("run %d: %d attempts for %d tasks: a task was run again", run, attempts, tasks)
 			b, _ := os.ReadFile(c.coords[now].log)
 			for _, l := range strings.Split(string(b), "\n") {
