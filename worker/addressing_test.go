@@ -26,7 +26,7 @@ func TestWildcardListenNeedsAdvertise(t *testing.T) {
 		if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrWildcardAdvertise) {
 			t.Errorf("Start with listen %s without --advertise: %v", listen, err)
 		}
-		cfg.Advertise = "10.1.2.3:7071"
+		cfg.Advertise = "192.0.2.3:7071"
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("listen %s with --advertise: %v", listen, err)
 		}
@@ -38,9 +38,9 @@ func TestAdvertised(t *testing.T) {
 	for _, c := range []struct{ adv, want string }{
 		{"", "0.0.0.0:7071"},
 		{"worker-1", "worker-1:7071"},
-		{"10.0.0.5", "10.0.0.5:7071"},
-		{"10.0.0.5:0", "10.0.0.5:7071"},
-		{"10.0.0.5:9000", "10.0.0.5:9000"},
+		{"192.0.2.5", "192.0.2.5:7071"},
+		{"192.0.2.5:0", "192.0.2.5:7071"},
+		{"192.0.2.5:9000", "192.0.2.5:9000"},
 		{"fd00::5", "[fd00::5]:7071"},
 		{"[fd00::5]", "[fd00::5]:7071"},
 		{"[fd00::5]:9000", "[fd00::5]:9000"},

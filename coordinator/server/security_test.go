@@ -104,7 +104,7 @@ func TestNonLoopbackNeedsTLS(t *testing.T) {
 		}
 	}
 	if !security.IsLoopback("127.0.0.1:7070") || !security.IsLoopback("[::1]:1") || !security.IsLoopback("localhost:1") ||
-		security.IsLoopback("10.0.0.1:1") || security.IsLoopback(":1") {
+		security.IsLoopback("192.0.2.1:1") || security.IsLoopback(":1") {
 		t.Fatal("IsLoopback")
 	}
 }

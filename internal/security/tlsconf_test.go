@@ -57,7 +57,7 @@ func handshake(t *testing.T, srv *TLS, allow []Role, cli *TLS, want ...Role) (*x
 
 func TestInitFilesAndModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
-	if err := Init(dir, CertOptions{Hosts: []string{"node1", "10.1.2.3"}}); err != nil {
+	if err := Init(dir, CertOptions{Hosts: []string{"node1", "192.0.2.3"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"ca", "coordinator", "worker", "client"} {
@@ -83,7 +83,7 @@ func TestInitFilesAndModes(t *testing.T) {
 	if r, ok := RoleOf(c); !ok || r != RoleWorker {
 		t.Fatalf("worker.pem carries role %q", r)
 	}
-	if c.PublicKeyAlgorithm != x509.ECDSA || c.VerifyHostname("node1") != nil || c.VerifyHostname("10.1.2.3") != nil ||
+	if c.PublicKeyAlgorithm != x509.ECDSA || c.VerifyHostname("node1") != nil || c.VerifyHostname("192.0.2.3") != nil ||
 		c.VerifyHostname("127.0.0.1") != nil || c.VerifyHostname("::1") != nil || c.VerifyHostname("other") == nil {
 		t.Fatalf("worker.pem: algorithm %v, DNS %v, IPs %v", c.PublicKeyAlgorithm, c.DNSNames, c.IPAddresses)
 	}
