@@ -17,6 +17,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
 	_ "github.com/superstep/superstep/examples/wordcount"
+	"github.com/superstep/superstep/internal/testwait"
 	"github.com/superstep/superstep/worker"
 )
 
@@ -224,11 +225,5 @@ func TestClusterCommandsTellTheTruth(t *testing.T) {
 
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, within, what, cond)
 }

@@ -409,8 +409,6 @@ func TestLeaderLoss(t *testing.T) {
 			_, _, done := attemptsAndTasks(jobStatus(t, client, job.GetJobId()))
 			return done >= target
 		})
-		delay := time.Duration(rng.Float64() * float64(300*time.Millisecond))
-		time.Sleep(delay)
 		old, _ := c.leader(client)
 		before := jobStatus(t, client, job.GetJobId())
 		_, _, doneBefore := attemptsAndTasks(before)

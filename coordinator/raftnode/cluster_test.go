@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/superstep/superstep/coordinator"
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 // freeAddrs returns n loopback addresses whose ports were free a moment
@@ -90,9 +91,9 @@ func (c *testCluster) stop(id string) {
 // node knows its gRPC address.
 func (c *testCluster) leader() (string, *Node) {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var lid string
+	var lid string
+	testwait.For(c.t, 20*time.Second, "the nodes agree on one leader", func() bool {
+		lid = ""
 		leaders := 0
 		for id, n := range c.nodes {
 			if n.IsLeader() {
@@ -100,19 +101,17 @@ func (c *testCluster) leader() (string, *Node) {
 				leaders++
 			}
 		}
-		agree := leaders == 1
+		if leaders != 1 {
+			return false
+		}
 		for _, n := range c.nodes {
 			if id, g := n.Leader(); id != lid || g != "grpc-of-"+lid {
-				agree = false
+				return false
 			}
 		}
-		if agree {
-			return lid, c.nodes[lid]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	c.t.Fatal("no agreed leader within 20s")
-	return "", nil
+		return true
+	})
+	return lid, c.nodes[lid]
 }
 
 // proposeAny proposes through whichever node leads, again after a
@@ -193,13 +192,9 @@ func TestClusterFailoverAndRejoin(t *testing.T) {
 	// The old leader comes back with its data dir and catches up.
 	back := c.start(lid)
 	c.leader()
-	deadline := time.Now().Add(20 * time.Second)
-	for string(snapshotOf(t, back.State())) != string(want) {
-		if time.Now().After(deadline) {
-			t.Fatal("the restarted node did not catch up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, 20*time.Second, "the restarted node catches up", func() bool {
+		return string(snapshotOf(t, back.State())) == string(want)
+	})
 	var stage int
 	back.Read(func(s *coordinator.State) { stage = s.Job("j1").CurrentStage() })
 	if stage != 1 {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 func TestErrorRoundTrip(t *testing.T) {
@@ -116,10 +117,16 @@ func TestConnFollowsTheLeader(t *testing.T) {
 	empty := ""
 	b.leader.Store(&empty)
 	changed := c.LeaderChanged()
+	// b leads once the call has been told "no leader" twice, so that it
+	// must have retried.
+	before := b.calls.Load()
+	ready := make(chan struct{})
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		defer close(ready)
+		testwait.Until(10*time.Second, func() bool { return b.calls.Load() >= before+2 })
 		b.leader.Store(nil)
 	}()
+	defer func() { <-ready }()
 	if got := who(); got != "b" {
 		t.Fatalf("answered by %s", got)
 	}

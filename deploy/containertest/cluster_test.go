@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/superstep/superstep/internal/parts"
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 const (
@@ -174,12 +175,9 @@ func (c *Cluster) waitHealthy(svcs ...string) {
 	c.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for _, s := range svcs {
-		for c.health(s) != "healthy" {
-			if time.Now().After(deadline) {
-				logs, _ := c.compose(time.Minute, "logs", "--tail", "30", s)
-				c.t.Fatalf("%s is not healthy after 3 minutes (%s):\n%s", s, c.health(s), logs)
-			}
-			time.Sleep(500 * time.Millisecond)
+		if !testwait.Until(time.Until(deadline), func() bool { return c.health(s) == "healthy" }) {
+			logs, _ := c.compose(time.Minute, "logs", "--tail", "30", s)
+			c.t.Fatalf("%s is not healthy after 3 minutes (%s):\n%s", s, c.health(s), logs)
 		}
 	}
 }

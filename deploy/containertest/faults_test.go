@@ -5,6 +5,7 @@ package containertest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/superstep/superstep/internal/testwait"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -78,19 +79,15 @@ func (c *Cluster) faultJob(t *testing.T, name, client, want string, inject func(
 	if restore != nil {
 		restore()
 	}
-	deadline := time.Now().Add(6 * time.Minute)
-	for {
-		st, msg := c.jobState(t, client, id)
-		if st == "succeeded" {
-			break
-		}
+	var st, msg string
+	if !testwait.Until(6*time.Minute, func() bool {
+		st, msg = c.jobState(t, client, id)
 		if st == "failed" || st == "cancelled" {
 			t.Fatalf("job %s %s after the fault:\n%s", id, st, msg)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s still %q 6 minutes after the fault: it hangs\n%s", id, st, msg)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return st == "succeeded"
+	}) {
+		t.Fatalf("job %s still %q 6 minutes after the fault: it hangs\n%s", id, st, msg)
 	}
 	took := time.Since(start)
 	sameOutput(t, filepath.Join(c.Data, strings.TrimPrefix(out, "/data/")), want)
@@ -200,16 +197,15 @@ func TestFaults(t *testing.T) {
 // it) and its restart policy started it again.
 func (c *Cluster) waitRunning(t *testing.T, id, service string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		status, restarts := c.state(id)
-		if status == "running" && c.health(service) == "healthy" {
-			t.Logf("%s is back (%d restarts)", service, restarts)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not come back: %s, %d restarts", service, status, restarts)
-		}
-		time.Sleep(500 * time.Millisecond)
+	var (
+		status   string
+		restarts int
+	)
+	if !testwait.Until(3*time.Minute, func() bool {
+		status, restarts = c.state(id)
+		return status == "running" && c.health(service) == "healthy"
+	}) {
+		t.Fatalf("%s did not come back: %s, %d restarts", service, status, restarts)
 	}
+	t.Logf("%s is back (%d restarts)", service, restarts)
 }
