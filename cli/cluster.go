@@ -29,7 +29,7 @@ import (
 )
 
 func newCoordinatorCmd() *cobra.Command {
-	var listen, dataDir, raftBind, id, peers, advertise, httpAddr string
+	var listen, dataDir, raftBind, id, peers, advertise, httpAddr, s3Endpoint string
 	var raftTimeout, retainJobs time.Duration
 	var lf logFlags
 	var allow []string
@@ -46,6 +46,9 @@ func newCoordinatorCmd() *cobra.Command {
 			"cluster's, or whose data dir belongs to another node or cluster, refuses to start.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := configureS3(s3Endpoint); err != nil {
+				return err
+			}
 			cfg := server.DefaultConfig()
 			cfg.Listen, cfg.DataDir, cfg.RaftBind, cfg.ID, cfg.Advertise = listen, dataDir, raftBind, id, advertise
 			cfg.RaftTimeout = raftTimeout
@@ -117,6 +120,7 @@ func newCoordinatorCmd() *cobra.Command {
 	f.DurationVar(&retainJobs, "retain-jobs", envDuration("retain-jobs", server.DefaultRetainJobs),
 		"how long an ended job stays listed (status, jobs) before it is removed from the state; 0: forever [SUPERSTEP_RETAIN_JOBS]")
 	allowPathFlag(cmd, &allow)
+	s3EndpointFlag(f, &s3Endpoint)
 	tf.register(cmd.Flags(), true)
 	speculationFlags(cmd, &spec)
 	return cmd
@@ -124,7 +128,7 @@ func newCoordinatorCmd() *cobra.Command {
 
 func newWorkerCmd() *cobra.Command {
 	var coord coordFlags
-	var listen, advertise, dataDir, memory, compression, httpAddr string
+	var listen, advertise, dataDir, memory, compression, httpAddr, s3Endpoint string
 	var lf logFlags
 	var slots int
 	var allow []string
@@ -136,6 +140,9 @@ func newWorkerCmd() *cobra.Command {
 			"A worker the coordinator no longer knows stops itself and exits with status 1, for its supervisor to restart it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := configureS3(s3Endpoint); err != nil {
+				return err
+			}
 			cfg := worker.DefaultConfig()
 			cfg.Coordinator, cfg.Listen, cfg.Advertise, cfg.DataDir, cfg.Slots = coord.addrs, listen, advertise, dataDir, slots
 			cfg.AllowPaths = allow
@@ -187,6 +194,7 @@ func newWorkerCmd() *cobra.Command {
 	f.StringVar(&memory, "memory", env("memory", ""), "memory budget for shuffle buffers, e.g. 2GiB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
 	allowPathFlag(cmd, &allow)
+	s3EndpointFlag(f, &s3Endpoint)
 	tf.register(f, true)
 	return cmd
 }

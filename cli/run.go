@@ -23,6 +23,7 @@ import (
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/cluster"
 	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/storage"
 	"github.com/superstep/superstep/worker"
 )
 
@@ -39,6 +40,7 @@ type runFlags struct {
 	progress    string
 	checkpoints string
 	http        string
+	s3Endpoint  string
 	log         logFlags
 }
 
@@ -90,7 +92,27 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
 	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
 	fs.StringVar(&r.http, "http", env("http", ""), "run: serve the dashboard and Prometheus /metrics of the embedded cluster on this address, e.g. 127.0.0.1:8080 [SUPERSTEP_HTTP]")
+	s3EndpointFlag(fs, &r.s3Endpoint)
 	r.log.register(fs, "warn")
+}
+
+// s3EndpointFlag adds --s3-endpoint URL, for the commands that read or
+// write s3:// names.
+func s3EndpointFlag(fs *pflag.FlagSet, endpoint *string) {
+	fs.StringVar(endpoint, "s3-endpoint", env("s3-endpoint", ""),
+		"URL of an S3-compatible store for s3:// inputs, outputs and checkpoints, e.g. http://minio:9000 (path-style requests; "+
+			"empty: AWS; credentials and region from the AWS environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE) [SUPERSTEP_S3_ENDPOINT]")
+}
+
+// configureS3 makes s3:// names use endpoint (when set).
+func configureS3(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if err := storage.ConfigureS3(storage.S3Config{Endpoint: endpoint}); err != nil {
+		return usagef("--s3-endpoint: %v", err)
+	}
+	return nil
 }
 
 func (r *runFlags) parts() int {
@@ -134,6 +156,9 @@ func jobCommandLine(cmd *cobra.Command, args []string, rf *runFlags) (*bsp.Job, 
 		return nil, nil, usagef("%s: unexpected argument %q", job.Name, all.Arg(0))
 	}
 	if err := rf.validate(cmd.Name(), all); err != nil {
+		return nil, nil, err
+	}
+	if err := configureS3(rf.s3Endpoint); err != nil {
 		return nil, nil, err
 	}
 	return job, jfs, nil
