@@ -35,6 +35,7 @@ func newCoordinatorCmd() *cobra.Command {
 	var allow []string
 	var tf tlsFlags
 	spec := coordinator.DefaultSpeculationConfig()
+	timeouts, exclusion := coordinator.DefaultTimeoutConfig(), coordinator.DefaultExclusionConfig()
 	cmd := &cobra.Command{
 		Use:   "coordinator",
 		Short: "run a coordinator (jobs, scheduling, barrier, failure detection)",
@@ -89,6 +90,13 @@ func newCoordinatorCmd() *cobra.Command {
 				}
 			}
 			cfg.Speculation = spec
+			if err := timeouts.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			if err := exclusion.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			cfg.Timeouts, cfg.Exclusion = timeouts, exclusion
 			s, err := server.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -123,6 +131,7 @@ func newCoordinatorCmd() *cobra.Command {
 	s3EndpointFlag(f, &s3Endpoint)
 	tf.register(cmd.Flags(), true)
 	speculationFlags(cmd, &spec)
+	livenessFlags(cmd, &timeouts, &exclusion)
 	return cmd
 }
 

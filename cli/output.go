@@ -124,8 +124,11 @@ func printWorkers(w io.Writer, ws []*pb.WorkerStatus, now time.Time) error {
 			if x.GetLostUnixMs() > 0 {
 				heard = "lost at " + formatTime(x.GetLostUnixMs(), now)
 			}
-		} else if x.GetState() == pb.WorkerState_WORKER_STATE_ALIVE {
+		} else if x.GetState() == pb.WorkerState_WORKER_STATE_ALIVE || x.GetState() == pb.WorkerState_WORKER_STATE_EXCLUDED {
 			heard = (time.Duration(x.GetHeartbeatAgeMs()) * time.Millisecond).String() + " ago"
+		}
+		if x.GetState() == pb.WorkerState_WORKER_STATE_EXCLUDED {
+			state = "excluded until " + formatTime(x.GetExcludedUntilUnixMs(), now)
 		}
 		running := "-"
 		if x.GetAlive() {

@@ -148,6 +148,12 @@ type TaskFailed struct {
 	ErrorKind ErrorKind `json:"error_kind,omitempty"`
 	// At is, for a permanent input error, the file and line.
 	At Location `json:"at,omitzero"`
+	// Timeout says the leader ended the attempt because it ran past its
+	// timeout (Overdue): the attempt is lost, the task's Timeouts and its
+	// worker's Failures count it, and MaxAttempts timeouts fail the job.
+	// A timed-out superstep of a pinned Pregel stage rolls the stage back,
+	// so that its partition moves off the worker.
+	Timeout bool `json:"timeout,omitempty"`
 }
 
 // kind is the failure's effective kind.
@@ -413,6 +419,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c, err = decodeAs[JobFilesDeleted](env.Body)
 	case ForgetJob{}.Kind():
 		c, err = decodeAs[ForgetJob](env.Body)
+	case ExcludeWorker{}.Kind():
+		c, err = decodeAs[ExcludeWorker](env.Body)
 	default:
 		return nil, badf("unknown command kind %q", env.Kind)
 	}

@@ -12,6 +12,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		AssignTask{AttemptID: attempt("j", 0, 1, 2), Worker: "w1", Term: 3},
 		TaskFailed{AttemptID: attempt("j", 0, 0, 0), Worker: "w1", ErrorKind: KindPermanent, At: Location{Path: "x", Line: 2}},
 		JobFilesDeleted{Job: "j", Worker: "w"},
+		TaskFailed{AttemptID: attempt("j", 0, 0, 0), Worker: "w1", ErrorKind: KindLost, Timeout: true},
+		ExcludeWorker{Stamp: Stamp{Time: 5}, Worker: "w1", UntilMs: 10, Reason: "3 attempts in a row failed on it"},
 	} {
 		b, err := EncodeCommand(c)
 		if err != nil {

@@ -153,11 +153,12 @@ func (s *State) partitionBytes(j *Job, stage int) map[WorkerID][]int64 {
 }
 
 // failedOn returns the workers where an attempt of the task failed (in user
-// code or otherwise lost through the worker, as a full disk is), or nil.
+// code or otherwise lost through the worker, as a full disk is) or timed
+// out, or nil.
 func (t *Task) failedOn() map[WorkerID]bool {
 	var m map[WorkerID]bool
 	for _, a := range t.Attempts {
-		if a.State == AttemptFailed {
+		if a.State == AttemptFailed || a.TimedOut {
 			if m == nil {
 				m = map[WorkerID]bool{}
 			}

@@ -193,18 +193,10 @@ func Speculate(s *State, cfg SpeculationConfig, t Times, now time.Time) []Stragg
 		if committed == len(tasks) || committed < max(int(math.Floor(cfg.Quantile*float64(len(tasks)))), 1) {
 			continue
 		}
-		took := make([]time.Duration, 0, committed)
-		for ti, task := range tasks {
-			if c := task.Committed; c != nil {
-				if d, ok := t.Took[AttemptID{TaskID{j.ID, stage, ti}, c.Attempt}]; ok {
-					took = append(took, d)
-				}
-			}
-		}
-		if len(took) == 0 {
+		median, n := stageMedian(j, stage, t)
+		if n == 0 {
 			continue
 		}
-		median := medianOf(took)
 		bar := max(time.Duration(cfg.Multiplier*float64(median)), cfg.MinRuntime)
 		for ti, task := range tasks {
 			if task.Committed != nil || t.Copied[TaskID{j.ID, stage, ti}] {

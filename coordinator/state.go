@@ -52,6 +52,8 @@ type Attempt struct {
 	Superstep int `json:"superstep,omitempty"`
 	// Speculative marks a copy of a straggling attempt.
 	Speculative bool `json:"speculative,omitempty"`
+	// TimedOut marks a lost attempt that ran past its timeout (Overdue).
+	TimedOut bool `json:"timed_out,omitempty"`
 }
 
 // Commit is the one committed attempt of a task and its report.
@@ -69,6 +71,9 @@ type Task struct {
 	// Losses counts the times readers reported the task's committed output
 	// unreadable (MapOutputLost); a worker's death does not count.
 	Losses int `json:"losses,omitempty"`
+	// Timeouts counts the attempts that ran past their timeout; each one
+	// doubles the next attempt's, and MaxAttempts of them fail the job.
+	Timeouts int `json:"timeouts,omitempty"`
 	// Committed is the committed attempt, nil while the task has none.
 	Committed *Commit `json:"committed,omitempty"`
 }
@@ -159,6 +164,13 @@ type Worker struct {
 	Running    int    `json:"running,omitempty"`
 	Dead       bool   `json:"dead,omitempty"`
 	DeadReason string `json:"dead_reason,omitempty"`
+	// Failures counts the attempts that failed on the worker in a row (in
+	// user code, or by timing out) since its last success or exclusion.
+	Failures int `json:"failures,omitempty"`
+	// ExcludedUntilMs, when after the time, is until when the worker gets
+	// no new task (ExcludeWorker), and ExcludedReason why.
+	ExcludedUntilMs int64  `json:"excluded_until_ms,omitempty"`
+	ExcludedReason  string `json:"excluded_reason,omitempty"`
 }
 
 // CanRun reports whether the worker is alive and can run tasks of j: same
@@ -269,6 +281,8 @@ func (s *State) Apply(c Command) Result {
 		return s.filesDeleted(c)
 	case ForgetJob:
 		return s.forget(c)
+	case ExcludeWorker:
+		return s.exclude(c)
 	}
 	return rejected(badf("unknown command %T", c))
 }
@@ -588,6 +602,9 @@ func (s *State) succeeded(c TaskSucceeded) Result {
 		return s.fail(j, t, c.AttemptID, "invalid task report: "+err.Error(), KindUser, Location{})
 	}
 	s.finishAttempt(j, c.Stage, c.Task, c.Attempt, AttemptSucceeded, "")
+	if w := s.workers[c.Worker]; w != nil {
+		w.Failures = 0
+	}
 	if t.Committed != nil {
 		return ignored
 	}
@@ -651,6 +668,9 @@ func (s *State) failed(c TaskFailed) Result {
 		}
 		return s.rollback(j, c.Stage, msg)
 	}
+	if c.Timeout {
+		return s.timedOut(j, t, c)
+	}
 	return s.fail(j, t, c.AttemptID, c.Error, c.kind(), c.At)
 }
 
@@ -670,6 +690,7 @@ func (s *State) fail(j *Job, t *Task, a AttemptID, msg string, kind ErrorKind, a
 		j.ErrorAt = at
 		return Result{Phases: []PhaseChange{pc}}
 	}
+	s.countFailure(t.Attempts[a.Attempt].Worker)
 	s.finishAttempt(j, a.Stage, a.Task, a.Attempt, AttemptFailed, msg)
 	t.Failures++
 	if t.Committed != nil || t.Failures < j.MaxAttempts {

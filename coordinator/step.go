@@ -48,6 +48,12 @@ type LeaderConfig struct {
 	// Speculation says when a straggling attempt gets a copy on another
 	// worker (see Speculate); the zero value never speculates.
 	Speculation SpeculationConfig
+	// Timeouts says when a running attempt has run too long and is retried
+	// elsewhere (see Overdue); the zero value never times out.
+	Timeouts TimeoutConfig
+	// Exclusion says when a worker whose attempts keep failing gets no
+	// tasks for a while (see Exclude); the zero value never excludes.
+	Exclusion ExclusionConfig
 }
 
 // DefaultLeaderConfig is a 2 s worker timeout, a 2 s reconcile grace, a 1 s
@@ -164,9 +170,10 @@ type Leader struct {
 	missing   map[AttemptID]time.Time
 	deleteAt  map[DeleteAck]time.Time // when a delete was last sent to a holder
 	acked     map[DeleteAck]bool
-	cleanedUp map[JobID]bool // Ready.Cleanup done
-	inFlight  map[JobID]bool // Ready.Commit or Cleanup asked, no outcome yet
-	clock     *AttemptClock  // when attempts were sent and how long they took, for Speculate
+	cleanedUp map[JobID]bool          // Ready.Cleanup done
+	inFlight  map[JobID]bool          // Ready.Commit or Cleanup asked, no outcome yet
+	clock     *AttemptClock           // when attempts were sent and how long they took, for Speculate
+	adopted   map[AttemptID]time.Time // running attempts of an earlier leader: when this one took over (Overdue)
 }
 
 // NewLeader returns a Leader that has not led yet.
@@ -186,6 +193,7 @@ func (l *Leader) reset(term uint64) {
 	l.cleanedUp = map[JobID]bool{}
 	l.inFlight = map[JobID]bool{}
 	l.clock = NewAttemptClock()
+	l.adopted = map[AttemptID]time.Time{}
 }
 
 // Term is the term of the current leadership, 0 before the first.
@@ -223,17 +231,10 @@ func (l *Leader) Step(s *State, o Observations) Ready {
 	}
 	dead := l.detect(s, o, stamp, &r)
 	l.reconcile(s, o, stamp, dead, &r)
+	l.timeouts(s, o, stamp, dead, &r)
+	l.exclude(s, o, stamp, dead, &r)
 	// Attempts this Ready already ends are not sent.
-	ending := map[AttemptID]bool{}
-	for _, c := range r.Propose {
-		switch c := c.(type) {
-		case TaskSucceeded:
-			ending[c.AttemptID] = true
-		case TaskFailed:
-			ending[c.AttemptID] = true
-		}
-	}
-	l.assign(s, o, stamp, connected, dead, ending, &r)
+	l.assign(s, o, stamp, connected, dead, endingIn(&r), &r)
 	l.finish(s, o, stamp, &r)
 	l.cleanup(s, o, stamp, connected, &r)
 	return r
@@ -251,7 +252,7 @@ func (l *Leader) startLeadership(s *State, o Observations) {
 			l.heard[w.ID] = o.Now
 		}
 	}
-	s.eachRunning(func(a AttemptID, _ WorkerID) { l.sent[a] = true })
+	s.eachRunning(func(a AttemptID, _ WorkerID) { l.sent[a], l.adopted[a] = true, o.Now })
 }
 
 // results proposes the task results that are about attempts still running
@@ -379,8 +380,10 @@ func (l *Leader) assign(s *State, o Observations, stamp Stamp, connected, dead m
 		}
 	}
 	free := s.FreeSlots()
+	now := o.Now.UnixMilli()
+	excluding := excludingIn(r)
 	for w := range free {
-		if !connected[w] || dead[w] {
+		if !connected[w] || dead[w] || s.Worker(w).Excluded(now) || excluding[w] {
 			delete(free, w)
 		}
 	}

@@ -33,6 +33,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of the data
 //	                                    hbcount an old worker's count only;
 //	                                    leader names the Leader (default a),
 //	                                    so that two leaders can share a state
+//	config [timeout-floor=MS] [timeout-multiplier=K] [exclude-after=N]
+//	       [exclude-for=MS]             set the config of the Leaders made
+//	                                    from now on (default: no timeouts,
+//	                                    no exclusion)
 //	restart                             snapshot and restore the state, and
 //	                                    start a fresh Leader (a coordinator
 //	                                    restart with its data dir)
@@ -126,6 +130,28 @@ func (sc *stepScript) run(line string) []string {
 		return []string{"restarted"}
 	case "state":
 		return describeState(sc.s)
+	case "config":
+		for _, a := range f[1:] {
+			k, v, _ := strings.Cut(a, "=")
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				sc.t.Fatalf("config %s: %v", a, err)
+			}
+			ms := time.Duration(n) * time.Millisecond
+			switch k {
+			case "timeout-floor":
+				sc.config.Timeouts.Floor = ms
+			case "timeout-multiplier":
+				sc.config.Timeouts.Multiplier = n
+			case "exclude-after":
+				sc.config.Exclusion.Failures = int(n)
+			case "exclude-for":
+				sc.config.Exclusion.For = ms
+			default:
+				sc.t.Fatalf("unknown config %q", a)
+			}
+		}
+		return []string{"ok"}
 	case "step":
 		return sc.step(f[1:])
 	}
@@ -258,7 +284,13 @@ func describeCommand(c Command) string {
 	case TaskSucceeded:
 		return fmt.Sprintf("task_succeeded %s %s", attemptString(c.AttemptID), c.Worker)
 	case TaskFailed:
-		return fmt.Sprintf("task_failed %s %s %s %q", attemptString(c.AttemptID), c.Worker, c.kind(), c.Error)
+		kind := string(c.kind())
+		if c.Timeout {
+			kind += " timeout"
+		}
+		return fmt.Sprintf("task_failed %s %s %s %q", attemptString(c.AttemptID), c.Worker, kind, c.Error)
+	case ExcludeWorker:
+		return fmt.Sprintf("exclude_worker %s until=%d %q", c.Worker, c.UntilMs-1_000_000, c.Reason)
 	case MapOutputLost:
 		return fmt.Sprintf("map_output_lost %s", attemptString(c.AttemptID))
 	case WorkerDead:
@@ -278,7 +310,14 @@ func describeCommand(c Command) string {
 func describeState(s *State) []string {
 	var out []string
 	for _, w := range s.Workers {
-		out = append(out, fmt.Sprintf("worker %s slots=%d running=%d dead=%v", w.ID, w.Slots, w.Running, w.Dead))
+		line := fmt.Sprintf("worker %s slots=%d running=%d dead=%v", w.ID, w.Slots, w.Running, w.Dead)
+		if w.Failures > 0 {
+			line += fmt.Sprintf(" failures=%d", w.Failures)
+		}
+		if w.ExcludedUntilMs > 0 {
+			line += fmt.Sprintf(" excluded-until=%d", w.ExcludedUntilMs-1_000_000)
+		}
+		out = append(out, line)
 	}
 	for _, j := range s.Jobs {
 		line := fmt.Sprintf("job %s %s stage=%d", j.ID, j.Phase, j.CurrentStage())
@@ -296,7 +335,11 @@ func describeState(s *State) []string {
 			for ti, t := range st.Tasks {
 				var as []string
 				for _, a := range t.Attempts {
-					as = append(as, fmt.Sprintf("%s@%s", a.State, a.Worker))
+					st := string(a.State)
+					if a.TimedOut {
+						st = "timedout"
+					}
+					as = append(as, fmt.Sprintf("%s@%s", st, a.Worker))
 				}
 				c := ""
 				if t.Committed != nil {

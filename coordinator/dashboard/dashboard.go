@@ -306,6 +306,9 @@ func (h *handler) apiCoordinators(w http.ResponseWriter, r *http.Request) {
 }
 
 func workerState(x *pb.WorkerStatus) string {
+	if x.GetState() == pb.WorkerState_WORKER_STATE_EXCLUDED {
+		return "excluded"
+	}
 	if x.GetAlive() {
 		return "alive"
 	}

@@ -356,6 +356,9 @@ func (s *Server) workerDetail(ws []*pb.WorkerStatus, now time.Time) []*pb.Worker
 			}
 		} else {
 			w.State = pb.WorkerState_WORKER_STATE_ALIVE
+			if w.GetExcludedUntilUnixMs() > 0 {
+				w.State = pb.WorkerState_WORKER_STATE_EXCLUDED
+			}
 			if t, ok := s.fd.LastHeartbeat(id); ok {
 				w.HeartbeatAgeMs = max(0, now.Sub(t).Milliseconds())
 			}

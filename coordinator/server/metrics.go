@@ -127,7 +127,7 @@ type stateCollector struct{ s *Server }
 
 var (
 	jobsDesc    = prometheus.NewDesc("superstep_jobs", "Jobs by state.", []string{"state"}, nil)
-	workersDesc = prometheus.NewDesc("superstep_workers", "Registered workers by state (alive, lost); lost workers are counted while they are listed.", []string{"state"}, nil)
+	workersDesc = prometheus.NewDesc("superstep_workers", "Registered workers by state (alive: live and schedulable; excluded: live but excluded from scheduling after repeated failures; lost: declared dead, counted while they are listed).", []string{"state"}, nil)
 	slotsDesc   = prometheus.NewDesc("superstep_slots", "Task slots of the live workers, by use (busy, free).", []string{"use"}, nil)
 	leaderDesc  = prometheus.NewDesc("superstep_raft_leader", "1 when this coordinator is the raft leader, else 0.", nil, nil)
 	termDesc    = prometheus.NewDesc("superstep_raft_term", "The raft term this coordinator is in.", nil, nil)
@@ -143,19 +143,24 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	jobs := map[string]int{"pending": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
-	var alive, lost, busy, free int
+	var alive, excluded, lost, busy, free int
 	var dead []coordinator.WorkerID
 	c.s.node.Read(func(st *coordinator.State) {
 		for _, j := range st.Jobs {
 			jobs[stateLabel(j.Phase)]++
 		}
 		fs := st.FreeSlots()
+		nowMs := time.Now().UnixMilli()
 		for _, w := range st.Workers {
 			if w.Dead {
 				dead = append(dead, w.ID)
 				continue
 			}
-			alive++
+			if w.Excluded(nowMs) {
+				excluded++
+			} else {
+				alive++
+			}
 			free += fs[w.ID]
 			busy += w.Slots - fs[w.ID]
 		}
@@ -172,6 +177,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), state)
 	}
 	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(alive), "alive")
+	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(excluded), "excluded")
 	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(lost), "lost")
 	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(busy), "busy")
 	ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(free), "free")

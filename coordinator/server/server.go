@@ -65,6 +65,14 @@ type Config struct {
 	// worker (--speculation, --speculation-quantile,
 	// --speculation-multiplier, --speculation-min).
 	Speculation coordinator.SpeculationConfig
+	// Timeouts says when a running attempt has run too long and is retried
+	// elsewhere (--task-timeout-floor, --task-timeout-multiplier); the
+	// zero value never times out.
+	Timeouts coordinator.TimeoutConfig
+	// Exclusion says when a worker whose attempts keep failing gets no new
+	// task for a while (--exclude-after, --exclude-for); the zero value
+	// never excludes.
+	Exclusion coordinator.ExclusionConfig
 	// TLS, when set, makes the gRPC service (and raft between
 	// coordinators) speak mutual TLS 1.3 with role certificates, and
 	// Tokens checks the clients' bearer tokens (see auth.go). Without TLS
@@ -92,7 +100,8 @@ const DefaultRaftTimeout = 500 * time.Millisecond
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", HeartbeatInterval: 200 * time.Millisecond, WorkerTimeout: 2 * time.Second,
 		RaftTimeout: DefaultRaftTimeout, LostWorkerRetention: 10 * time.Minute, RetainJobs: DefaultRetainJobs,
-		Log: slog.Default(), Speculation: coordinator.DefaultSpeculationConfig()}
+		Log: slog.Default(), Speculation: coordinator.DefaultSpeculationConfig(),
+		Timeouts: coordinator.DefaultTimeoutConfig(), Exclusion: coordinator.DefaultExclusionConfig()}
 }
 
 // Server is a running coordinator.
@@ -205,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
 		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
 			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
-			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation})}
+			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation, Timeouts: cfg.Timeouts, Exclusion: cfg.Exclusion})}
 	s.limits = cfg.Limits.withDefaults()
 	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
@@ -513,15 +522,20 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 func (s *Server) ListWorkers(context.Context, *pb.ListWorkersRequest) (*pb.ListWorkersResponse, error) {
 	out := &pb.ListWorkersResponse{}
 	var free map[coordinator.WorkerID]int
+	now := time.Now()
 	s.node.Read(func(st *coordinator.State) {
 		free = st.FreeSlots()
 		for _, w := range st.Workers {
-			out.Workers = append(out.Workers, &pb.WorkerStatus{WorkerId: string(w.ID), Address: w.Addr,
+			ws := &pb.WorkerStatus{WorkerId: string(w.ID), Address: w.Addr,
 				Slots: int32(w.Slots), FreeSlots: int32(free[w.ID]), Alive: !w.Dead, Fingerprint: w.Fingerprint,
-				MemoryBytes: w.Memory})
+				MemoryBytes: w.Memory}
+			if w.Excluded(now.UnixMilli()) {
+				ws.ExcludedUntilUnixMs, ws.ExcludedReason = w.ExcludedUntilMs, w.ExcludedReason
+			}
+			out.Workers = append(out.Workers, ws)
 		}
 	})
-	out.Workers = s.workerDetail(out.Workers, time.Now())
+	out.Workers = s.workerDetail(out.Workers, now)
 	return out, nil
 }
 

@@ -308,6 +308,10 @@ const (
 	// Declared dead (missed heartbeats or stream lost); its tasks were
 	// rescheduled. It must re-register under a new id to get tasks.
 	WorkerState_WORKER_STATE_DEAD WorkerState = 2
+	// Alive but excluded from scheduling until excluded_until_unix_ms:
+	// several attempts in a row failed on it (exclusion on failure). Its
+	// running attempts go on and its shuffle files stay readable.
+	WorkerState_WORKER_STATE_EXCLUDED WorkerState = 3
 )
 
 // Enum value maps for WorkerState.
@@ -316,11 +320,13 @@ var (
 		0: "WORKER_STATE_UNSPECIFIED",
 		1: "WORKER_STATE_ALIVE",
 		2: "WORKER_STATE_DEAD",
+		3: "WORKER_STATE_EXCLUDED",
 	}
 	WorkerState_value = map[string]int32{
 		"WORKER_STATE_UNSPECIFIED": 0,
 		"WORKER_STATE_ALIVE":       1,
 		"WORKER_STATE_DEAD":        2,
+		"WORKER_STATE_EXCLUDED":    3,
 	}
 )
 
@@ -1945,9 +1951,13 @@ type WorkerStatus struct {
 	Load float64 `protobuf:"fixed64,10,opt,name=load,proto3" json:"load,omitempty"`
 	// When the worker was declared dead (Unix ms); 0 while it is alive. Dead
 	// workers are listed for a while, then dropped from the list.
-	LostUnixMs    int64 `protobuf:"varint,11,opt,name=lost_unix_ms,json=lostUnixMs,proto3" json:"lost_unix_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LostUnixMs int64 `protobuf:"varint,11,opt,name=lost_unix_ms,json=lostUnixMs,proto3" json:"lost_unix_ms,omitempty"`
+	// Until when (Unix ms) the worker is excluded from scheduling, and why;
+	// 0 and empty when it is not (state is then not EXCLUDED).
+	ExcludedUntilUnixMs int64  `protobuf:"varint,12,opt,name=excluded_until_unix_ms,json=excludedUntilUnixMs,proto3" json:"excluded_until_unix_ms,omitempty"`
+	ExcludedReason      string `protobuf:"bytes,13,opt,name=excluded_reason,json=excludedReason,proto3" json:"excluded_reason,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *WorkerStatus) Reset() {
@@ -2055,6 +2065,20 @@ func (x *WorkerStatus) GetLostUnixMs() int64 {
 		return x.LostUnixMs
 	}
 	return 0
+}
+
+func (x *WorkerStatus) GetExcludedUntilUnixMs() int64 {
+	if x != nil {
+		return x.ExcludedUntilUnixMs
+	}
+	return 0
+}
+
+func (x *WorkerStatus) GetExcludedReason() string {
+	if x != nil {
+		return x.ExcludedReason
+	}
+	return ""
 }
 
 // WorkerMessage is sent by a worker on its Connect stream.
@@ -3695,7 +3719,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06cancel\x18\x02 \x03(\v2\x18.superstep.v1.AttemptRefR\x06cancel\"\x14\n" +
 	"\x12ListWorkersRequest\"K\n" +
 	"\x13ListWorkersResponse\x124\n" +
-	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xe6\x02\n" +
+	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xc4\x03\n" +
 	"\fWorkerStatus\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
@@ -3710,7 +3734,9 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x04load\x18\n" +
 	" \x01(\x01R\x04load\x12 \n" +
 	"\flost_unix_ms\x18\v \x01(\x03R\n" +
-	"lostUnixMs\"\xb8\x01\n" +
+	"lostUnixMs\x123\n" +
+	"\x16excluded_until_unix_ms\x18\f \x01(\x03R\x13excludedUntilUnixMs\x12'\n" +
+	"\x0fexcluded_reason\x18\r \x01(\tR\x0eexcludedReason\"\xb8\x01\n" +
 	"\rWorkerMessage\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.superstep.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06result\x12?\n" +
@@ -3866,11 +3892,12 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	" JOB_EVENT_KIND_SUPERSTEP_STARTED\x10\r\x12%\n" +
 	"!JOB_EVENT_KIND_SUPERSTEP_FINISHED\x10\x0e\x12\x1e\n" +
 	"\x1aJOB_EVENT_KIND_WORKER_LOST\x10\x0f\x12\x1b\n" +
-	"\x17JOB_EVENT_KIND_ROLLBACK\x10\x10*Z\n" +
+	"\x17JOB_EVENT_KIND_ROLLBACK\x10\x10*u\n" +
 	"\vWorkerState\x12\x1c\n" +
 	"\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12WORKER_STATE_ALIVE\x10\x01\x12\x15\n" +
-	"\x11WORKER_STATE_DEAD\x10\x022\xe4\x06\n" +
+	"\x11WORKER_STATE_DEAD\x10\x02\x12\x19\n" +
+	"\x15WORKER_STATE_EXCLUDED\x10\x032\xe4\x06\n" +
 	"\vCoordinator\x12L\n" +
 	"\tSubmitJob\x12\x1e.superstep.v1.SubmitJobRequest\x1a\x1f.superstep.v1.SubmitJobResponse\x12>\n" +
 	"\x06GetJob\x12\x1b.superstep.v1.GetJobRequest\x1a\x17.superstep.v1.JobStatus\x12I\n" +
