@@ -54,7 +54,8 @@ func newHealthCmd() *cobra.Command {
 }
 
 func checkHealth(ctx context.Context, addr string, tl *security.TLS) (healthpb.HealthCheckResponse_ServingStatus, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tl.ClientCreds(security.Roles...)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(tl.ClientCreds(security.Roles...)),
+		grpc.WithDisableServiceConfig()) // no DNS TXT lookup (see redirect.Dial)
 	if err != nil {
 		return 0, fmt.Errorf("health %s: %w", addr, err)
 	}

@@ -45,6 +45,7 @@ var workerRules = map[string]security.Rule{
 // mutual TLS with t (nil: plaintext).
 func FetchDialOptionsTLS(t *security.TLS) []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithTransportCredentials(t.ClientCreds(security.RoleWorker)),
+		grpc.WithDisableServiceConfig(), // no DNS TXT lookup (see redirect.Dial)
 		grpc.WithInitialWindowSize(fetchWindow), grpc.WithInitialConnWindowSize(fetchWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(shuffle.MaxBlockSize + 1<<20))}
 }

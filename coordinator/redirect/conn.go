@@ -123,6 +123,10 @@ func (c *Conn) connLocked(addr string) (*grpc.ClientConn, error) {
 	}
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// No gRPC service config is used: skip its DNS TXT lookup, which
+		// on a network without an upstream resolver (an internal Swarm
+		// overlay) blocks every dial for the resolver's timeout.
+		grpc.WithDisableServiceConfig(),
 		// A leader that stops answering (frozen, partitioned) is noticed
 		// within a few seconds even on an idle stream.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 2 * time.Second, Timeout: 2 * time.Second,
