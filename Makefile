@@ -92,7 +92,7 @@ image:
 	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_CTX)/
 	docker build -q -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
 	  -t superstep:$(VERSION) -t superstep:dev $(IMAGE_CTX)
-	docker build -q -f deploy/s3test/Dockerfile --build-arg VERSION=$(VERSION) -t superstep-s3test:dev $(IMAGE_CTX)/s3test
+	docker build -q -f deploy/s3test/Dockerfile --build-arg VERSION=$(VERSION) -t superstep-s3test:$(VERSION) -t superstep-s3test:dev $(IMAGE_CTX)/s3test
 	@docker image inspect superstep:dev --format 'superstep:$(VERSION) superstep:dev {{.Size}} bytes'
 
 # The Kubernetes manifests checked offline against the k8s.io/api types (a
@@ -104,7 +104,7 @@ test-k8s:
 # faults, Swarm. They build the image first and skip only where docker
 # info fails.
 test-containers: image test-k8s
-	$(GO) test -count=1 -tags containers -timeout 12m ./deploy/containertest/...
+	SUPERSTEP_IMAGE_BUILT=$(VERSION) $(GO) test -count=1 -tags containers -timeout 12m ./deploy/containertest/...
 
 clean:
 	rm -rf bin $(DEMO_DIR)

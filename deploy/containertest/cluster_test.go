@@ -22,7 +22,6 @@ import (
 )
 
 const (
-	image     = "superstep:dev"
 	namePfx   = "sstest"
 	imageUser = 65532
 )
@@ -34,12 +33,16 @@ var (
 	setupOnce sync.Once
 	setupErr  error
 	hostBin   string // the superstep binary of this checkout, for the embedded runs
+	imageTag  string // superstep:TAG and superstep-s3test:TAG, built from this checkout
 	subnetN   int    // the next test's subnet: 172.28.(100+n).0/24
 	subnetMu  sync.Mutex
 )
 
 // setup skips the test where docker does not run, and builds the image
-// (make image) and a host binary once.
+// (make image) and a host binary once. The clusters run the image by this
+// checkout's version tag (SUPERSTEP_VERSION), not :dev, which another
+// checkout's make image may retag meanwhile. make test-containers builds the
+// image first and passes its tag in SUPERSTEP_IMAGE_BUILT.
 func setup(t *testing.T) {
 	t.Helper()
 	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
@@ -49,8 +52,17 @@ func setup(t *testing.T) {
 		t.Skipf("no docker-compose: %v", err)
 	}
 	setupOnce.Do(func() {
-		if os.Getenv("SUPERSTEP_IMAGE_BUILT") == "" {
-			cmd := exec.Command("make", "image")
+		imageTag = os.Getenv("SUPERSTEP_IMAGE_BUILT")
+		if imageTag == "" {
+			cmd := exec.Command("git", "describe", "--tags", "--always", "--dirty")
+			cmd.Dir = repoRoot
+			out, err := cmd.Output()
+			if err != nil {
+				setupErr = fmt.Errorf("git describe: %v", err)
+				return
+			}
+			imageTag = strings.TrimSpace(string(out))
+			cmd = exec.Command("make", "image", "VERSION="+imageTag)
 			cmd.Dir = repoRoot
 			if out, err := cmd.CombinedOutput(); err != nil {
 				setupErr = fmt.Errorf("make image: %v\n%s", err, out)
@@ -80,6 +92,12 @@ type Cluster struct {
 	Project string
 	Data    string // the host directory mounted at /data
 	env     []string
+
+	// lookup finds a service's container (compose ps; for a stack, the
+	// running task's container).
+	lookup func(service string) (string, error)
+	logs   func(service string) string // its last log lines, for a failure's message
+	cache  bool                        // the container of a service stays the same (compose restarts it in place)
 
 	mu  sync.Mutex
 	ids map[string]string // service → container ID (kept across kill and start)
@@ -115,7 +133,13 @@ func newCluster(t *testing.T) *Cluster {
 	if err := os.Chown(c.Data, imageUser, imageUser); err != nil {
 		t.Fatalf("the data directory must belong to uid %d: %v", imageUser, err)
 	}
-	c.env = []string{"SUPERSTEP_DATA=" + c.Data, fmt.Sprintf("SUPERSTEP_SUBNET=172.28.%d.0/24", 100+n)}
+	c.env = []string{"SUPERSTEP_DATA=" + c.Data, fmt.Sprintf("SUPERSTEP_SUBNET=172.28.%d.0/24", 100+n),
+		"SUPERSTEP_VERSION=" + imageTag}
+	c.lookup, c.cache = c.composeContainer, true
+	c.logs = func(service string) string {
+		out, _ := c.compose(time.Minute, "logs", "--tail", "30", service)
+		return out
+	}
 	t.Cleanup(c.down)
 	return c
 }
@@ -159,15 +183,29 @@ func (c *Cluster) Up() {
 // Container is the container ID of a service.
 func (c *Cluster) Container(service string) string {
 	c.t.Helper()
-	out, err := c.compose(time.Minute, "ps", "-q", service)
-	if err != nil || strings.TrimSpace(out) == "" {
-		c.t.Fatalf("no container for %s: %v\n%s", service, err, out)
+	id, err := c.lookup(service)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	return strings.TrimSpace(out)
+	return id
 }
 
+func (c *Cluster) composeContainer(service string) (string, error) {
+	out, err := c.compose(time.Minute, "ps", "-q", service)
+	if err != nil || strings.TrimSpace(out) == "" {
+		return "", fmt.Errorf("no container for %s: %v\n%s", service, err, out)
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// health is the health status of a service's container, "" where it has
+// none (a stack's task between a kill and its restart).
 func (c *Cluster) health(service string) string {
-	out, _ := run(context.Background(), 30*time.Second, nil, "docker", "inspect", "--format", "{{.State.Health.Status}}", c.Container(service))
+	id, err := c.lookup(service)
+	if err != nil {
+		return ""
+	}
+	out, _ := run(context.Background(), 30*time.Second, nil, "docker", "inspect", "--format", "{{.State.Health.Status}}", id)
 	return strings.TrimSpace(out)
 }
 
@@ -176,7 +214,7 @@ func (c *Cluster) waitHealthy(svcs ...string) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for _, s := range svcs {
 		if !testwait.Until(time.Until(deadline), func() bool { return c.health(s) == "healthy" }) {
-			logs, _ := c.compose(time.Minute, "logs", "--tail", "30", s)
+			logs := c.logs(s)
 			c.t.Fatalf("%s is not healthy after 3 minutes (%s):\n%s", s, c.health(s), logs)
 		}
 	}
@@ -188,8 +226,11 @@ func (c *Cluster) Exec(timeout time.Duration, service string, args ...string) (s
 	c.mu.Lock()
 	id, ok := c.ids[service]
 	c.mu.Unlock()
-	if !ok {
-		id = c.Container(service)
+	if !ok || !c.cache {
+		var err error
+		if id, err = c.lookup(service); err != nil {
+			return "", err
+		}
 		c.mu.Lock()
 		c.ids[service] = id
 		c.mu.Unlock()

@@ -57,7 +57,8 @@ func TestJobs(t *testing.T) {
 }
 
 // A cluster started without its data directory fails at `up`, naming the
-// directory, and starts no container.
+// directory and every coordinator and worker, creates none of their
+// containers, and writes nothing: Docker does not create the directory.
 func TestMissingDataDir(t *testing.T) {
 	c := newCluster(t)
 	missing := filepath.Join(c.Data, "no-such-dir")
@@ -69,10 +70,20 @@ func TestMissingDataDir(t *testing.T) {
 	if !strings.Contains(out, missing) {
 		t.Fatalf("the error does not name the missing directory %s:\n%s", missing, out)
 	}
-	running, _ := run(context.Background(), time.Minute, nil, "docker", "ps", "-q", "--filter",
-		"label=com.docker.compose.project="+c.Project, "--filter", "label=com.docker.compose.service=worker-1")
-	if strings.TrimSpace(running) != "" {
-		t.Fatalf("a worker runs without its data directory")
+	// No coordinator or worker container was even created (the s3 server
+	// and the one-shot certs service, which do not mount /data, may run).
+	for _, svc := range services {
+		ids, err := run(context.Background(), time.Minute, nil, "docker", "ps", "-aq", "--filter",
+			"label=com.docker.compose.project="+c.Project, "--filter", "label=com.docker.compose.service="+svc)
+		if err != nil || strings.TrimSpace(ids) != "" {
+			t.Fatalf("%s has a container without its data directory (%v): %s", svc, err, ids)
+		}
+		if !strings.Contains(out, "for "+svc) {
+			t.Errorf("the error does not name %s:\n%s", svc, out)
+		}
+	}
+	if ents, err := os.ReadDir(c.Data); err != nil || len(ents) != 0 {
+		t.Fatalf("something was written next to the missing directory: %v %v", ents, err)
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Fatalf("docker created %s", missing)
