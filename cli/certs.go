@@ -79,12 +79,14 @@ func newCertsInitCmd() *cobra.Command {
 
 func newCertsIssueCmd() *cobra.Command {
 	var cf certFlags
-	var role, name string
+	var role, name, out string
 	cmd := &cobra.Command{
-		Use:   "issue --dir DIR --role worker|coordinator|client [--name NAME] [--hosts ...] [--days N]",
+		Use:   "issue --dir DIR --role worker|coordinator|client [--name NAME] [--hosts ...] [--days N] [--out DIR]",
 		Short: "add one certificate signed by the CA in DIR",
 		Long: "Write DIR/NAME.pem and DIR/NAME-key.pem (NAME defaults to the role). A worker's ID is bound to the\n" +
-			"certificate it first registers with: give each worker its own --name to keep them apart.",
+			"certificate it first registers with: give each worker its own --name to keep them apart.\n" +
+			"With --out, the certificate, its key and a copy of ca.pem go to that directory instead, and the CA\n" +
+			"key stays in DIR (a Kubernetes init container issuing a worker's certificate for its pod IP).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := cf.options()
@@ -98,10 +100,13 @@ func newCertsIssueCmd() *cobra.Command {
 			if name == "" {
 				name = role
 			}
-			if err := security.Issue(cf.dir, r, name, o); err != nil {
+			if out == "" {
+				out = cf.dir
+			}
+			if err := security.IssueTo(cf.dir, out, r, name, o); err != nil {
 				return err
 			}
-			f := security.Files{Dir: cf.dir}
+			f := security.Files{Dir: out}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", f.Cert(name), f.Key(name))
 			return nil
 		},
@@ -109,6 +114,7 @@ func newCertsIssueCmd() *cobra.Command {
 	cf.register(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "worker, coordinator or client (required)")
 	cmd.Flags().StringVar(&name, "name", "", "file name and certificate common name (default: the role)")
+	cmd.Flags().StringVar(&out, "out", "", "write the certificate, its key and ca.pem to this directory (default: --dir)")
 	return cmd
 }
 

@@ -53,8 +53,12 @@ func Check(m *Manifests, cli CLI, img Image) []error {
 		if !labels.SelectorFromSet(pod.sel).Matches(labels.Set(pod.spec.Labels)) {
 			fail("%s: its selector %v does not match its pods %v", pod.what, pod.sel, pod.spec.Labels)
 		}
+		for _, c := range pod.spec.Spec.InitContainers {
+			errs = append(errs, checkContainer(pod.what+" init", pod.spec, c, cli, img, false)...)
+		}
 		for _, c := range pod.spec.Spec.Containers {
-			errs = append(errs, checkContainer(pod.what, pod.spec, c, cli, img)...)
+			errs = append(errs, checkContainer(pod.what, pod.spec, c, cli, img, true)...)
+			errs = append(errs, checkTLS(pod.what, pod.spec, c, m)...)
 		}
 	}
 
@@ -158,6 +162,7 @@ func Check(m *Manifests, cli CLI, img Image) []error {
 	if env(w, "POD_IP") != "status.podIP" {
 		fail("worker: POD_IP must come from status.podIP")
 	}
+	errs = append(errs, checkWorkerCert(&dep.Spec.Template, w, m)...)
 	var budget *corev1.ResourceFieldSelector
 	for _, e := range w.Env {
 		if e.Name == "SUPERSTEP_MEMORY_MIB" && e.ValueFrom != nil {
@@ -175,7 +180,7 @@ func Check(m *Manifests, cli CLI, img Image) []error {
 
 var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
-func checkContainer(what string, pod *corev1.PodTemplateSpec, c corev1.Container, cli CLI, img Image) []error {
+func checkContainer(what string, pod *corev1.PodTemplateSpec, c corev1.Container, cli CLI, img Image, probes bool) []error {
 	var errs []error
 	fail := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s container %s: "+format, append([]any{what, c.Name}, args...)...))
@@ -213,6 +218,12 @@ func checkContainer(what string, pod *corev1.PodTemplateSpec, c corev1.Container
 		name  string
 		probe *corev1.Probe
 	}{{"readinessProbe", c.ReadinessProbe}, {"livenessProbe", c.LivenessProbe}} {
+		if !probes {
+			if p.probe != nil {
+				fail("an init container has no %s", p.name)
+			}
+			continue
+		}
 		if p.probe == nil || p.probe.Exec == nil {
 			fail("no exec %s", p.name)
 			continue
@@ -283,3 +294,155 @@ func mounted(c corev1.Container, dir string, ok func(volume string) bool) bool {
 }
 
 var errNoSelector = errors.New("no selector")
+
+// tlsDir is the directory a container reads its TLS files from: --tls-dir,
+// else SUPERSTEP_TLS_DIR.
+func tlsDir(c corev1.Container) string {
+	if _, flags, err := Args(c.Args); err == nil {
+		if v, ok := Value(flags, "tls-dir"); ok {
+			return v
+		}
+	}
+	for _, e := range c.Env {
+		if e.Name == "SUPERSTEP_TLS_DIR" {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+// mountOf is the volume mounted exactly at dir in c, and the mount.
+func mountOf(pod *corev1.PodTemplateSpec, c corev1.Container, dir string) (*corev1.Volume, *corev1.VolumeMount) {
+	for i, vm := range c.VolumeMounts {
+		if strings.TrimSuffix(vm.MountPath, "/") != strings.TrimSuffix(dir, "/") {
+			continue
+		}
+		for j, v := range pod.Spec.Volumes {
+			if v.Name == vm.Name {
+				return &pod.Spec.Volumes[j], &c.VolumeMounts[i]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// checkTLS checks that a container's TLS directory is a volume mounted
+// read-only exactly there, and that the files reach it: a Secret of the
+// manifests that the pod cannot start without, or an emptyDir that an init
+// container fills with `certs issue --out` at its own mount of it.
+func checkTLS(what string, pod *corev1.PodTemplateSpec, c corev1.Container, m *Manifests) []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s container %s: "+format, append([]any{what, c.Name}, args...)...))
+	}
+	dir := tlsDir(c)
+	if dir == "" {
+		fail("no --tls-dir or SUPERSTEP_TLS_DIR: a non-loopback listen needs TLS")
+		return errs
+	}
+	v, vm := mountOf(pod, c, dir)
+	switch {
+	case v == nil:
+		fail("its TLS directory %s is not where a volume is mounted", dir)
+	case !vm.ReadOnly:
+		fail("its TLS directory %s must be mounted readOnly", dir)
+	case v.Secret != nil:
+		if _, ok := m.Secrets[v.Secret.SecretName]; !ok {
+			fail("its TLS directory %s is Secret %s, which the manifests do not define", dir, v.Secret.SecretName)
+		}
+		if v.Secret.Optional != nil && *v.Secret.Optional {
+			fail("the TLS Secret %s is optional: the pod would start without its certificates", v.Secret.SecretName)
+		}
+	case v.EmptyDir != nil:
+		if !slices.ContainsFunc(pod.Spec.InitContainers, func(ic corev1.Container) bool { return issues(pod, ic, v.Name) != "" }) {
+			fail("its TLS directory %s is emptyDir %s, which no init container fills with `certs issue --out`", dir, v.Name)
+		}
+	default:
+		fail("its TLS directory %s is volume %s, neither a Secret nor an emptyDir an init container fills", dir, v.Name)
+	}
+	return errs
+}
+
+// issues is the --hosts of an init container that runs `certs issue
+// --out=DIR` with DIR its mount of volume, "" if it does not. ("-" where
+// --hosts is missing, so that the caller still sees it issue.)
+func issues(pod *corev1.PodTemplateSpec, ic corev1.Container, volume string) string {
+	cmd, flags, err := Args(ic.Args)
+	if err != nil || cmd != "certs issue" {
+		return ""
+	}
+	out, _ := Value(flags, "out")
+	if v, _ := mountOf(pod, ic, out); v == nil || v.Name != volume {
+		return ""
+	}
+	if h, ok := Value(flags, "hosts"); ok && h != "" {
+		return h
+	}
+	return "-"
+}
+
+// checkWorkerCert checks that the worker's certificate names the address
+// it advertises: peers dial $(POD_IP) and verify the certificate against
+// it, so the init container that issues it must list the advertised host
+// in --hosts, with the same downward-API value; the CA key it issues with
+// must stay out of the long-running containers.
+func checkWorkerCert(pod *corev1.PodTemplateSpec, w corev1.Container, m *Manifests) []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("worker certificate: "+format, args...))
+	}
+	_, flags, err := Args(w.Args)
+	if err != nil {
+		return nil // reported by Check
+	}
+	adv, _ := Value(flags, "advertise")
+	host, _, err := net.SplitHostPort(adv)
+	if err != nil {
+		fail("--advertise %q is not HOST:PORT", adv)
+		return errs
+	}
+	v, _ := mountOf(pod, w, tlsDir(w))
+	if v == nil || v.EmptyDir == nil {
+		fail("the worker advertises %s, which no certificate made before the deploy can name: its TLS directory must be an emptyDir issued by an init container", host)
+		return errs
+	}
+	for _, ic := range pod.Spec.InitContainers {
+		hosts := issues(pod, ic, v.Name)
+		if hosts == "" {
+			continue
+		}
+		if role, _ := Value(mustFlags(ic.Args), "role"); role != "worker" {
+			fail("init container %s issues a %q certificate, want --role=worker", ic.Name, role)
+		}
+		if !slices.Contains(strings.Split(hosts, ","), host) {
+			fail("init container %s issues for --hosts=%s, which does not name the advertised host %s", ic.Name, hosts, host)
+		}
+		for _, m := range varRef.FindAllStringSubmatch(host, -1) {
+			if got, want := env(ic, m[1]), env(w, m[1]); got == "" || got != want {
+				fail("init container %s has %s from %q, the worker from %q", ic.Name, m[1], got, want)
+			}
+		}
+		caDir, _ := Value(mustFlags(ic.Args), "dir")
+		ca, _ := mountOf(pod, ic, caDir)
+		if ca == nil || ca.Secret == nil {
+			fail("init container %s: --dir=%s (the CA) is not a Secret mounted there", ic.Name, caDir)
+			continue
+		}
+		if _, ok := m.Secrets[ca.Secret.SecretName]; !ok {
+			fail("init container %s: the CA is Secret %s, which the manifests do not define", ic.Name, ca.Secret.SecretName)
+		}
+		for _, c := range pod.Spec.Containers {
+			if slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == ca.Name }) {
+				fail("container %s mounts the CA volume %s: the CA key must stay in the init container", c.Name, ca.Name)
+			}
+		}
+		return errs
+	}
+	fail("no init container issues the worker's certificate into volume %s", v.Name)
+	return errs
+}
+
+func mustFlags(args []string) []Flag {
+	_, flags, _ := Args(args)
+	return flags
+}

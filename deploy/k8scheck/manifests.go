@@ -171,15 +171,20 @@ func Args(args []string) (string, []Flag, error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return "", nil, fmt.Errorf("arguments %q do not start with a subcommand", args)
 	}
+	cmd, rest := args[0], args[1:]
+	// A nested subcommand: "certs issue".
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
 	var flags []Flag
-	for _, a := range args[1:] {
+	for _, a := range rest {
 		name, value, ok := strings.Cut(a, "=")
 		if !strings.HasPrefix(name, "--") || !ok {
 			return "", nil, fmt.Errorf("argument %q is not --flag=value", a)
 		}
 		flags = append(flags, Flag{Name: strings.TrimPrefix(name, "--"), Value: value})
 	}
-	return args[0], flags, nil
+	return cmd, flags, nil
 }
 
 // Value is the value of flag name, and whether it is set.

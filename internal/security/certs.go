@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/url"
@@ -138,16 +139,41 @@ func Init(dir string, o CertOptions) error {
 // dir/name.pem and dir/name-key.pem (mode 0600). The certificate's common
 // name is name; workers are bound to it (see Identity).
 func Issue(dir string, role Role, name string, o CertOptions) error {
+	return IssueTo(dir, dir, role, name, o)
+}
+
+// IssueTo is Issue with the CA read from caDir and the certificate and
+// key written to outDir, with a copy of the CA certificate (ca.pem) when
+// outDir has none: a directory of its own for one process, such as a
+// Kubernetes init container's issuing a worker's certificate for its pod
+// IP into a volume the worker mounts, without the CA key.
+func IssueTo(caDir, outDir string, role Role, name string, o CertOptions) error {
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
 	if err := ValidName("certificate", name); err != nil {
 		return err
 	}
-	f := Files{dir}
-	caCert, caKey, err := loadCA(f)
+	ca, f := Files{caDir}, Files{outDir}
+	caCert, caKey, err := loadCA(ca)
 	if err != nil {
 		return err
+	}
+	if caDir != outDir {
+		if err := os.MkdirAll(outDir, 0o700); err != nil {
+			return err
+		}
+		if _, err := os.Stat(f.CA()); errors.Is(err, fs.ErrNotExist) {
+			b, err := os.ReadFile(ca.CA())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(f.CA(), b, 0o644); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -234,4 +235,48 @@ func forceLoad(t *testing.T, dir, name string) *TLS {
 	pool.AppendCertsFromPEM(ca)
 	return &TLS{files: f, name: name, role: RoleClient, cert: &cert, pool: pool,
 		stamps: [3]fileStamp{stampOf(f.Cert(name)), stampOf(f.Key(name)), stampOf(f.CA())}}
+}
+
+// IssueTo writes a worker's certificate for its pod IP, its key and the CA
+// certificate into a directory of their own, without the CA key, and a
+// coordinator that dials the worker by that IP accepts the certificate.
+func TestIssueToOwnDir(t *testing.T) {
+	caDir, out := t.TempDir(), filepath.Join(t.TempDir(), "tls")
+	if err := Init(caDir, CertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := IssueTo(caDir, out, RoleWorker, "worker", CertOptions{Hosts: []string{"10.1.2.3"}}); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := fmt.Sprint(names); got != "[ca.pem worker-key.pem worker.pem]" {
+		t.Fatalf("the out directory holds %s, want ca.pem, worker.pem, worker-key.pem only", got)
+	}
+	ca1, _ := os.ReadFile(filepath.Join(caDir, "ca.pem"))
+	ca2, _ := os.ReadFile(filepath.Join(out, "ca.pem"))
+	if len(ca1) == 0 || string(ca1) != string(ca2) {
+		t.Fatal("ca.pem in the out directory is not the CA's certificate")
+	}
+	w, err := LoadTLS(out, RoleWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadTLS(caDir, RoleCoordinator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _, _ := w.current()
+	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "10.1.2.3", []Role{RoleWorker}); err != nil {
+		t.Fatalf("a coordinator dialing 10.1.2.3 refuses the issued certificate: %v", err)
+	}
+	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "10.1.2.4", []Role{RoleWorker}); err == nil {
+		t.Fatal("the certificate is accepted for another pod's IP")
+	}
 }
