@@ -54,6 +54,13 @@ type LeaderConfig struct {
 	// Exclusion says when a worker whose attempts keep failing gets no
 	// tasks for a while (see Exclude); the zero value never excludes.
 	Exclusion ExclusionConfig
+	// StepGap, when set, is the longest time expected between two steps
+	// (the I/O layer steps on a ticker). A longer gap means the leader
+	// itself did not run (its process was frozen or starved): heartbeats
+	// that arrived meanwhile could not be read, so the gap does not count
+	// as the workers' silence, and a leader that wakes does not declare
+	// every worker dead. Zero counts every gap.
+	StepGap time.Duration
 }
 
 // DefaultLeaderConfig is a 2 s worker timeout, a 2 s reconcile grace, a 1 s
@@ -126,6 +133,10 @@ type Ready struct {
 	// aborted job's temporary sink output, checkpoints); reported in
 	// Observations.Cleaned.
 	Cleanup []JobID
+	// Stalled, when not zero, is a gap between this step and the previous
+	// one longer than LeaderConfig.StepGap, which the failure detector did
+	// not count (for the I/O layer to log).
+	Stalled time.Duration
 }
 
 // Empty reports whether the Ready asks for nothing.
@@ -174,6 +185,7 @@ type Leader struct {
 	inFlight  map[JobID]bool          // Ready.Commit or Cleanup asked, no outcome yet
 	clock     *AttemptClock           // when attempts were sent and how long they took, for Speculate
 	adopted   map[AttemptID]time.Time // running attempts of an earlier leader: when this one took over (Overdue)
+	lastStep  time.Time               // the previous step's Now, for StepGap
 }
 
 // NewLeader returns a Leader that has not led yet.
@@ -194,6 +206,7 @@ func (l *Leader) reset(term uint64) {
 	l.inFlight = map[JobID]bool{}
 	l.clock = NewAttemptClock()
 	l.adopted = map[AttemptID]time.Time{}
+	l.lastStep = time.Time{}
 }
 
 // Term is the term of the current leadership, 0 before the first.
@@ -211,6 +224,7 @@ func (l *Leader) Step(s *State, o Observations) Ready {
 	if o.Term != l.term {
 		l.startLeadership(s, o)
 	}
+	r.Stalled = l.stalled(o.Now)
 	stamp := Stamp{Time: o.Now.UnixMilli()}
 	connected := map[WorkerID]bool{}
 	for _, w := range o.Connected {
@@ -253,6 +267,28 @@ func (l *Leader) startLeadership(s *State, o Observations) {
 		}
 	}
 	s.eachRunning(func(a AttemptID, _ WorkerID) { l.sent[a], l.adopted[a] = true, o.Now })
+}
+
+// stalled moves the failure detector's and the reconciler's clocks forward
+// by the gap since the previous step when it is longer than StepGap (the
+// leader did not run, so it heard nothing), and returns that gap.
+func (l *Leader) stalled(now time.Time) time.Duration {
+	prev := l.lastStep
+	l.lastStep = now
+	if l.cfg.StepGap <= 0 || prev.IsZero() {
+		return 0
+	}
+	gap := now.Sub(prev)
+	if gap <= l.cfg.StepGap {
+		return 0
+	}
+	for w, t := range l.heard {
+		l.heard[w] = t.Add(gap)
+	}
+	for a, t := range l.missing {
+		l.missing[a] = t.Add(gap)
+	}
+	return gap
 }
 
 // results proposes the task results that are about attempts still running

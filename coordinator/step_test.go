@@ -41,6 +41,9 @@ var update = flag.Bool("update", false, "rewrite the expected output of the data
 //	                                    start a fresh Leader (a coordinator
 //	                                    restart with its data dir)
 //	state                               print the jobs, attempts and workers
+//	config stepgap=MS                   leaders made from now on count a
+//	                                    gap between steps longer than MS as
+//	                                    the leader not running
 //
 // ATT is JOB/STAGE/TASK/ATTEMPT. The leader's config: worker timeout 2 s,
 // reconcile grace 1 s, delete retry 1 s, retention 10 s.
@@ -118,6 +121,15 @@ func (sc *stepScript) run(line string) []string {
 		reduces, _ := strconv.Atoi(f[3])
 		return []string{applied(sc.s.Apply(SubmitJob{Stamp: Stamp{Time: sc.epoch.UnixMilli()}, Job: JobID(f[1]), Name: "job",
 			Spec: twoStageSpec(maps, reduces), Fingerprint: fp}))}
+	case "config":
+		// config stepgap=MS: the leaders made from now on use that StepGap.
+		k, v, _ := strings.Cut(f[1], "=")
+		ms, err := strconv.Atoi(v)
+		if k != "stepgap" || err != nil {
+			sc.t.Fatalf("bad config %q", line)
+		}
+		sc.config.StepGap = time.Duration(ms) * time.Millisecond
+		return []string{"ok"}
 	case "restart":
 		b, err := sc.s.Snapshot()
 		if err != nil {
@@ -224,6 +236,9 @@ func (sc *stepScript) step(args []string) []string {
 	}
 	rd := l.Step(sc.s, o)
 	var out []string
+	if rd.Stalled > 0 {
+		out = append(out, fmt.Sprintf("stalled %dms", rd.Stalled.Milliseconds()))
+	}
 	for _, c := range rd.Propose {
 		out = append(out, "propose "+describeCommand(c)+": "+applied(sc.s.Apply(c)))
 	}
@@ -353,4 +368,40 @@ func describeState(s *State) []string {
 		out = []string{"(empty)"}
 	}
 	return out
+}
+
+// TestStepGapCountsOnlyRunningTime checks what the stall script relies on:
+// without a StepGap, a leader that did not run for 5 s declares every
+// worker dead on waking; with one, none.
+func TestStepGapCountsOnlyRunningTime(t *testing.T) {
+	for _, gap := range []time.Duration{0, 500 * time.Millisecond} {
+		s := NewState()
+		for _, w := range []WorkerID{"w1", "w2"} {
+			if r := s.Apply(RegisterWorker{Worker: w, Addr: "addr-" + string(w), Fingerprint: fp, Slots: 1}); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		l := NewLeader(LeaderConfig{WorkerTimeout: 2 * time.Second, ReconcileGrace: time.Second, DeleteRetry: time.Second, StepGap: gap})
+		t0 := time.UnixMilli(1_000_000)
+		o := Observations{Now: t0, Term: 1, Connected: []WorkerID{"w1", "w2"}}
+		l.Step(s, o)
+		o.Now = t0.Add(5 * time.Second)
+		rd := l.Step(s, o)
+		dead := 0
+		for _, c := range rd.Propose {
+			if _, ok := c.(WorkerDead); ok {
+				dead++
+			}
+		}
+		want := 2
+		if gap > 0 {
+			want = 0
+			if rd.Stalled != 5*time.Second {
+				t.Errorf("stalled %v, want 5s", rd.Stalled)
+			}
+		}
+		if dead != want {
+			t.Errorf("step gap %v: %d workers declared dead, want %d", gap, dead, want)
+		}
+	}
 }

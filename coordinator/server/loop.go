@@ -17,7 +17,7 @@ import (
 // they call for happens after the read (tick).
 func (s *Server) leaderLoop(ctx context.Context) {
 	defer close(s.done)
-	t := time.NewTicker(max(s.cfg.HeartbeatInterval/2, 10*time.Millisecond))
+	t := time.NewTicker(tickInterval(s.cfg))
 	defer t.Stop()
 	for {
 		select {
@@ -58,6 +58,14 @@ func (s *Server) observe(f func(o *observations)) {
 	}
 }
 
+// tickInterval is how often the leader loop steps without an observation.
+func tickInterval(cfg Config) time.Duration { return max(cfg.HeartbeatInterval/2, 10*time.Millisecond) }
+
+// stepGap is the gap between two steps past which the leader counts itself
+// as not having run (coordinator.LeaderConfig.StepGap): a quarter of the
+// worker timeout, and never less than five ticks.
+func stepGap(cfg Config) time.Duration { return max(cfg.WorkerTimeout/4, 5*tickInterval(cfg)) }
+
 // tick is one decision of the leader loop: it gathers the observations,
 // lets coordinator.Leader.Step decide under a read of the state, and
 // carries out the Ready — proposals in order, then messages on the
@@ -81,6 +89,10 @@ func (s *Server) tick(ctx context.Context) {
 	s.mu.Unlock()
 	var rd coordinator.Ready
 	s.node.Read(func(st *coordinator.State) { rd = s.leader.Step(st, obs) })
+	if rd.Stalled > 0 {
+		s.cfg.Log.Warn("the leader loop did not run; worker silence during the gap is not counted",
+			"gap", rd.Stalled.Round(time.Millisecond), "term", term)
+	}
 	for _, c := range rd.Propose {
 		res, err := s.propose(ctx, c)
 		if err != nil {

@@ -214,7 +214,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
 		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
 			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
-			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation, Timeouts: cfg.Timeouts, Exclusion: cfg.Exclusion})}
+			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation, Timeouts: cfg.Timeouts, Exclusion: cfg.Exclusion,
+			StepGap: stepGap(cfg)})}
 	s.limits = cfg.Limits.withDefaults()
 	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
