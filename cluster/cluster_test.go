@@ -37,6 +37,19 @@ func embedded(t *testing.T, workers int) (*cluster.Embedded, string) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
+// jobFiles lists what the embedded workers under dir hold besides their own
+// bookkeeping (worker.OwnEntry): the files of jobs.
+func jobFiles(dir string) []string {
+	all, _ := filepath.Glob(filepath.Join(dir, "worker-*", "*"))
+	var out []string
+	for _, p := range all {
+		if !worker.OwnEntry(filepath.Base(p)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -127,7 +140,6 @@ func TestEmbeddedMatchesLocal(t *testing.T) {
 	}
 	// Every job's shuffle files are deleted once it ends.
 	waitFor(t, 10*time.Second, "the workers deleted the jobs' files", func() bool {
-		jobs, _ := filepath.Glob(filepath.Join(dir, "worker-*", "*"))
-		return len(jobs) == 0
+		return len(jobFiles(dir)) == 0
 	})
 }

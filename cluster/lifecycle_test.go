@@ -70,9 +70,8 @@ func TestCancelFreesSlotsAndFiles(t *testing.T) {
 		t.Fatalf("waiting on a cancelled job: %v", err)
 	}
 	waitFor(t, 20*time.Second, "every slot is free and the job's files are gone", func() bool {
-		files, _ := filepath.Glob(filepath.Join(dir, "worker-*", "*"))
 		left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*"))
-		return busy() == 0 && len(files) == 0 && len(left) == 0
+		return busy() == 0 && len(jobFiles(dir)) == 0 && len(left) == 0
 	})
 	// The workers took up the next job at once: their slots were released.
 	got := filepath.Join(t.TempDir(), "wc")

@@ -121,20 +121,21 @@ func (k attemptKey) ref() *pb.AttemptRef {
 // Worker is a running worker.
 type Worker struct {
 	pb.UnimplementedWorkerServer
-	cfg    Config
-	id     string
-	lis    net.Listener
-	srv    *grpc.Server
-	conn   *redirect.Conn // to the leading coordinator
-	cc     pb.CoordinatorClient
-	files  files
-	peers  peers
-	res    *bsp.MemResident // Pregel partitions of the tasks run here
-	slots  chan struct{}
-	stop   context.CancelFunc
-	loops  sync.WaitGroup // connect and heartbeat loops
-	tasks  sync.WaitGroup // running tasks
-	health *health.Server
+	cfg       Config
+	id        string
+	unlockDir func() // releases the data dir's lock (claimDataDir)
+	lis       net.Listener
+	srv       *grpc.Server
+	conn      *redirect.Conn // to the leading coordinator
+	cc        pb.CoordinatorClient
+	files     files
+	peers     peers
+	res       *bsp.MemResident // Pregel partitions of the tasks run here
+	slots     chan struct{}
+	stop      context.CancelFunc
+	loops     sync.WaitGroup // connect and heartbeat loops
+	tasks     sync.WaitGroup // running tasks
+	health    *health.Server
 	// metrics are the worker's Prometheus metrics; http serves them.
 	metrics *metrics
 	http    *telemetry.Server
@@ -231,8 +232,18 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	cfg.DataDir = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	unlock, cleared, err := claimDataDir(dir)
+	if err != nil {
 		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			unlock()
+		}
+	}()
+	if cleared > 0 {
+		cfg.Log.Info("removed what an earlier worker process left in the data dir", "dir", dir, "entries", cleared)
 	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -284,6 +295,7 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	w.loops.Add(2)
 	go func() { defer w.loops.Done(); w.connectLoop(lctx) }()
 	go func() { defer w.loops.Done(); w.heartbeatLoop(lctx, interval) }()
+	w.unlockDir, started = unlock, true
 	cfg.Log.Info("worker started", "id", w.id, "addr", cfg.Advertise, "coordinator", cfg.Coordinator, "slots", cfg.Slots)
 	return w, nil
 }
@@ -789,5 +801,8 @@ func (w *Worker) close() {
 	w.peers.closeAll()
 	if w.http != nil {
 		w.http.Close()
+	}
+	if w.unlockDir != nil {
+		w.unlockDir()
 	}
 }

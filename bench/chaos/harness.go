@@ -536,7 +536,11 @@ func (h *harness) inject(ctx context.Context, f fault, jobID string, t0 time.Tim
 		if filler, err = fill(h.tmpfs, f.Pick); err == nil {
 			h.count(h.rep.Injected, f.Kind)
 			hold()
-			err = os.Remove(filler)
+			// A worker restarted meanwhile clears its data dir, the
+			// filler with it.
+			if err = os.Remove(filler); errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
 		}
 	case slowTask:
 		rule := faults.AnyRule()
