@@ -198,7 +198,7 @@ func newWorkerCmd() *cobra.Command {
 	f.StringVar(&httpAddr, "http", env("worker-http", ""), "address to serve Prometheus /metrics on (empty: none) [SUPERSTEP_WORKER_HTTP]")
 	lf.register(f, "info")
 	f.StringVar(&advertise, "advertise", env("advertise", ""), "address peers dial to reach this worker, HOST[:PORT] (needed with a wildcard --listen) [SUPERSTEP_ADVERTISE]")
-	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files (required) [SUPERSTEP_DATA_DIR]")
+	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files, this worker's own: new or empty the first time, cleared at every start (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
 	f.StringVar(&memory, "memory", env("memory", ""), "memory budget for shuffle buffers, e.g. 2GiB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
