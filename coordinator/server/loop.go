@@ -93,7 +93,29 @@ func (s *Server) tick(ctx context.Context) {
 		s.cfg.Log.Warn("the leader loop did not run; worker silence during the gap is not counted",
 			"gap", rd.Stalled.Round(time.Millisecond), "term", term)
 	}
+	// A leader that was frozen may have been deposed meanwhile without
+	// knowing it yet. Before acting on a decision taken before a stall (the
+	// stall before this step, or one while carrying it out), it confirms
+	// its leadership with a quorum, once.
+	verified := false
+	current := func() bool {
+		if verified || (rd.Stalled == 0 && time.Since(obs.Now) <= s.stepGap) {
+			return true
+		}
+		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.node.VerifyLeader(vctx)
+		cancel()
+		if err != nil {
+			s.cfg.Log.Info("not acting on a decision taken before a stall: no longer the leader", "term", term, "err", err)
+			return false
+		}
+		verified = true
+		return true
+	}
 	for _, c := range rd.Propose {
+		if !current() {
+			return
+		}
 		res, err := s.propose(ctx, c)
 		if err != nil {
 			return // not the leader any more: the next leader decides
@@ -101,6 +123,9 @@ func (s *Server) tick(ctx context.Context) {
 		s.logDecision(c, res)
 	}
 	for _, m := range rd.Send {
+		if !current() {
+			return
+		}
 		s.send(ctx, connected[m.Worker], m)
 	}
 	for _, id := range rd.Commit {

@@ -132,8 +132,9 @@ type Server struct {
 	leader *coordinator.Leader // the leader's decisions; only the loop goroutine uses it
 	work   sync.WaitGroup      // commits and cleanups running off the loop
 
-	events  *eventLog // job events derived from the applied log (events.go)
-	metrics *metrics  // Prometheus metrics (metrics.go)
+	events  *eventLog     // job events derived from the applied log (events.go)
+	stepGap time.Duration // see coordinator.LeaderConfig.StepGap
+	metrics *metrics      // Prometheus metrics (metrics.go)
 	http    *telemetry.Server
 
 	owners  owners
@@ -215,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
 			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
 			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation, Timeouts: cfg.Timeouts, Exclusion: cfg.Exclusion,
-			StepGap: stepGap(cfg)})}
+			StepGap: stepGap(cfg)}), stepGap: stepGap(cfg)}
 	s.limits = cfg.Limits.withDefaults()
 	s.submits = &rateLimiter{rate: s.limits.SubmitRate, burst: float64(s.limits.SubmitBurst)}
 	s.metrics = newMetrics(s)
