@@ -32,16 +32,8 @@ func TestChaosSmoke(t *testing.T) {
 	// About three minutes in all: the setup and the clean runs take about
 	// 40 s on a loaded 2-core machine, the jobs under faults the rest.
 	cfg.Duration, cfg.JobTimeout = 150*time.Second, 2*time.Minute
-	// Left out until issue 11's reconciliation lands (the full harness,
-	// go run ./bench/chaos, draws them): a coordinator SIGKILLed or
-	// SIGSTOPped right after it assigned attempts leaves them running in
-	// its state while their live workers never heard of them (or their
-	// results were lost with the task stream), and the job hangs; job
-	// directories of a worker that was disconnected or killed when its job
-	// ended are never deleted (DeleteJob goes only to the workers connected
-	// at that moment).
-	cfg.Faults = []string{"kill-worker", "pause-worker", "corrupt-shuffle", "truncate-shuffle", "full-disk", "slow-task"}
-	cfg.TolerateLeftovers = true
+	// Every fault kind, coordinator ones included, and no job directory
+	// may be left behind in a worker's data dir.
 	cfg.Log = testWriter{t}
 	// Kept after a failure, for its logs (coordinator.log, worker-N.log,
 	// hang-JOB.txt).
