@@ -95,6 +95,19 @@ func (c *AttemptClock) Ended(a AttemptID, now time.Time) {
 	}
 }
 
+// Shift moves the start of every attempt still running by d: time in which
+// the leader did not run (LeaderConfig.StepGap) does not count toward an
+// attempt's age.
+func (c *AttemptClock) Shift(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for a, t := range c.start {
+		if _, done := c.took[a]; !done {
+			c.start[a] = t.Add(d)
+		}
+	}
+}
+
 // ForgetJob drops the records of a job that ended.
 func (c *AttemptClock) ForgetJob(j JobID) {
 	c.mu.Lock()

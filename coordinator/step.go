@@ -269,9 +269,10 @@ func (l *Leader) startLeadership(s *State, o Observations) {
 	s.eachRunning(func(a AttemptID, _ WorkerID) { l.sent[a], l.adopted[a] = true, o.Now })
 }
 
-// stalled moves the failure detector's and the reconciler's clocks forward
-// by the gap since the previous step when it is longer than StepGap (the
-// leader did not run, so it heard nothing), and returns that gap.
+// stalled moves the failure detector's, the reconciler's and the attempt
+// timers' clocks forward by the gap since the previous step when it is
+// longer than StepGap (the leader did not run, so it heard nothing), and
+// returns that gap.
 func (l *Leader) stalled(now time.Time) time.Duration {
 	prev := l.lastStep
 	l.lastStep = now
@@ -288,6 +289,10 @@ func (l *Leader) stalled(now time.Time) time.Duration {
 	for a, t := range l.missing {
 		l.missing[a] = t.Add(gap)
 	}
+	for a, t := range l.adopted {
+		l.adopted[a] = t.Add(gap)
+	}
+	l.clock.Shift(gap) // nor toward attempts' ages (timeouts, speculation)
 	return gap
 }
 

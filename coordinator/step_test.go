@@ -34,16 +34,13 @@ var update = flag.Bool("update", false, "rewrite the expected output of the data
 //	                                    leader names the Leader (default a),
 //	                                    so that two leaders can share a state
 //	config [timeout-floor=MS] [timeout-multiplier=K] [exclude-after=N]
-//	       [exclude-for=MS]             set the config of the Leaders made
+//	       [exclude-for=MS] [stepgap=MS] set the config of the Leaders made
 //	                                    from now on (default: no timeouts,
-//	                                    no exclusion)
+//	                                    no exclusion, every step gap counts)
 //	restart                             snapshot and restore the state, and
 //	                                    start a fresh Leader (a coordinator
 //	                                    restart with its data dir)
 //	state                               print the jobs, attempts and workers
-//	config stepgap=MS                   leaders made from now on count a
-//	                                    gap between steps longer than MS as
-//	                                    the leader not running
 //
 // ATT is JOB/STAGE/TASK/ATTEMPT. The leader's config: worker timeout 2 s,
 // reconcile grace 1 s, delete retry 1 s, retention 10 s.
@@ -121,15 +118,6 @@ func (sc *stepScript) run(line string) []string {
 		reduces, _ := strconv.Atoi(f[3])
 		return []string{applied(sc.s.Apply(SubmitJob{Stamp: Stamp{Time: sc.epoch.UnixMilli()}, Job: JobID(f[1]), Name: "job",
 			Spec: twoStageSpec(maps, reduces), Fingerprint: fp}))}
-	case "config":
-		// config stepgap=MS: the leaders made from now on use that StepGap.
-		k, v, _ := strings.Cut(f[1], "=")
-		ms, err := strconv.Atoi(v)
-		if k != "stepgap" || err != nil {
-			sc.t.Fatalf("bad config %q", line)
-		}
-		sc.config.StepGap = time.Duration(ms) * time.Millisecond
-		return []string{"ok"}
 	case "restart":
 		b, err := sc.s.Snapshot()
 		if err != nil {
@@ -159,6 +147,8 @@ func (sc *stepScript) run(line string) []string {
 				sc.config.Exclusion.Failures = int(n)
 			case "exclude-for":
 				sc.config.Exclusion.For = ms
+			case "stepgap":
+				sc.config.StepGap = ms
 			default:
 				sc.t.Fatalf("unknown config %q", a)
 			}
@@ -403,5 +393,31 @@ func TestStepGapCountsOnlyRunningTime(t *testing.T) {
 		if dead != want {
 			t.Errorf("step gap %v: %d workers declared dead, want %d", gap, dead, want)
 		}
+	}
+}
+
+// TestStallDoesNotAgeAttempts checks that a stall of the leader does not
+// count toward a running attempt's age: an attempt 1 s old before a 10 s
+// stall is 1 s old after it, for timeouts and speculation alike.
+func TestStallDoesNotAgeAttempts(t *testing.T) {
+	l := NewLeader(LeaderConfig{WorkerTimeout: 2 * time.Second, StepGap: 500 * time.Millisecond})
+	a := AttemptID{TaskID: TaskID{Job: "j"}, Attempt: 0}
+	done := AttemptID{TaskID: TaskID{Job: "j", Task: 1}, Attempt: 0}
+	t0 := time.UnixMilli(1_000_000)
+	l.clock.Started(a, t0)
+	l.clock.Started(done, t0)
+	l.clock.Ended(done, t0.Add(300*time.Millisecond))
+	if gap := l.stalled(t0.Add(time.Second)); gap != 0 {
+		t.Fatalf("first step: gap %v", gap)
+	}
+	if gap := l.stalled(t0.Add(11 * time.Second)); gap != 10*time.Second {
+		t.Fatalf("gap %v, want 10s", gap)
+	}
+	tm := l.clock.Snapshot()
+	if age := t0.Add(11 * time.Second).Sub(tm.Start[a]); age != time.Second {
+		t.Errorf("running attempt's age after the stall %v, want 1s", age)
+	}
+	if tm.Took[done] != 300*time.Millisecond {
+		t.Errorf("an ended attempt's duration changed: %v", tm.Took[done])
 	}
 }
