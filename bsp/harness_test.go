@@ -49,7 +49,7 @@ func execute(t testing.TB, p *bsp.Plan, l layout) (*bsp.Result, error) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test"})
+	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test", CheckpointDir: t.TempDir()})
 	if err != nil {
 		return nil, err
 	}
