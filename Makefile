@@ -4,7 +4,7 @@ BIN         := bin/superstep
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean image test-containers test-k8s
+.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean image test-containers test-k8s bench-containers
 
 build:
 	$(GO) build -o $(BIN) ./cmd/superstep
@@ -105,6 +105,12 @@ test-k8s:
 # info fails.
 test-containers: image test-k8s
 	SUPERSTEP_IMAGE_BUILT=$(VERSION) $(GO) test -count=1 -tags containers -timeout 12m ./deploy/containertest/...
+
+# The container overhead (bench/README.md): wordcount on 300 MB of generated
+# text, the compose cluster (3 workers in containers) against `superstep run
+# --workers 3` on this host, interleaved, medians of 3 after a warm-up each.
+bench-containers: image
+	$(GO) run ./bench/containers --image-tag $(VERSION) --size 300MB --runs 3
 
 clean:
 	rm -rf bin $(DEMO_DIR)
