@@ -209,14 +209,33 @@ func newWorkerCmd() *cobra.Command {
 }
 
 // allowPathFlag adds --allow-path ROOT (repeatable; SUPERSTEP_ALLOW_PATH
-// holds a list separated by the OS's path-list separator).
+// holds a list separated by the OS's path-list separator; see splitRoots).
 func allowPathFlag(cmd *cobra.Command, roots *[]string) {
 	var def []string
 	if v := env("allow-path", ""); v != "" {
-		def = filepath.SplitList(v)
+		def = splitRoots(v)
 	}
 	cmd.Flags().StringArrayVar(roots, "allow-path", def,
 		"only read inputs and write outputs under this directory (repeatable; default: anywhere) [SUPERSTEP_ALLOW_PATH]")
+}
+
+// splitRoots splits a SUPERSTEP_ALLOW_PATH list. Where the separator is
+// ':' a URL root keeps its "scheme://": "/data:s3://bucket/jobs" is
+// /data and s3://bucket/jobs.
+func splitRoots(v string) []string {
+	parts := filepath.SplitList(v)
+	if filepath.ListSeparator != ':' {
+		return parts
+	}
+	var roots []string
+	for _, p := range parts {
+		if n := len(roots); n > 0 && strings.HasPrefix(p, "//") && !strings.Contains(roots[n-1], "/") && roots[n-1] != "" {
+			roots[n-1] += ":" + p
+			continue
+		}
+		roots = append(roots, p)
+	}
+	return roots
 }
 
 // coordFlags are a client's --coordinator and --retry-for.
