@@ -3,8 +3,10 @@
 // coordinators and 3 workers in containers, on a bridge network, input and
 // output through the /data bind mount) against `superstep run --workers 3`
 // (an embedded cluster of 3 gRPC workers in one host process) on the same
-// host, the same input and the same slots and partitions. Runs are
-// interleaved (ABAB, the order flipped every round) so that load from other
+// host, the same input and the same slots and partitions, and against the
+// same processes as the compose cluster run on the host (a coordinator and
+// 3 workers on loopback). Runs are interleaved (the order reversed every
+// round) so that load from other
 // processes hits both, and every output must be byte-identical to the first
 // embedded run's. `make bench-containers` runs it after `make image`.
 //
@@ -15,12 +17,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,6 +150,16 @@ func run(c config) error {
 	}
 	slog.Info("compose cluster healthy", "project", project)
 
+	// The same processes as the compose cluster, on the host: one
+	// coordinator and 3 workers of 2 slots each on loopback, so that the
+	// container overhead is measured apart from the one-process embedded
+	// cluster's (different scheduling of one process's threads under load).
+	coordAddr, stopProcs, err := startProcs(bin, c.dir, repo)
+	defer stopProcs()
+	if err != nil {
+		return err
+	}
+
 	args := func(inDir, out string) []string {
 		return []string{"wordcount", "--input", inDir, "--out", out, "--partitions", fmt.Sprint(c.partitions), "--progress", "none"}
 	}
@@ -175,11 +189,23 @@ func run(c config) error {
 			return time.Since(start), out, nil
 		}},
 	}
+	sides = append(sides, struct {
+		name string
+		run  func(i int) (time.Duration, string, error)
+	}{"processes", func(i int) (time.Duration, string, error) {
+		out := filepath.Join(c.dir, fmt.Sprintf("out-processes-%d", i))
+		start := time.Now()
+		res, err := cmd(30*time.Minute, repo, nil, bin, append(append([]string{"submit"}, args(in, out)...), "--coordinator", coordAddr)...)
+		if err != nil {
+			return 0, "", fmt.Errorf("submit: %v\n%s", err, res)
+		}
+		return time.Since(start), out, nil
+	}})
 	times := map[string][]time.Duration{}
 	for i := 0; i <= c.runs; i++ { // run 0 is the warm-up of each side
-		order := []int{0, 1}
+		order := []int{0, 1, 2}
 		if i%2 == 1 {
-			order = []int{1, 0}
+			order = []int{2, 1, 0}
 		}
 		for _, k := range order {
 			s := sides[k]
@@ -205,14 +231,16 @@ func run(c config) error {
 			}
 		}
 	}
-	a, b := stats(times["compose"]), stats(times["embedded"])
+	a, b, p := stats(times["compose"]), stats(times["embedded"]), stats(times["processes"])
 	fmt.Printf("wordcount, %d bytes of generated text, %d partitions, %d slots; medians of %d interleaved runs after a warm-up each\n\n",
 		c.size, c.partitions, c.slots, c.runs)
 	fmt.Printf("| cluster | median s | min–max s | MB/s |\n|---|---|---|---|\n")
 	mb := float64(c.size) / 1e6
 	fmt.Printf("| compose: 3 coordinators + 3 workers in containers | %.2f | %.2f–%.2f | %.1f |\n", a.med, a.min, a.max, mb/a.med)
 	fmt.Printf("| `superstep run --workers 3` on the host | %.2f | %.2f–%.2f | %.1f |\n", b.med, b.min, b.max, mb/b.med)
-	fmt.Printf("\ncontainer overhead (median / median − 1): %+.1f%%\n", (a.med/b.med-1)*100)
+	fmt.Printf("| host processes: `superstep coordinator` + 3 `superstep worker --slots 2` on loopback | %.2f | %.2f–%.2f | %.1f |\n", p.med, p.min, p.max, mb/p.med)
+	fmt.Printf("\ncontainer overhead (median / median − 1): %+.1f%% against `superstep run --workers 3`, %+.1f%% against the same processes on the host\n",
+		(a.med/b.med-1)*100, (a.med/p.med-1)*100)
 	return nil
 }
 
@@ -336,4 +364,54 @@ func generateText(path string, size int64, seed uint64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// startProcs starts a coordinator on a free loopback port and 3 workers of
+// 2 slots each, waits until the coordinator lists the 3, and returns its
+// address and a function that stops them.
+func startProcs(bin, dir, repo string) (string, func(), error) {
+	var procs []*exec.Cmd
+	stop := func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", stop, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	start := func(args ...string) error {
+		p := exec.Command(bin, args...)
+		p.Dir = dir
+		if err := p.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		return nil
+	}
+	if err := start("coordinator", "--listen", addr); err != nil {
+		return "", stop, err
+	}
+	for i := range 3 {
+		d := filepath.Join(dir, fmt.Sprintf("worker-%d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", stop, err
+		}
+		if err := start("worker", "--coordinator", addr, "--data-dir", d, "--slots", "2"); err != nil {
+			return "", stop, err
+		}
+	}
+	var last string
+	if !testwait.Until(time.Minute, func() bool {
+		out, err := cmd(30*time.Second, repo, nil, bin, "workers", "--coordinator", addr, "--json")
+		last = out
+		var ws []json.RawMessage
+		return err == nil && json.Unmarshal([]byte(out), &ws) == nil && len(ws) == 3
+	}) {
+		return "", stop, fmt.Errorf("the host cluster at %s has not 3 workers after a minute: %s", addr, last)
+	}
+	return addr, stop, nil
 }
