@@ -114,3 +114,21 @@ func BenchmarkExtractCorpus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReferenceExtractCorpus is BenchmarkExtractCorpus with the
+// x/net/html-based reference extractor, for comparison.
+func BenchmarkReferenceExtractCorpus(b *testing.B) {
+	files := readCorpus(b)
+	var total int64
+	for _, f := range files {
+		total += int64(len(f.body))
+	}
+	b.SetBytes(total)
+	for b.Loop() {
+		for _, f := range files {
+			if _, err := referenceHTML("https://sqlite.example/"+f.name, f.body, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
