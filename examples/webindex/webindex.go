@@ -13,9 +13,11 @@
 //  3. builds the link graph (one edge per distinct pair of pages of the
 //     corpus, without self-links) and ranks it with PageRank (a Pregel
 //     iteration, networkx semantics);
-//  4. tokenizes title and text (Unicode segmentation, case folding,
-//     stopwords, Snowball stemming) and inverts them: a shuffle by term
-//     builds each term's posting list (documents, positions);
+//  4. tokenizes title and text once (Unicode segmentation, case folding,
+//     stopwords, Snowball stemming) and inverts them: a shuffle by term,
+//     combined on the map side, builds each term's posting list as
+//     columns (documents, term frequencies, positions); the documents'
+//     lengths travel in the same shuffle;
 //  5. writes the index directory (see examples/webindex/index and
 //     docs/index-format.md): the document table, one terms file per
 //     partition and a manifest, all appearing at once when the job commits.
@@ -108,12 +110,11 @@ type rawPage struct {
 
 // doc is a numbered page.
 type doc struct {
-	ID     uint32
-	URL    string
-	Title  string
-	Text   string
-	Links  []string
-	Length uint32 // tokens of its indexed text, once counted
+	ID    uint32
+	URL   string
+	Title string
+	Text  string
+	Links []string
 }
 
 // stat is one contribution to the manifest's statistics.
@@ -121,6 +122,9 @@ type stat struct {
 	Docs, Tokens, Terms, Links int64
 	Skipped                    []kindCount
 	Problems                   []string
+	// Lengths are the documents' lengths in tokens (Docs and Pos of the
+	// lengths list: see lengthsKey).
+	Lengths postings.Columns
 }
 
 type kindCount struct {
@@ -142,6 +146,7 @@ func (a stat) merge(b stat) stat {
 		a.Skipped = append(a.Skipped, kindCount{k, n})
 	}
 	slices.SortFunc(a.Skipped, func(x, y kindCount) int { return cmp.Compare(x.Kind, y.Kind) })
+	a.Lengths.Append(b.Lengths)
 	a.Problems = append(slices.Clone(a.Problems), b.Problems...)
 	slices.Sort(a.Problems)
 	if len(a.Problems) > maxProblems {
@@ -266,39 +271,38 @@ func Build(p *bsp.Plan, prm Params) {
 	})
 	ranks := graph.PageRank(vertices, edges, prm.PageRank)
 
-	// The document table, in ID order, in one file.
-	// A document's length is counted once, in the one superstep that
-	// feeds the join with the ranks; the row, its sort's sample and the
-	// sort itself then only copy it.
-	lengths := bsp.Map(docs, func(d doc) bsp.KV[string, doc] {
-		tok.Tokens(indexedText(d), func(string, int) { d.Length++ })
+	// The inverted index. Each document is tokenized once: every token
+	// is one record (term, document, position), combined on the map side
+	// into the term's postings as columns (postings.Columns: flat arrays
+	// that grow, no allocation per posting or token), and the document's
+	// length in tokens rides along under lengthsKey.
+	occ := bsp.FlatMap(docs, func(d doc, emit func(bsp.KV[string, token])) {
+		n := uint32(0)
+		tok.Tokens(indexedText(d), func(term string, p int) {
+			emit(bsp.KV[string, token]{Key: term, Value: token{Doc: d.ID, Pos: uint32(p)}})
+			n++
+		})
+		emit(bsp.KV[string, token]{Key: lengthsKey, Value: token{Doc: d.ID, Pos: n}})
+	})
+	terms := bsp.CombineByKey(occ,
+		func(t token) postings.Columns {
+			return postings.Columns{Docs: []uint32{t.Doc}, TFs: []uint32{1}, Pos: []uint32{t.Pos}}
+		},
+		func(c postings.Columns, t token) postings.Columns { c.Add(t.Doc, t.Pos); return c },
+		func(a, b postings.Columns) postings.Columns { a.Append(b); return a })
+	bsp.WriteBinary(terms, prm.Out, "terms", "idx", writeTerms, opts...)
+
+	// The document table, in ID order, in one file: each document's row
+	// (with its PageRank) meets its length from the manifest's statistics
+	// in the sort by ID, the length first.
+	rows := bsp.Map(bsp.LeftJoin(bsp.Map(docs, func(d doc) bsp.KV[string, doc] {
 		d.Links = nil // not needed past here
 		return bsp.KV[string, doc]{Key: d.URL, Value: d}
-	})
-	rows := bsp.Map(bsp.LeftJoin(lengths, ranks),
+	}), ranks),
 		func(kv bsp.KV[string, bsp.LeftJoined[doc, float64]]) docRow {
 			d := kv.Value.Left
-			return docRow{ID: d.ID, Doc: index.Doc{URL: d.URL, Title: d.Title, Length: d.Length, PageRank: kv.Value.Right, Text: d.Text}}
+			return docRow{ID: d.ID, Doc: index.Doc{URL: d.URL, Title: d.Title, PageRank: kv.Value.Right, Text: d.Text}}
 		})
-	sortedRows := bsp.SortBy(rows, func(r docRow) uint32 { return r.ID }, bsp.Partitions(1))
-	bsp.WriteBinary(sortedRows, prm.Out, "docs", "idx", writeDocs, append(opts, bsp.SingleFile())...)
-
-	// The inverted index: a shuffle by term.
-	occ := bsp.FlatMap(docs, func(d doc, emit func(bsp.KV[string, postings.Posting])) {
-		pos := map[string][]uint32{}
-		var order []string
-		tok.Tokens(indexedText(d), func(term string, p int) {
-			if _, ok := pos[term]; !ok {
-				order = append(order, term)
-			}
-			pos[term] = append(pos[term], uint32(p))
-		})
-		for _, t := range order {
-			emit(bsp.KV[string, postings.Posting]{Key: t, Value: postings.Posting{Doc: d.ID, Positions: pos[t]}})
-		}
-	})
-	terms := bsp.GroupByKey(occ)
-	bsp.WriteBinary(terms, prm.Out, "terms", "idx", writeTerms, opts...)
 
 	// The manifest.
 	// Documents are counted from their IDs, tokens from the postings (every
@@ -306,12 +310,11 @@ func Build(p *bsp.Plan, prm Params) {
 	// documents nor tokenizes them again.
 	st := bsp.Union([]bsp.Dataset[stat]{
 		bsp.Map(ids, func(bsp.KV[string, uint32]) stat { return stat{Docs: 1} }),
-		bsp.Map(terms, func(kv bsp.KV[string, []postings.Posting]) stat {
-			s := stat{Terms: 1}
-			for _, p := range kv.Value {
-				s.Tokens += int64(len(p.Positions))
+		bsp.Map(terms, func(kv bsp.KV[string, postings.Columns]) stat {
+			if kv.Key == lengthsKey {
+				return stat{Lengths: kv.Value}
 			}
-			return s
+			return stat{Terms: 1, Tokens: int64(len(kv.Value.Pos))}
 		}),
 		bsp.Map(edges, func(bsp.Edge[string, float64]) stat { return stat{Links: 1} }),
 		bsp.Map(problems, func(it item) stat {
@@ -320,6 +323,15 @@ func Build(p *bsp.Plan, prm Params) {
 	})
 	total := bsp.ReduceByKey(bsp.Map(st, func(s stat) bsp.KV[int8, stat] { return bsp.KV[int8, stat]{Value: s} }),
 		func(a, b stat) stat { return a.merge(b) }, bsp.Partitions(1))
+	lengths := bsp.FlatMap(total, func(kv bsp.KV[int8, stat], emit func(docRow)) {
+		l := kv.Value.Lengths
+		for i, id := range l.Docs {
+			emit(docRow{ID: id, LengthOnly: true, Doc: index.Doc{Length: l.Pos[i]}})
+		}
+	})
+	sortedRows := bsp.SortBy(bsp.Union([]bsp.Dataset[docRow]{lengths, rows}),
+		rowOrder, bsp.Partitions(1))
+	bsp.WriteBinary(sortedRows, prm.Out, "docs", "idx", writeDocs, append(opts, bsp.SingleFile())...)
 	bsp.WriteBinary(total, prm.Out, "manifest", "json", func(w io.Writer) (func(bsp.KV[int8, stat]) error, func() error) {
 		var got *stat
 		return func(kv bsp.KV[int8, stat]) error {
@@ -335,34 +347,62 @@ func Build(p *bsp.Plan, prm Params) {
 	}, append(opts, bsp.SingleFile())...)
 }
 
-// docRow is a row of the document table with its ID.
+// docRow is a row of the document table with its ID, or (LengthOnly)
+// the document's length alone, in Doc.Length.
 type docRow struct {
-	ID  uint32
-	Doc index.Doc
+	ID         uint32
+	Doc        index.Doc
+	LengthOnly bool
 }
+
+// token is one token of a document: the document and the position.
+type token struct{ Doc, Pos uint32 }
+
+// lengthsKey is the key, in the shuffle by term, of the documents'
+// lengths (as a list whose positions are the lengths). No term is empty.
+const lengthsKey = ""
 
 // indexedText is what is tokenized of a document: its title, then its text.
 func indexedText(d doc) string { return d.Title + "\n" + d.Text }
 
 func writeDocs(w io.Writer) (func(docRow) error, func() error) {
-	var docs []index.Doc
+	var (
+		docs      []index.Doc
+		length    uint32
+		lengthFor = -1 // the document whose length came last, until its row
+	)
 	return func(r docRow) error {
+			if r.LengthOnly {
+				if lengthFor >= 0 {
+					return fmt.Errorf("webindex: a length for document %d, which has no row", lengthFor)
+				}
+				length, lengthFor = r.Doc.Length, int(r.ID)
+				return nil
+			}
 			if int(r.ID) != len(docs) {
 				return fmt.Errorf("webindex: document %d arrived as number %d", r.ID, len(docs))
 			}
+			if lengthFor != int(r.ID) {
+				return fmt.Errorf("webindex: document %d has no length", r.ID)
+			}
+			r.Doc.Length, lengthFor = length, -1
 			docs = append(docs, r.Doc)
 			return nil
 		}, func() error {
+			if lengthFor >= 0 {
+				return fmt.Errorf("webindex: a length for document %d, which has no row", lengthFor)
+			}
 			return index.WriteDocsTo(w, docs)
 		}
 }
 
-func writeTerms(w io.Writer) (func(bsp.KV[string, []postings.Posting]) error, func() error) {
+func writeTerms(w io.Writer) (func(bsp.KV[string, postings.Columns]) error, func() error) {
 	tw := index.NewTermsWriterTo(w)
-	return func(kv bsp.KV[string, []postings.Posting]) error {
-		ps := kv.Value
-		slices.SortFunc(ps, func(a, b postings.Posting) int { return cmp.Compare(a.Doc, b.Doc) })
-		return tw.Add(kv.Key, ps)
+	return func(kv bsp.KV[string, postings.Columns]) error {
+		if kv.Key == lengthsKey {
+			return nil // not a term: the lengths go to the document table
+		}
+		return tw.AddColumns(kv.Key, kv.Value)
 	}, tw.Finish
 }
 
@@ -449,4 +489,14 @@ func parsePage(pg rawPage, emit func(item)) {
 		it.Kind, it.Problem = "too-large", fmt.Sprintf("truncated to %d bytes", corpus.MaxPageBytes)
 	}
 	emit(it)
+}
+
+// rowOrder sorts the document table by ID, a document's length before
+// its row.
+func rowOrder(r docRow) uint64 {
+	k := uint64(r.ID) << 1
+	if !r.LengthOnly {
+		k |= 1
+	}
+	return k
 }

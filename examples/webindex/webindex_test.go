@@ -167,6 +167,49 @@ func TestDocumentFrequencies(t *testing.T) {
 	t.Logf("%d sampled terms compared", len(sample))
 }
 
+// TestDocumentLengths builds the index without stemming or stopwords and
+// checks each document's length (now counted in the one tokenization
+// that feeds the postings) against a count of its words by wordRE, for
+// every document whose title and text are ASCII; the lengths must also
+// add up to the manifest's token count.
+func TestDocumentLengths(t *testing.T) {
+	dir := buildIndex(t, 2, "--no-stem", "--no-stopwords")
+	ix, err := index.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	checked, sum := 0, int64(0)
+	for i := range ix.Docs.Len() {
+		d, err := ix.Docs.Doc(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += int64(d.Length)
+		text := d.Title + "\n" + d.Text
+		if strings.IndexFunc(text, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			continue
+		}
+		want := 0
+		for _, w := range wordRE.FindAllString(text, -1) {
+			if len(w) <= tokenize.MaxTermBytes {
+				want++
+			}
+		}
+		if int(d.Length) != want {
+			t.Fatalf("%s: length %d, %d words", d.URL, d.Length, want)
+		}
+		checked++
+	}
+	if checked < ix.Docs.Len()*3/4 {
+		t.Fatalf("only %d of %d documents are ASCII", checked, ix.Docs.Len())
+	}
+	if sum != ix.Manifest.Tokens {
+		t.Fatalf("lengths add up to %d, the manifest counts %d tokens", sum, ix.Manifest.Tokens)
+	}
+	t.Logf("%d of %d documents checked, %d tokens", checked, ix.Docs.Len(), sum)
+}
+
 func lookup(ix *index.Index, term string) (int, bool, error) {
 	for _, tf := range ix.Terms {
 		e, ok, err := tf.Lookup(term)

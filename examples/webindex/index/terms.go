@@ -87,16 +87,41 @@ func (w *TermsWriter) Finish() error {
 
 // Add writes a term and its postings.
 func (w *TermsWriter) Add(term string, ps []postings.Posting) error {
+	if err := w.check(term); err != nil {
+		return err
+	}
+	var err error
+	if w.buf, err = postings.Encode(w.buf[:0], ps); err != nil {
+		return fmt.Errorf("index: term %q: %w", term, err)
+	}
+	return w.write(term, len(ps))
+}
+
+// AddColumns writes a term and its postings held as columns (in any
+// document order): the same bytes as Add of the postings sorted.
+func (w *TermsWriter) AddColumns(term string, c postings.Columns) error {
+	if err := w.check(term); err != nil {
+		return err
+	}
+	var err error
+	if w.buf, err = postings.EncodeColumns(w.buf[:0], c); err != nil {
+		return fmt.Errorf("index: term %q: %w", term, err)
+	}
+	return w.write(term, c.Len())
+}
+
+func (w *TermsWriter) check(term string) error {
 	if term == "" || len(term) > maxTermBytes {
 		return fmt.Errorf("index: term of %d bytes", len(term))
 	}
 	if w.n > 0 && term <= w.last {
 		return fmt.Errorf("index: term %q after %q", term, w.last)
 	}
-	var err error
-	if w.buf, err = postings.Encode(w.buf[:0], ps); err != nil {
-		return fmt.Errorf("index: term %q: %w", term, err)
-	}
+	return nil
+}
+
+// write writes the encoded list in w.buf of term, which has df postings.
+func (w *TermsWriter) write(term string, df int) error {
 	if _, err := w.w.Write(w.buf); err != nil {
 		return err
 	}
@@ -107,7 +132,7 @@ func (w *TermsWriter) Add(term string, ps []postings.Posting) error {
 	}
 	w.dict = binary.AppendUvarint(w.dict, uint64(len(term)))
 	w.dict = append(w.dict, term...)
-	w.dict = binary.AppendUvarint(w.dict, uint64(len(ps)))
+	w.dict = binary.AppendUvarint(w.dict, uint64(df))
 	w.dict = binary.AppendUvarint(w.dict, w.off)
 	w.dict = binary.AppendUvarint(w.dict, uint64(len(w.buf)))
 	w.off += uint64(len(w.buf))

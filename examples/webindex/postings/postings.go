@@ -18,9 +18,11 @@
 package postings
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // BlockSize is the number of postings between skip entries.
@@ -39,33 +41,128 @@ var ErrCorrupt = errors.New("postings: corrupt list")
 // increasing and positions increasing within a posting, each posting
 // having at least one position.
 func Encode(dst []byte, ps []Posting) ([]byte, error) {
-	var data []byte
+	var c Columns
+	for _, p := range ps {
+		c.Docs = append(c.Docs, p.Doc)
+		c.TFs = append(c.TFs, uint32(len(p.Positions)))
+		c.Pos = append(c.Pos, p.Positions...)
+	}
+	return c.encode(dst, nil)
+}
+
+// Columns is a posting list held as three flat arrays instead of one
+// slice of positions per posting: growing it allocates only when an
+// array's capacity is used up. The postings may be in any document order.
+type Columns struct {
+	Docs []uint32 // the document of each posting
+	TFs  []uint32 // its term frequency
+	Pos  []uint32 // the positions of every posting, one posting after another
+}
+
+// Add records that doc has the term at position pos: a new posting, or
+// one more position of the last posting when that is of doc. Positions of
+// one document must be added in increasing order, without interleaving
+// another document.
+func (c *Columns) Add(doc, pos uint32) {
+	if n := len(c.Docs); n > 0 && c.Docs[n-1] == doc {
+		c.TFs[n-1]++
+	} else {
+		c.Docs = append(c.Docs, doc)
+		c.TFs = append(c.TFs, 1)
+	}
+	c.Pos = append(c.Pos, pos)
+}
+
+// Append adds the postings of o after those of c.
+func (c *Columns) Append(o Columns) {
+	c.Docs = append(c.Docs, o.Docs...)
+	c.TFs = append(c.TFs, o.TFs...)
+	c.Pos = append(c.Pos, o.Pos...)
+}
+
+// Len is the number of postings.
+func (c *Columns) Len() int { return len(c.Docs) }
+
+// EncodeColumns appends the encoding of c to dst, its postings in document
+// order; the bytes are those Encode gives for the same postings. Every
+// document must appear once, with as many positions as its term frequency
+// (at least one), increasing.
+func EncodeColumns(dst []byte, c Columns) ([]byte, error) {
+	if len(c.TFs) != len(c.Docs) {
+		return dst, fmt.Errorf("postings: %d documents and %d term frequencies", len(c.Docs), len(c.TFs))
+	}
+	sorted := true
+	for i := 1; i < len(c.Docs); i++ {
+		if c.Docs[i] <= c.Docs[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return c.encode(dst, nil)
+	}
+	order := make([]int32, len(c.Docs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(c.Docs[a], c.Docs[b]) })
+	return c.encode(dst, order)
+}
+
+// encode appends the encoding of c's postings, taken in the order given
+// (nil: as they are).
+func (c *Columns) encode(dst []byte, order []int32) ([]byte, error) {
+	n := len(c.Docs)
+	// off[i] is where posting i's positions start in Pos.
+	var off []uint32
+	if order != nil {
+		off = make([]uint32, n)
+	}
+	total := uint64(0)
+	for i, tf := range c.TFs {
+		if off != nil {
+			off[i] = uint32(total)
+		}
+		total += uint64(tf)
+	}
+	if total != uint64(len(c.Pos)) {
+		return dst, fmt.Errorf("postings: term frequencies add up to %d, %d positions", total, len(c.Pos))
+	}
 	type skip struct{ doc, off uint64 }
 	var skips []skip
+	data := make([]byte, 0, 2*n+len(c.Pos)+8)
 	prev := uint64(0)
-	for i, p := range ps {
-		if i > 0 && uint64(p.Doc) <= prev {
-			return dst, fmt.Errorf("postings: doc %d after doc %d", p.Doc, prev)
+	next := uint32(0) // start of the next posting's positions, in order
+	for k := range n {
+		i := k
+		if order != nil {
+			i = int(order[k])
+			next = off[i]
 		}
-		if len(p.Positions) == 0 {
-			return dst, fmt.Errorf("postings: doc %d has no positions", p.Doc)
+		doc, tf := c.Docs[i], c.TFs[i]
+		if k > 0 && uint64(doc) <= prev {
+			return dst, fmt.Errorf("postings: doc %d after doc %d", doc, prev)
 		}
-		data = binary.AppendUvarint(data, uint64(p.Doc)-prev)
-		prev = uint64(p.Doc)
-		data = binary.AppendUvarint(data, uint64(len(p.Positions)))
+		if tf == 0 {
+			return dst, fmt.Errorf("postings: doc %d has no positions", doc)
+		}
+		data = binary.AppendUvarint(data, uint64(doc)-prev)
+		prev = uint64(doc)
+		data = binary.AppendUvarint(data, uint64(tf))
 		last := uint64(0)
-		for j, pos := range p.Positions {
+		for j, pos := range c.Pos[next : next+tf] {
 			if j > 0 && uint64(pos) < last {
-				return dst, fmt.Errorf("postings: doc %d: positions not increasing", p.Doc)
+				return dst, fmt.Errorf("postings: doc %d: positions not increasing", doc)
 			}
 			data = binary.AppendUvarint(data, uint64(pos)-last)
 			last = uint64(pos)
 		}
-		if (i+1)%BlockSize == 0 && i+1 < len(ps) {
-			skips = append(skips, skip{uint64(p.Doc), uint64(len(data))})
+		next += tf
+		if (k+1)%BlockSize == 0 && k+1 < n {
+			skips = append(skips, skip{uint64(doc), uint64(len(data))})
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(ps)))
+	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = binary.AppendUvarint(dst, uint64(len(skips)))
 	for _, s := range skips {
 		dst = binary.AppendUvarint(dst, s.doc)

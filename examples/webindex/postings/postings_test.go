@@ -1,6 +1,7 @@
 package postings
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -178,5 +179,56 @@ func BenchmarkDecode(b *testing.B) {
 		it, _ := NewIterator(enc)
 		for it.Next() {
 		}
+	}
+}
+
+// TestColumnsEncodeAsPostings builds the same lists as []Posting and as
+// Columns filled token by token in a shuffled document order: the bytes
+// must be equal (blocks of BlockSize included), and invalid columns fail.
+func TestColumnsEncodeAsPostings(t *testing.T) {
+	var ps []Posting
+	for d := uint32(0); d < 3*BlockSize+5; d++ {
+		p := Posting{Doc: d * 3}
+		for k := uint32(0); k <= d%4; k++ {
+			p.Positions = append(p.Positions, k*7+d%3)
+		}
+		ps = append(ps, p)
+	}
+	want, err := Encode(nil, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Documents in a permuted order (a multiplicative walk), and the
+	// columns of two halves appended as a reducer merges combiners.
+	var a, b Columns
+	n := len(ps)
+	for k := range n {
+		p := ps[(k*7)%n]
+		dst := &a
+		if k >= n/2 {
+			dst = &b
+		}
+		for _, pos := range p.Positions {
+			dst.Add(p.Doc, pos)
+		}
+	}
+	a.Append(b)
+	if a.Len() != n {
+		t.Fatalf("%d postings, want %d", a.Len(), n)
+	}
+	got, err := EncodeColumns(nil, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("columns encode to %d bytes, postings to %d, and they differ", len(got), len(want))
+	}
+	dup := Columns{Docs: []uint32{4, 4}, TFs: []uint32{1, 1}, Pos: []uint32{0, 1}}
+	if _, err := EncodeColumns(nil, dup); err == nil {
+		t.Fatal("a document twice must fail")
+	}
+	short := Columns{Docs: []uint32{1}, TFs: []uint32{2}, Pos: []uint32{0}}
+	if _, err := EncodeColumns(nil, short); err == nil {
+		t.Fatal("fewer positions than the term frequencies must fail")
 	}
 }
