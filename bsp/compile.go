@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/superstep/superstep/storage"
 )
 
 // Program is a compiled plan: its Spec (data) bound to the plan's typed
@@ -48,6 +50,16 @@ func RemoveCheckpoints(spec *Spec) error {
 	var first error
 	for _, st := range spec.Stages {
 		if it := st.Iterate; it != nil && it.CheckpointDir != "" {
+			if storage.Scheme(it.CheckpointDir) != "" {
+				fsys, err := storage.For(it.CheckpointDir)
+				if err == nil {
+					err = fsys.RemoveAll(context.Background(), it.CheckpointDir)
+				}
+				if err != nil && first == nil {
+					first = err
+				}
+				continue
+			}
 			if err := os.RemoveAll(it.CheckpointDir); err != nil && first == nil {
 				first = err
 			}
@@ -74,19 +86,21 @@ func Compile(ctx context.Context, p *Plan, o CompileOptions) (*Program, error) {
 	if ckpt == "" {
 		ckpt = DefaultCheckpointDir()
 	}
-	if ckpt, err = filepath.Abs(ckpt); err != nil {
-		return nil, err
+	if storage.Scheme(ckpt) == "" {
+		if ckpt, err = filepath.Abs(ckpt); err != nil {
+			return nil, err
+		}
 	}
 	for i := range spec.Stages {
 		if it := spec.Stages[i].Iterate; it != nil {
-			it.CheckpointDir = filepath.Join(ckpt, o.JobID, fmt.Sprintf("stage-%d", i))
+			it.CheckpointDir = storage.Join(ckpt, o.JobID, fmt.Sprintf("stage-%d", i))
 		}
 	}
 	for _, sk := range spec.Sinks {
 		if o.AllowExistingOutput {
 			break
 		}
-		if err := checkSinkDir(sk); err != nil {
+		if err := checkSinkDir(ctx, sk); err != nil {
 			return nil, err
 		}
 	}

@@ -1,13 +1,17 @@
 package bsp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/superstep/superstep/storage"
 )
 
 // Listing rules of the file sources.
@@ -24,6 +28,11 @@ import (
 //	_attempts    Superstep's in-progress output directory
 //
 // Every other name is read, "_x.txt" included. AllFiles skips no name.
+//
+// An s3://bucket/prefix path is listed the same way: the objects below the
+// prefix, in name order, without the hidden names above (in any element of
+// the key below the prefix); a pattern's wildcards match within one
+// element. Object stores have no links or special files.
 //
 // Symbolic links below a directory are followed: a link to a file is read
 // as that file (under the link's path); a link to a directory is walked as
@@ -77,6 +86,12 @@ func listFiles(paths []string, all bool) ([]listed, error) {
 	}
 	l := &lister{all: all, seen: map[string]bool{}, links: map[string]bool{}, stack: map[string]bool{}}
 	for _, pat := range paths {
+		if storage.Scheme(pat) != "" {
+			if err := l.url(pat); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		matches := []string{pat}
 		if strings.ContainsAny(pat, "*?[") {
 			m, err := filepath.Glob(pat)
@@ -117,6 +132,63 @@ func listFiles(paths []string, all bool) ([]listed, error) {
 		l.out = out
 	}
 	return l.out, nil
+}
+
+// url lists an object-store name (s3://bucket/key): an object, a prefix
+// (a "directory": every object below it, hidden names left out by the same
+// rules, applied to every element of the name below the prefix), or a
+// pattern whose wildcards match within one element, as filepath.Glob.
+func (l *lister) url(pat string) error {
+	ctx := context.Background() // every request of the FS has its own timeout
+	fsys, err := storage.For(pat)
+	if err != nil {
+		return &InputError{Path: pat, Err: err}
+	}
+	if strings.ContainsAny(pat, "*?[") {
+		if _, err := path.Match(pat, ""); err != nil {
+			return &InputError{Path: pat, Err: err}
+		}
+		base := pat[:strings.IndexAny(pat, "*?[")]
+		base = base[:strings.LastIndexByte(base, '/')]
+		files, err := fsys.List(ctx, base)
+		if err != nil {
+			return &InputError{Path: pat, Err: err}
+		}
+		n := 0
+		for _, f := range files {
+			if ok, _ := path.Match(pat, f.Name); ok {
+				l.add(listed{path: f.Name, size: f.Size})
+				n++
+			}
+		}
+		if n == 0 {
+			return &InputError{Path: pat, Err: errors.New("no file matches the pattern")}
+		}
+		return nil
+	}
+	info, err := fsys.Stat(ctx, pat)
+	if err != nil {
+		return &InputError{Path: pat, Err: unwrapPathError(err)}
+	}
+	if !info.IsDir {
+		l.add(listed{path: storage.Clean(pat), size: info.Size})
+		return nil
+	}
+	files, err := fsys.List(ctx, pat)
+	if err != nil {
+		return &InputError{Path: pat, Err: err}
+	}
+	for _, f := range files {
+		rel, err := storage.Rel(pat, f.Name)
+		if err != nil {
+			return &InputError{Path: f.Name, Err: err}
+		}
+		if !l.all && slices.ContainsFunc(strings.Split(rel, "/"), hiddenName) {
+			continue
+		}
+		l.add(listed{path: f.Name, size: f.Size})
+	}
+	return nil
 }
 
 func (l *lister) add(e listed) {

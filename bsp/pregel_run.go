@@ -14,6 +14,7 @@ import (
 
 	"github.com/superstep/superstep/internal/codec"
 	"github.com/superstep/superstep/shuffle"
+	"github.com/superstep/superstep/storage"
 )
 
 // pregelPart is one resident vertex partition, sorted by encoded key. It
@@ -118,7 +119,7 @@ func (r *pregelRun[K, V, E, M]) residentKey() string {
 }
 
 func (r *pregelRun[K, V, E, M]) checkpointDir(superstep int) string {
-	return filepath.Join(r.tc.stage.Iterate.CheckpointDir, fmt.Sprintf("ss-%06d", superstep))
+	return storage.Join(r.tc.stage.Iterate.CheckpointDir, fmt.Sprintf("ss-%06d", superstep))
 }
 
 // localDir holds the job's Pregel files on this worker (message outputs and
@@ -703,6 +704,9 @@ func (r *pregelRun[K, V, E, M]) emit(open func() (any, error)) error {
 func (r *pregelRun[K, V, E, M]) checkpoint() error {
 	tc := r.tc
 	dir := r.checkpointDir(r.superstep)
+	if storage.Scheme(dir) != "" {
+		return r.checkpointObjects(dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -732,6 +736,97 @@ func (r *pregelRun[K, V, E, M]) checkpoint() error {
 	return copyFileAtomic(tc.report.MapOutput.Path, msgPath, suffix)
 }
 
+// checkpointObjects is checkpoint into an object store (s3://): the state
+// and message files are written locally as always, then uploaded; each
+// object appears whole on its upload's Close.
+func (r *pregelRun[K, V, E, M]) checkpointObjects(dir string) error {
+	tc := r.tc
+	statePath := storage.Join(dir, fmt.Sprintf("state-%05d.ssf", r.partNo))
+	src := r.part.file
+	if src == "" {
+		local := filepath.Join(tc.env.WorkDir, tc.prog.Spec.JobID, "checkpoint-upload",
+			fmt.Sprintf("state-%05d-s%d-a%d.ssf", r.partNo, r.superstep, tc.spec.Attempt))
+		sw, err := r.newStateWriter(local)
+		if err != nil {
+			return err
+		}
+		defer sw.abort()
+		err = r.scan(true, func(row *vrow[K, V, E]) error {
+			return sw.add(row.key, row.id, row.val, row.halted, row.edges)
+		})
+		if err != nil {
+			return err
+		}
+		if src, err = sw.commit(); err != nil {
+			return err
+		}
+		defer os.Remove(src)
+	}
+	if err := uploadFile(tc.ctx, src, statePath); err != nil {
+		return err
+	}
+	return uploadFile(tc.ctx, tc.report.MapOutput.Path, storage.Join(dir, fmt.Sprintf("msgs-%05d.ssf", r.partNo)))
+}
+
+// uploadFile copies the local file src to the object dst.
+func uploadFile(ctx context.Context, src, dst string) error {
+	fsys, err := storage.For(dst)
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	w, err := fsys.Create(ctx, dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("checkpoint %s: %w", dst, err)
+	}
+	return w.Close()
+}
+
+// checkpointFile is the local path of a checkpoint file: itself, or, in an
+// object store, a download into the work directory that is removed when
+// the task ends.
+func (r *pregelRun[K, V, E, M]) checkpointFile(name string) (string, error) {
+	if storage.Scheme(name) == "" {
+		return name, nil
+	}
+	tc := r.tc
+	fsys, err := storage.For(name)
+	if err != nil {
+		return "", err
+	}
+	local := filepath.Join(tc.env.WorkDir, tc.prog.Spec.JobID, "checkpoint-download",
+		fmt.Sprintf("p%05d-a%d-%s", r.partNo, tc.spec.Attempt, storage.Base(name)))
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return "", err
+	}
+	rc, err := fsys.OpenRange(tc.ctx, name, 0, -1)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	f, err := os.Create(local)
+	if err != nil {
+		return "", err
+	}
+	tc.onClose(func() { _ = os.Remove(local) })
+	_, err = io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	return local, nil
+}
+
 // restore loads the partition from the checkpoint of superstep c and returns
 // the openers of the messages in flight after it (every task's, for this
 // partition, in task order).
@@ -742,7 +837,11 @@ func (r *pregelRun[K, V, E, M]) restore(c int) ([]RunOpener, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.readState(filepath.Join(dir, fmt.Sprintf("state-%05d.ssf", r.partNo)), func(row *checkpointRow[K, V, E]) error {
+	statePath, err := r.checkpointFile(storage.Join(dir, fmt.Sprintf("state-%05d.ssf", r.partNo)))
+	if err != nil {
+		return nil, fmt.Errorf("Pregel: restoring superstep %d: %w", c, err)
+	}
+	err = r.readState(statePath, func(row *checkpointRow[K, V, E]) error {
 		return b.add(string(row.Key), row.ID, row.Value, row.Halted, row.Edges)
 	})
 	if err != nil {
@@ -753,7 +852,11 @@ func (r *pregelRun[K, V, E, M]) restore(c int) ([]RunOpener, error) {
 	}
 	var openers []RunOpener
 	for t := range tc.stage.Tasks {
-		mf, err := shuffle.OpenFile(filepath.Join(dir, fmt.Sprintf("msgs-%05d.ssf", t)))
+		msgPath, err := r.checkpointFile(storage.Join(dir, fmt.Sprintf("msgs-%05d.ssf", t)))
+		if err != nil {
+			return nil, fmt.Errorf("Pregel: restoring the messages of superstep %d: %w", c, err)
+		}
+		mf, err := shuffle.OpenFile(msgPath)
 		if err != nil {
 			return nil, fmt.Errorf("Pregel: restoring the messages of superstep %d: %w", c, err)
 		}

@@ -29,7 +29,9 @@ import (
 
 // partWriter is the attempt-scoped file of one sink task.
 type partWriter struct {
-	f  *os.File
+	f  *os.File       // a local part
+	ow storage.Writer // a part in an object store (s3://)
+	n  int64          // bytes written to ow
 	bw *bufio.Writer
 	// collect outputs go to a one-partition shuffle file instead
 	collect shuffleOut
@@ -56,6 +58,13 @@ func attemptPath(tmp string, part, attempt int, sink *sinkOp) string {
 // directory if nothing else is left in it: an attempt that ends after the
 // job was aborted must not leave the directory behind.
 func RemoveSinkAttempt(path string) {
+	if storage.Scheme(path) != "" {
+		// Objects: no empty directories to leave behind.
+		if fsys, err := storage.For(path); err == nil {
+			_ = fsys.RemoveAll(context.Background(), storage.Dir(path))
+		}
+		return
+	}
 	dir := filepath.Dir(path)
 	_ = os.RemoveAll(dir)
 	attempts := filepath.Dir(dir)
@@ -67,7 +76,24 @@ func RemoveSinkAttempt(path string) {
 	}
 }
 
-func checkSinkDir(sk SinkSpec) error {
+func checkSinkDir(ctx context.Context, sk SinkSpec) error {
+	if storage.Scheme(sk.Dir) != "" {
+		fsys, err := storage.For(sk.Dir)
+		if err != nil {
+			return fmt.Errorf("%w: output %s: %w", ErrPlan, sk.Dir, err)
+		}
+		if !strings.Contains(strings.TrimPrefix(storage.Clean(sk.Dir), storage.Scheme(sk.Dir)+"://"), "/") {
+			return fmt.Errorf("%w: output %s: name a prefix below the bucket, e.g. %s/out", ErrPlan, sk.Dir, storage.Clean(sk.Dir))
+		}
+		_, err = fsys.Stat(ctx, sk.Dir)
+		switch {
+		case err == nil && !sk.Overwrite:
+			return fmt.Errorf("%w: output %s already exists (remove it or use --overwrite)", ErrPlan, sk.Dir)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: output %w", ErrPlan, err)
+		}
+		return nil
+	}
 	if _, err := os.Stat(sk.Dir); err == nil && !sk.Overwrite {
 		return fmt.Errorf("%w: output %s already exists (remove it or use --overwrite)", ErrPlan, sk.Dir)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -92,6 +118,9 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 	}
 	tmp := SinkTempDir(term.sink.dir, tc.prog.Spec.JobID)
 	path := attemptPath(tmp, tc.spec.Partition, tc.spec.Attempt, term.sink)
+	if storage.Scheme(path) != "" {
+		return tc.openObjectPart(term, path)
+	}
 	// A failing attempt removes the empty directories above its own (see
 	// RemoveSinkAttempt); one retry covers losing that race.
 	err := os.MkdirAll(filepath.Dir(path), 0o755)
@@ -116,10 +145,48 @@ func (tc *taskCtx) openPartWriter(term *node) (*partWriter, error) {
 	return w, nil
 }
 
+// openObjectPart is openPartWriter for an output in an object store: the
+// part streams to the attempt's object, which appears on finish.
+func (tc *taskCtx) openObjectPart(term *node, path string) (*partWriter, error) {
+	fsys, err := storage.For(path)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", term.sink.dir, err)
+	}
+	ow, err := fsys.Create(tc.ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", term.sink.dir, err)
+	}
+	tc.report.SinkFile = &SinkFile{Node: term.id, Part: tc.spec.Partition, Path: path}
+	w := &partWriter{ow: ow, sf: tc.report.SinkFile}
+	w.bw = bufio.NewWriterSize(countingWriter{w}, 1<<20)
+	tc.onClose(func() {
+		if !w.done { // a failed attempt leaves nothing behind
+			_ = ow.Abort()
+		}
+	})
+	return w, nil
+}
+
+type countingWriter struct{ w *partWriter }
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.ow.Write(b)
+	c.w.n += int64(n)
+	return n, err
+}
+
 // finishPart flushes and syncs a part file.
 func (w *partWriter) finish() error {
 	if err := w.bw.Flush(); err != nil {
 		return err
+	}
+	if w.ow != nil {
+		if err := w.ow.Close(); err != nil {
+			return err
+		}
+		w.sf.Size = w.n
+		w.done = true
+		return nil
 	}
 	if err := w.f.Sync(); err != nil {
 		return err

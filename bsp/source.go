@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"unsafe"
@@ -243,20 +242,21 @@ const lineChunk = 1 << 20
 // file, with the line's byte offset. Lines are substrings of freshly
 // allocated chunks, never rewritten, so fn may keep them.
 func readLines(tc *taskCtx, fr FileRange, fn func(line string, off int64) error) error {
-	f, err := os.Open(fr.Path)
-	if err != nil {
-		return &InputError{Path: fr.Path, Err: unwrapPathError(err)}
-	}
-	defer f.Close()
 	pos := fr.Start // file offset of data[0]
 	skipFirst := false
 	if fr.Start > 0 {
 		pos = fr.Start - 1 // the line starting at Start is ours iff byte Start-1 is '\n'
 		skipFirst = true
 	}
-	if _, err := f.Seek(pos, io.SeekStart); err != nil {
-		return &InputError{Path: fr.Path, Err: err}
+	end := int64(-1)
+	if fr.End > fr.Start {
+		end = fr.End
 	}
+	f, err := openInput(tc.ctx, fr.Path, pos, end)
+	if err != nil {
+		return &InputError{Path: fr.Path, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
 	var (
 		data string // current chunk, data[i:] unread
 		i    int
@@ -316,7 +316,7 @@ func readLines(tc *taskCtx, fr FileRange, fn func(line string, off int64) error)
 // lineNumber counts the lines before byte offset off of path (for error
 // messages about byte-range splits).
 func lineNumber(path string, off int64) int64 {
-	f, err := os.Open(path)
+	f, err := openInput(context.Background(), path, 0, off)
 	if err != nil {
 		return 0
 	}

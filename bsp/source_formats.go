@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/superstep/superstep/internal/codec"
+	"github.com/superstep/superstep/storage"
 )
 
 // CSV is a dataset of T read from CSV files with a header line; columns map
@@ -41,7 +41,7 @@ func CSV[T any](p *Plan, paths ...string) Dataset[T] {
 }
 
 func readCSV[T any](tc *taskCtx, path string, emit func(T)) error {
-	f, err := os.Open(path)
+	f, err := openInput(tc.ctx, path, 0, -1)
 	if err != nil {
 		return &InputError{Path: path, Err: unwrapPathError(err)}
 	}
@@ -160,7 +160,7 @@ func batchSource[T any](p *Plan, op string, paths []string, read batchReader) Da
 }
 
 func readIPC(tc *taskCtx, path string, fn func(arrow.RecordBatch) error) error {
-	f, err := os.Open(path)
+	f, err := openReaderAt(tc.ctx, path)
 	if err != nil {
 		return &InputError{Path: path, Err: unwrapPathError(err)}
 	}
@@ -200,7 +200,16 @@ func readIPC(tc *taskCtx, path string, fn func(arrow.RecordBatch) error) error {
 }
 
 func readParquet(tc *taskCtx, path string, fn func(arrow.RecordBatch) error) error {
-	pf, err := file.OpenParquetFile(path, false)
+	var pf *file.Reader
+	var err error
+	if storage.Scheme(path) == "" {
+		pf, err = file.OpenParquetFile(path, false)
+	} else {
+		var r inputReaderAt
+		if r, err = openReaderAt(tc.ctx, path); err == nil {
+			pf, err = file.NewParquetReader(r)
+		}
+	}
 	if err != nil {
 		return &InputError{Path: path, Err: unwrapPathError(err)}
 	}

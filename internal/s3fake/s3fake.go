@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ type Server struct {
 	rangedGets atomic.Int64
 	puts       atomic.Int64
 	srv        *httptest.Server
+
+	mu sync.Mutex
+	// guarded by mu: the paths (/bucket/key) of every PUT
+	putPaths []string
 }
 
 // Start serves a fake S3 holding the given (empty) buckets until tb ends.
@@ -84,6 +89,9 @@ func (s *Server) handler(next http.Handler) http.Handler {
 			s.rangedGets.Add(1)
 		case r.Method == http.MethodPut:
 			s.puts.Add(1)
+			s.mu.Lock()
+			s.putPaths = append(s.putPaths, r.URL.Path)
+			s.mu.Unlock()
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -94,6 +102,20 @@ func (s *Server) RangedGets() int64 { return s.rangedGets.Load() }
 
 // Puts is how many PUTs (objects, parts, copies) the server answered.
 func (s *Server) Puts() int64 { return s.puts.Load() }
+
+// PutsUnder is how many PUTs wrote below the s3:// URL prefix.
+func (s *Server) PutsUnder(prefix string) int {
+	p := "/" + strings.TrimPrefix(prefix, "s3://")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, path := range s.putPaths {
+		if strings.HasPrefix(path, p) {
+			n++
+		}
+	}
+	return n
+}
 
 // Config is the S3Config of a client of the server, with the accepted
 // credentials and short timeouts.

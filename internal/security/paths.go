@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/superstep/superstep/storage"
 )
 
 // ErrOutsideRoot matches the errors of Inside and Allowed: a path that
@@ -93,10 +95,20 @@ func RemoveInside(root, path string) error {
 type Roots []string
 
 // Allowed checks that path is one of the roots or lies under one, after
-// cleaning and symlink resolution. The error names the path.
+// cleaning and symlink resolution. A URL (s3://bucket/key) is allowed only
+// under a root that is a URL (s3://bucket/prefix). The error names the
+// path.
 func (rs Roots) Allowed(path string) error {
 	if len(rs) == 0 {
 		return nil
+	}
+	if storage.Scheme(path) != "" {
+		for _, root := range rs {
+			if storage.Scheme(root) != "" && storage.Within(root, path) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s is outside the allowed paths (%s)", ErrOutsideRoot, path, strings.Join(rs, ", "))
 	}
 	p, err := resolve(path)
 	if err != nil {

@@ -2,10 +2,10 @@ package security
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"github.com/superstep/superstep/internal/planspec"
+	"github.com/superstep/superstep/storage"
 )
 
 // CheckSpec checks the paths of a decoded plan spec:
@@ -33,8 +33,8 @@ func (rs Roots) CheckSpec(spec *planspec.Spec) error {
 	}
 	for i, st := range spec.Stages {
 		if it := st.Iterate; it != nil && it.CheckpointDir != "" {
-			d := filepath.Clean(it.CheckpointDir)
-			if filepath.Base(d) != "stage-"+strconv.Itoa(i) || filepath.Base(filepath.Dir(d)) != spec.JobID {
+			d := storage.Clean(it.CheckpointDir)
+			if storage.Base(d) != "stage-"+strconv.Itoa(i) || storage.Base(storage.Dir(d)) != spec.JobID {
 				return fmt.Errorf("%w: checkpoint directory %s of stage %d is not DIR/%s/stage-%d", ErrOutsideRoot, it.CheckpointDir, i, spec.JobID, i)
 			}
 			if err := check("checkpoint directory", d); err != nil {
