@@ -37,6 +37,10 @@ type CompileOptions struct {
 	// a directory per job; empty: DefaultCheckpointDir. On a cluster it must
 	// be shared by every worker.
 	CheckpointDir string
+	// DeferInputs leaves the inputs unlisted and the outputs unchecked: the
+	// spec is InputsDeferred, for a cluster whose workers, not the
+	// submitter, see the data (see ResolveInputs).
+	DeferInputs bool
 }
 
 // DefaultCheckpointDir is where checkpoints go when CompileOptions names no
@@ -77,11 +81,12 @@ func Compile(ctx context.Context, p *Plan, o CompileOptions) (*Program, error) {
 	if o.JobID == "" {
 		return nil, fmt.Errorf("%w: empty job id", ErrPlan)
 	}
-	spec, err := p.stages(ctx, true)
+	spec, err := p.stages(ctx, !o.DeferInputs)
 	if err != nil {
 		return nil, err
 	}
 	spec.JobID, spec.Job, spec.Args = o.JobID, o.Job, o.Args
+	spec.InputsDeferred = o.DeferInputs
 	ckpt := o.CheckpointDir
 	if ckpt == "" {
 		ckpt = DefaultCheckpointDir()
@@ -97,7 +102,7 @@ func Compile(ctx context.Context, p *Plan, o CompileOptions) (*Program, error) {
 		}
 	}
 	for _, sk := range spec.Sinks {
-		if o.AllowExistingOutput {
+		if o.AllowExistingOutput || o.DeferInputs {
 			break
 		}
 		if err := checkSinkDir(ctx, sk); err != nil {
@@ -112,23 +117,76 @@ func Compile(ctx context.Context, p *Plan, o CompileOptions) (*Program, error) {
 // plan has exactly the stages the spec describes; the spec's splits are used
 // as they are.
 func Bind(p *Plan, spec *Spec) (*Program, error) {
+	if spec.InputsDeferred {
+		return nil, fmt.Errorf("%w: the spec's inputs were never resolved", ErrPlanMismatch)
+	}
 	local, err := p.stages(context.Background(), false)
 	if err != nil {
 		return nil, err
 	}
+	if err := sameStages(local, spec); err != nil {
+		return nil, err
+	}
+	return &Program{Spec: spec, plan: p}, nil
+}
+
+// ResolveInputs completes a spec compiled with DeferInputs, where the
+// data is: it lists and splits the inputs of the plan rebuilt from the
+// same job and arguments (as Compile does), fills in the source stages'
+// splits and tasks, and checks that the outputs do not exist unless
+// overwritten. A spec that was not deferred is returned as it is.
+func ResolveInputs(ctx context.Context, p *Plan, spec *Spec) (*Spec, error) {
+	if !spec.InputsDeferred {
+		return spec, nil
+	}
+	full, err := p.stages(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameStages(full, spec); err != nil {
+		return nil, err
+	}
+	b, err := spec.Encode()
+	if err != nil {
+		return nil, err
+	}
+	out, err := DecodeSpec(b) // a deep copy
+	if err != nil {
+		return nil, err
+	}
+	out.InputsDeferred = false
+	for i := range out.Stages {
+		if out.Stages[i].Input.Kind == InputSource {
+			out.Stages[i].Input.Splits = full.Stages[i].Input.Splits
+			out.Stages[i].Tasks = full.Stages[i].Tasks
+		}
+	}
+	for _, sk := range out.Sinks {
+		if err := checkSinkDir(ctx, sk); err != nil {
+			return nil, err
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sameStages checks that a rebuilt plan's stages are the spec's.
+func sameStages(local, spec *Spec) error {
 	if len(local.Stages) != len(spec.Stages) {
-		return nil, fmt.Errorf("%w: %d stages here, %d in the spec", ErrPlanMismatch, len(local.Stages), len(spec.Stages))
+		return fmt.Errorf("%w: %d stages here, %d in the spec", ErrPlanMismatch, len(local.Stages), len(spec.Stages))
 	}
 	for i := range local.Stages {
 		a, b := local.Stages[i], spec.Stages[i]
 		if !slices.Equal(a.Ops, b.Ops) || !slices.Equal(a.Chain, b.Chain) || a.Input.Node != b.Input.Node ||
 			a.Input.Kind != b.Input.Kind || a.Output.Kind != b.Output.Kind || a.Output.Node != b.Output.Node ||
 			a.Output.Side != b.Output.Side || a.Output.Partitions != b.Output.Partitions {
-			return nil, fmt.Errorf("%w: stage %d is %s here, %s in the spec", ErrPlanMismatch, i,
+			return fmt.Errorf("%w: stage %d is %s here, %s in the spec", ErrPlanMismatch, i,
 				strings.Join(a.Ops, "→"), strings.Join(b.Ops, "→"))
 		}
 	}
-	return &Program{Spec: spec, plan: p}, nil
+	return nil
 }
 
 // ErrPlanMismatch means a process rebuilt a different plan than the one it

@@ -277,7 +277,10 @@ func newSubmitCmd() *cobra.Command {
 		Use:   "submit JOB [--coordinator ADDR] [--detach] [job flags]",
 		Short: "submit a job to a cluster and wait for it",
 		Long: "Compile a job here and submit it to the coordinator; show a progress line per superstep and exit 0 only\n" +
-			"if the job succeeded. --detach prints the job id and returns at once.\n\n" + jobList(),
+			"if the job succeeded. --detach prints the job id and returns at once.\n\n" +
+			"The inputs are listed and split, and the outputs checked, by a worker of the cluster (under its --allow-path),\n" +
+			"so the data need not be on this machine: local paths name files as the workers see them, and s3://bucket/prefix\n" +
+			"names objects (with --s3-endpoint for an S3-compatible store).\n\n" + jobList(),
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, jfs, err := jobCommandLine(cmd, args, rf)
@@ -285,7 +288,9 @@ func newSubmitCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			prog, err := compileJob(ctx, job, jfs, rf, bsp.CompileOptions{})
+			// The inputs are listed, and the outputs checked, by a worker
+			// of the cluster, where the data is: not here.
+			prog, err := compileJob(ctx, job, jfs, rf, bsp.CompileOptions{DeferInputs: true})
 			if err != nil {
 				return err
 			}
@@ -309,7 +314,11 @@ func newSubmitCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted\n", id)
-			pr := newProgress(cmd.ErrOrStderr(), rf.progress, stagesOfProgram(prog))
+			stages := stagesOfProgram(prog) // without the input stages' task counts: a worker made them
+			if js, err := c.CC.GetJob(ctx, &pb.GetJobRequest{JobId: id}); err == nil {
+				stages = stagesOfStatus(js)
+			}
+			pr := newProgress(cmd.ErrOrStderr(), rf.progress, stages)
 			st, err := c.WatchEvents(ctx, id, pr.jobEvent)
 			pr.wait()
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -257,5 +258,72 @@ func TestS3PartUploadFails(t *testing.T) {
 	}
 	if n := srv.Uploads(t, "bkt"); n != 0 {
 		t.Errorf("%d multipart uploads left", n)
+	}
+}
+
+// TestInputsResolvedOnWorkers: a job compiled with deferred inputs (as
+// `superstep submit` does) lists nothing where it is compiled: here its
+// input and the bucket do not even exist yet when it is compiled. A worker
+// lists and splits them when the job is submitted, and the output equals
+// the run of a job compiled with its inputs listed. A deferred job whose
+// input is missing is refused at submit with the worker's error naming
+// the input; one whose output exists is refused likewise.
+func TestInputsResolvedOnWorkers(t *testing.T) {
+	srv := s3fake.Start(t)
+	srv.Use(t)
+	ctx := context.Background()
+	in := inputs(t)
+	e, _ := embedded(t, 2)
+
+	want := filepath.Join(t.TempDir(), "want")
+	if _, err := e.Executor().Execute(ctx, compile(t, wordcount.Job, []string{"--input", in, "--out", want}, 4)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, in, out string }{
+		{"local", filepath.Join(t.TempDir(), "later"), filepath.Join(t.TempDir(), "out")},
+		{"s3", "s3://late/in", "s3://late/out"},
+	} {
+		prog := compileWith(t, wordcount.Job, []string{"--input", c.in, "--out", c.out}, 4, bsp.CompileOptions{DeferInputs: true})
+		if !prog.Spec.InputsDeferred || len(prog.Spec.Stages[0].Input.Splits) != 0 {
+			t.Fatalf("%s: the deferred compile listed the inputs", c.name)
+		}
+		if c.name == "local" {
+			if err := os.CopyFS(c.in, os.DirFS(in)); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if err := srv.Backend.CreateBucket("late"); err != nil {
+				t.Fatal(err)
+			}
+			upload(t, in, c.in)
+		}
+		id, err := e.Client.Submit(ctx, prog)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		st, err := e.Client.Wait(ctx, id, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n := st.GetStages()[0].GetTasks(); n < 2 {
+			t.Fatalf("%s: the resolved input stage has %d tasks", c.name, n)
+		}
+		if got, w := concat(t, c.out), concat(t, want); !bytes.Equal(got, w) || len(w) == 0 {
+			t.Fatalf("%s: %d bytes, the listed compile gives %d", c.name, len(got), len(w))
+		}
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	prog := compileWith(t, wordcount.Job, []string{"--input", missing, "--out", filepath.Join(t.TempDir(), "o")}, 4, bsp.CompileOptions{DeferInputs: true})
+	if _, err := e.Client.Submit(ctx, prog); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "worker") {
+		t.Fatalf("missing input: %v; want the worker's error naming %s", err, missing)
+	}
+	prog = compileWith(t, wordcount.Job, []string{"--input", in, "--out", want}, 4, bsp.CompileOptions{DeferInputs: true})
+	if _, err := e.Client.Submit(ctx, prog); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("existing output: %v; want it refused", err)
+	}
+	prog = compileWith(t, wordcount.Job, []string{"--input", "s3://nobucket/in", "--out", filepath.Join(t.TempDir(), "o")}, 4, bsp.CompileOptions{DeferInputs: true})
+	if _, err := e.Client.Submit(ctx, prog); !strings.Contains(fmt.Sprint(err), "s3://nobucket/in") || !strings.Contains(fmt.Sprint(err), "no such bucket") {
+		t.Fatalf("missing bucket: %v; want an error naming the URL and the cause", err)
 	}
 }

@@ -462,6 +462,11 @@ func (w *Worker) serveStream(ctx context.Context) error {
 				rt.cancel()
 			}
 			w.mu.Unlock()
+		case *pb.CoordinatorMessage_Resolve:
+			// Listing may take a while (an object store): off the loop.
+			go func(req *pb.ResolveInputsRequest) {
+				_ = send(&pb.WorkerMessage{Msg: &pb.WorkerMessage_Resolved{Resolved: w.resolveInputs(ctx, req)}})
+			}(msg.Resolve)
 		case *pb.CoordinatorMessage_DeleteJob:
 			// Not waited for here: the job's attempts may take a moment to
 			// notice they were cancelled, and this loop must keep reading.
@@ -597,6 +602,50 @@ func (w *Worker) program(a *pb.TaskAssignment) (*bsp.Program, error) {
 	w.progs[jobID] = p
 	w.mu.Unlock()
 	return p, nil
+}
+
+// resolveInputs lists and splits the inputs of a job submitted with
+// deferred inputs, as this worker sees them (bsp.ResolveInputs), and checks
+// the resolved plan's paths against --allow-path.
+func (w *Worker) resolveInputs(ctx context.Context, req *pb.ResolveInputsRequest) *pb.ResolveInputsResponse {
+	resp := &pb.ResolveInputsResponse{RequestId: req.GetRequestId()}
+	spec, err := func() ([]byte, error) {
+		spec, err := bsp.DecodeSpec(req.GetSpec())
+		if err != nil {
+			return nil, err
+		}
+		if err := security.ValidName("job", spec.JobID); err != nil {
+			return nil, err
+		}
+		if err := w.cfg.AllowPaths.CheckSpec(spec); err != nil { // the outputs and checkpoints
+			return nil, err
+		}
+		job, err := bsp.Lookup(req.GetJobName())
+		if err != nil {
+			return nil, err
+		}
+		plan, err := job.Build(req.GetArgs(), spec.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		resolved, err := bsp.ResolveInputs(ctx, plan, spec)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.cfg.AllowPaths.CheckSpec(resolved); err != nil { // every input file
+			return nil, err
+		}
+		return resolved.Encode()
+	}()
+	if err != nil {
+		resp.Error = fmt.Sprintf("worker %s: %v", w.id, err)
+		w.cfg.Log.Info("resolving a job's inputs failed", "request", req.GetRequestId(), "err", err)
+		return resp
+	}
+	resp.Spec = spec
+	return resp
 }
 
 func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResult {

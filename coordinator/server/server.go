@@ -128,6 +128,8 @@ type Server struct {
 	assignedInTerm bool
 	recvs          sync.WaitGroup // Connect's receive goroutines
 
+	resolving map[string]chan *pb.ResolveInputsResponse // submits waiting for a worker's resolution (resolve.go)
+
 	obs    observations        // since the last step (loop.go)
 	leader *coordinator.Leader // the leader's decisions; only the loop goroutine uses it
 	work   sync.WaitGroup      // commits and cleanups running off the loop
@@ -340,14 +342,41 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if ps, err := planspec.Decode(spec); err != nil {
+	ps, err := planspec.Decode(spec)
+	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "job %s: %v", sid, err)
-	} else if err := s.cfg.AllowPaths.CheckSpec(ps); err != nil {
+	}
+	if err := s.cfg.AllowPaths.CheckSpec(ps); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 	}
 	id := coordinator.JobID(sid)
 	if err := s.checkSubmit(ctx, id); err != nil {
 		return nil, err
+	}
+	if ps.InputsDeferred {
+		var existing *coordinator.Job
+		s.node.Read(func(st *coordinator.State) {
+			if j := st.Job(id); j != nil {
+				cp := *j
+				existing = &cp
+			}
+		})
+		if existing != nil {
+			// A retried submit of a job created from a worker's resolution.
+			if existing.Name != req.GetName() || string(existing.Args) != string(args) {
+				return nil, status.Errorf(codes.InvalidArgument, "job %s exists with other contents", sid)
+			}
+			return &pb.SubmitJobResponse{JobId: sid}, nil
+		}
+		if spec, err = s.resolveInputs(ctx, req, spec); err != nil {
+			return nil, err
+		}
+		if ps, err = planspec.Decode(spec); err != nil || ps.InputsDeferred || ps.JobID != sid {
+			return nil, status.Errorf(codes.Internal, "job %s: a worker resolved its inputs into a bad spec: %v", sid, err)
+		}
+		if err := s.cfg.AllowPaths.CheckSpec(ps); err != nil {
+			return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
+		}
 	}
 	if err := s.owners.claimJob(ctx, id); err != nil {
 		return nil, err
@@ -612,6 +641,9 @@ func (s *Server) receive(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 		}
 		if r := m.GetResult(); r != nil {
 			s.result(id, r)
+		}
+		if r := m.GetResolved(); r != nil {
+			s.resolved(r)
 		}
 		if d := m.GetDeleted(); d != nil && d.GetJobId() != "" {
 			ack := coordinator.DeleteAck{Job: coordinator.JobID(d.GetJobId()), Worker: id}

@@ -22,6 +22,10 @@ type Spec struct {
 	Partitions int               `json:"partitions"`
 	Stages     []StageSpec       `json:"stages"`
 	Sinks      []SinkSpec        `json:"sinks,omitempty"`
+	// InputsDeferred: the submitter did not list the inputs; the source
+	// stages have no splits (and no tasks) until a worker resolves them
+	// (bsp.ResolveInputs), before the job is created.
+	InputsDeferred bool `json:"inputs_deferred,omitempty"`
 }
 
 // StageSpec is one superstep: one task per input split or shuffle partition,

@@ -2091,6 +2091,7 @@ type WorkerMessage struct {
 	//	*WorkerMessage_Hello
 	//	*WorkerMessage_Result
 	//	*WorkerMessage_Deleted
+	//	*WorkerMessage_Resolved
 	Msg           isWorkerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2160,6 +2161,15 @@ func (x *WorkerMessage) GetDeleted() *DeleteJobFilesRequest {
 	return nil
 }
 
+func (x *WorkerMessage) GetResolved() *ResolveInputsResponse {
+	if x != nil {
+		if x, ok := x.Msg.(*WorkerMessage_Resolved); ok {
+			return x.Resolved
+		}
+	}
+	return nil
+}
+
 type isWorkerMessage_Msg interface {
 	isWorkerMessage_Msg()
 }
@@ -2181,11 +2191,18 @@ type WorkerMessage_Deleted struct {
 	Deleted *DeleteJobFilesRequest `protobuf:"bytes,3,opt,name=deleted,proto3,oneof"`
 }
 
+type WorkerMessage_Resolved struct {
+	// Answers a resolve.
+	Resolved *ResolveInputsResponse `protobuf:"bytes,4,opt,name=resolved,proto3,oneof"`
+}
+
 func (*WorkerMessage_Hello) isWorkerMessage_Msg() {}
 
 func (*WorkerMessage_Result) isWorkerMessage_Msg() {}
 
 func (*WorkerMessage_Deleted) isWorkerMessage_Msg() {}
+
+func (*WorkerMessage_Resolved) isWorkerMessage_Msg() {}
 
 // Hello opens a Connect stream.
 type Hello struct {
@@ -2243,6 +2260,7 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_Assign
 	//	*CoordinatorMessage_Cancel
 	//	*CoordinatorMessage_DeleteJob
+	//	*CoordinatorMessage_Resolve
 	Msg isCoordinatorMessage_Msg `protobuf_oneof:"msg"`
 	// The raft term of the leader that sent the message (fencing): a worker
 	// remembers the newest term it has seen and ignores messages of an older
@@ -2317,6 +2335,15 @@ func (x *CoordinatorMessage) GetDeleteJob() *DeleteJobFilesRequest {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetResolve() *ResolveInputsRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*CoordinatorMessage_Resolve); ok {
+			return x.Resolve
+		}
+	}
+	return nil
+}
+
 func (x *CoordinatorMessage) GetTerm() uint64 {
 	if x != nil {
 		return x.Term
@@ -2346,11 +2373,21 @@ type CoordinatorMessage_DeleteJob struct {
 	DeleteJob *DeleteJobFilesRequest `protobuf:"bytes,3,opt,name=delete_job,json=deleteJob,proto3,oneof"`
 }
 
+type CoordinatorMessage_Resolve struct {
+	// List and split a submitted job's inputs (and check its outputs) on
+	// the worker, where the data is; the worker answers with
+	// WorkerMessage.resolved. Read-only: a lost request is simply sent again
+	// (to any worker).
+	Resolve *ResolveInputsRequest `protobuf:"bytes,5,opt,name=resolve,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Assign) isCoordinatorMessage_Msg() {}
 
 func (*CoordinatorMessage_Cancel) isCoordinatorMessage_Msg() {}
 
 func (*CoordinatorMessage_DeleteJob) isCoordinatorMessage_Msg() {}
+
+func (*CoordinatorMessage_Resolve) isCoordinatorMessage_Msg() {}
 
 // AttemptRef names one attempt of one task: the identity every task
 // message carries, so that retries and repeats are idempotent.
@@ -3590,6 +3627,147 @@ func (x *ListMembersResponse) GetTerm() uint64 {
 	return 0
 }
 
+// ResolveInputsRequest asks a worker to resolve the inputs of a job whose
+// spec was compiled without them (spec.inputs_deferred): to list and split
+// its input files and check its output directories, as they are seen from
+// the workers, under the worker's --allow-path roots.
+type ResolveInputsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Matches the response to the request (one per submit).
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The registered job name (bsp.Register).
+	JobName string `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	// The job's flags, encoded by bsp.EncodeArgs.
+	Args map[string]string `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The deferred plan (bsp.Spec JSON).
+	Spec          []byte `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveInputsRequest) Reset() {
+	*x = ResolveInputsRequest{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveInputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveInputsRequest) ProtoMessage() {}
+
+func (x *ResolveInputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveInputsRequest.ProtoReflect.Descriptor instead.
+func (*ResolveInputsRequest) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ResolveInputsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ResolveInputsRequest) GetJobName() string {
+	if x != nil {
+		return x.JobName
+	}
+	return ""
+}
+
+func (x *ResolveInputsRequest) GetArgs() map[string]string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *ResolveInputsRequest) GetSpec() []byte {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// ResolveInputsResponse is the resolved plan, or why it could not be made
+// (a missing input, an output that exists, a path outside --allow-path).
+type ResolveInputsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request's request_id.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The plan with its input splits (bsp.Spec JSON); empty on error.
+	Spec []byte `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	// The error, naming the file; empty on success.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveInputsResponse) Reset() {
+	*x = ResolveInputsResponse{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveInputsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveInputsResponse) ProtoMessage() {}
+
+func (x *ResolveInputsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveInputsResponse.ProtoReflect.Descriptor instead.
+func (*ResolveInputsResponse) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResolveInputsResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ResolveInputsResponse) GetSpec() []byte {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ResolveInputsResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_api_superstep_v1_superstep_proto protoreflect.FileDescriptor
 
 const file_api_superstep_v1_superstep_proto_rawDesc = "" +
@@ -3736,19 +3914,21 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\flost_unix_ms\x18\v \x01(\x03R\n" +
 	"lostUnixMs\x123\n" +
 	"\x16excluded_until_unix_ms\x18\f \x01(\x03R\x13excludedUntilUnixMs\x12'\n" +
-	"\x0fexcluded_reason\x18\r \x01(\tR\x0eexcludedReason\"\xb8\x01\n" +
+	"\x0fexcluded_reason\x18\r \x01(\tR\x0eexcludedReason\"\xfb\x01\n" +
 	"\rWorkerMessage\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.superstep.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06result\x12?\n" +
-	"\adeleted\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\adeletedB\x05\n" +
+	"\adeleted\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\adeleted\x12A\n" +
+	"\bresolved\x18\x04 \x01(\v2#.superstep.v1.ResolveInputsResponseH\x00R\bresolvedB\x05\n" +
 	"\x03msg\"$\n" +
 	"\x05Hello\x12\x1b\n" +
-	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\xe1\x01\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\"\xa1\x02\n" +
 	"\x12CoordinatorMessage\x126\n" +
 	"\x06assign\x18\x01 \x01(\v2\x1c.superstep.v1.TaskAssignmentH\x00R\x06assign\x122\n" +
 	"\x06cancel\x18\x02 \x01(\v2\x18.superstep.v1.AttemptRefH\x00R\x06cancel\x12D\n" +
 	"\n" +
-	"delete_job\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\tdeleteJob\x12\x12\n" +
+	"delete_job\x18\x03 \x01(\v2#.superstep.v1.DeleteJobFilesRequestH\x00R\tdeleteJob\x12>\n" +
+	"\aresolve\x18\x05 \x01(\v2\".superstep.v1.ResolveInputsRequestH\x00R\aresolve\x12\x12\n" +
 	"\x04term\x18\x04 \x01(\x04R\x04termB\x05\n" +
 	"\x03msg\"g\n" +
 	"\n" +
@@ -3859,7 +4039,21 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x14last_contact_unix_ms\x18\x05 \x01(\x03R\x11lastContactUnixMs\"Y\n" +
 	"\x13ListMembersResponse\x12.\n" +
 	"\amembers\x18\x01 \x03(\v2\x14.superstep.v1.MemberR\amembers\x12\x12\n" +
-	"\x04term\x18\x02 \x01(\x04R\x04term*\x9b\x01\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\"\xdf\x01\n" +
+	"\x14ResolveInputsRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x19\n" +
+	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12@\n" +
+	"\x04args\x18\x03 \x03(\v2,.superstep.v1.ResolveInputsRequest.ArgsEntryR\x04args\x12\x12\n" +
+	"\x04spec\x18\x04 \x01(\fR\x04spec\x1a7\n" +
+	"\tArgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x15ResolveInputsResponse\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x12\n" +
+	"\x04spec\x18\x02 \x01(\fR\x04spec\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -3927,7 +4121,7 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 }
 
 var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
 	(ErrorKind)(0),                 // 1: superstep.v1.ErrorKind
@@ -3973,11 +4167,14 @@ var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(*ListMembersRequest)(nil),     // 41: superstep.v1.ListMembersRequest
 	(*Member)(nil),                 // 42: superstep.v1.Member
 	(*ListMembersResponse)(nil),    // 43: superstep.v1.ListMembersResponse
-	nil,                            // 44: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 45: superstep.v1.TaskAssignment.ArgsEntry
+	(*ResolveInputsRequest)(nil),   // 44: superstep.v1.ResolveInputsRequest
+	(*ResolveInputsResponse)(nil),  // 45: superstep.v1.ResolveInputsResponse
+	nil,                            // 46: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 47: superstep.v1.TaskAssignment.ArgsEntry
+	nil,                            // 48: superstep.v1.ResolveInputsRequest.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	44, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	46, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
 	13, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
 	13, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
@@ -3999,54 +4196,57 @@ var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
 	26, // 19: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
 	32, // 20: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
 	39, // 21: superstep.v1.WorkerMessage.deleted:type_name -> superstep.v1.DeleteJobFilesRequest
-	29, // 22: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
-	28, // 23: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
-	39, // 24: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
-	28, // 25: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	45, // 26: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
-	30, // 27: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
-	31, // 28: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
-	28, // 29: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
-	28, // 30: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
-	28, // 31: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
-	34, // 32: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
-	35, // 33: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
-	36, // 34: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
-	33, // 35: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
-	1,  // 36: superstep.v1.TaskResult.error_kind:type_name -> superstep.v1.ErrorKind
-	12, // 37: superstep.v1.TaskResult.error_location:type_name -> superstep.v1.ErrorLocation
-	42, // 38: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
-	4,  // 39: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	6,  // 40: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	8,  // 41: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	10, // 42: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	6,  // 43: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 44: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	18, // 45: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	20, // 46: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	25, // 47: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	22, // 48: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	41, // 49: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
-	37, // 50: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	39, // 51: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	5,  // 52: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	13, // 53: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	9,  // 54: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	11, // 55: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	13, // 56: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	16, // 57: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	19, // 58: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	21, // 59: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	27, // 60: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	23, // 61: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	43, // 62: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
-	38, // 63: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	40, // 64: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	52, // [52:65] is the sub-list for method output_type
-	39, // [39:52] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	45, // 22: superstep.v1.WorkerMessage.resolved:type_name -> superstep.v1.ResolveInputsResponse
+	29, // 23: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
+	28, // 24: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
+	39, // 25: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
+	44, // 26: superstep.v1.CoordinatorMessage.resolve:type_name -> superstep.v1.ResolveInputsRequest
+	28, // 27: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
+	47, // 28: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	30, // 29: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
+	31, // 30: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
+	28, // 31: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
+	28, // 32: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
+	28, // 33: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
+	34, // 34: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
+	35, // 35: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
+	36, // 36: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
+	33, // 37: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
+	1,  // 38: superstep.v1.TaskResult.error_kind:type_name -> superstep.v1.ErrorKind
+	12, // 39: superstep.v1.TaskResult.error_location:type_name -> superstep.v1.ErrorLocation
+	42, // 40: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
+	48, // 41: superstep.v1.ResolveInputsRequest.args:type_name -> superstep.v1.ResolveInputsRequest.ArgsEntry
+	4,  // 42: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	6,  // 43: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	8,  // 44: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	10, // 45: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	6,  // 46: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 47: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	18, // 48: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	20, // 49: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	25, // 50: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	22, // 51: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	41, // 52: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
+	37, // 53: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	39, // 54: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	5,  // 55: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	13, // 56: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	9,  // 57: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	11, // 58: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	13, // 59: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	16, // 60: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	19, // 61: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	21, // 62: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	27, // 63: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	23, // 64: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	43, // 65: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
+	38, // 66: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	40, // 67: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	55, // [55:68] is the sub-list for method output_type
+	42, // [42:55] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -4058,11 +4258,13 @@ func file_api_superstep_v1_superstep_proto_init() {
 		(*WorkerMessage_Hello)(nil),
 		(*WorkerMessage_Result)(nil),
 		(*WorkerMessage_Deleted)(nil),
+		(*WorkerMessage_Resolved)(nil),
 	}
 	file_api_superstep_v1_superstep_proto_msgTypes[23].OneofWrappers = []any{
 		(*CoordinatorMessage_Assign)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_DeleteJob)(nil),
+		(*CoordinatorMessage_Resolve)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4070,7 +4272,7 @@ func file_api_superstep_v1_superstep_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   42,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
