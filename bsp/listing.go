@@ -267,4 +267,4 @@ func (l *lister) link(p string) error {
 
 // ListingHelp is what a job's --input flag help says about directories, for
 // jobs that read them with the generic sources.
-const ListingHelp = "below a directory, names starting with '.' and _SUCCESS, _temporary and _attempts are skipped; symbolic links are followed, loops skipped"
+const ListingHelp = "s3://bucket/prefix URLs are listed like directories; below a directory, names starting with '.' and _SUCCESS, _temporary and _attempts are skipped; symbolic links are followed, loops skipped"

@@ -89,7 +89,7 @@ func (r *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.memory, "memory", env("memory", ""), "run: memory budget for buffering shuffle data, e.g. 512MB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	fs.StringVar(&r.compression, "compression", env("compression", "zstd"), "run: shuffle block compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
 	fs.StringVar(&r.workDir, "work-dir", env("work-dir", ""), "run: directory for shuffle and spill files (default a temporary directory) [SUPERSTEP_WORK_DIR]")
-	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
+	fs.StringVar(&r.checkpoints, "checkpoint-dir", env("checkpoint-dir", ""), "where iterative (Pregel) jobs write checkpoints; on a cluster, a directory every worker shares or an s3://bucket/prefix (default a directory under the system's temporary directory) [SUPERSTEP_CHECKPOINT_DIR]")
 	fs.StringVar(&r.progress, "progress", env("progress", "auto"), "progress display: auto, bar, plain or none [SUPERSTEP_PROGRESS]")
 	fs.StringVar(&r.http, "http", env("http", ""), "run: serve the dashboard and Prometheus /metrics of the embedded cluster on this address, e.g. 127.0.0.1:8080 [SUPERSTEP_HTTP]")
 	s3EndpointFlag(fs, &r.s3Endpoint)
