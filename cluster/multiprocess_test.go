@@ -40,7 +40,14 @@ type proc struct {
 // starts with prefix; the address is the line's last field.
 func start(t *testing.T, prefix string, args ...string) *proc {
 	t.Helper()
+	return startIn(t, "", prefix, args...)
+}
+
+// startIn is start with the process's working directory set to dir.
+func startIn(t *testing.T, dir, prefix string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,12 +18,13 @@ import (
 	"github.com/superstep/superstep/examples/terasort"
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/internal/s3fake"
+	"github.com/superstep/superstep/internal/testcorpus"
 	"github.com/superstep/superstep/storage"
 )
 
 // upload copies the local file or directory src to the s3:// URL dst
 // (names below a directory keep their relative paths).
-func upload(t *testing.T, src, dst string) {
+func upload(t testing.TB, src, dst string) {
 	t.Helper()
 	ctx := context.Background()
 	fsys, err := storage.For(dst)
@@ -325,5 +327,100 @@ func TestInputsResolvedOnWorkers(t *testing.T) {
 	prog = compileWith(t, wordcount.Job, []string{"--input", "s3://nobucket/in", "--out", filepath.Join(t.TempDir(), "o")}, 4, bsp.CompileOptions{DeferInputs: true})
 	if _, err := e.Client.Submit(ctx, prog); !strings.Contains(fmt.Sprint(err), "s3://nobucket/in") || !strings.Contains(fmt.Sprint(err), "no such bucket") {
 		t.Fatalf("missing bucket: %v; want an error naming the URL and the cause", err)
+	}
+}
+
+// BenchmarkWordcountInput runs wordcount in process (bsp/local) over the
+// same bundled text read from local files and from s3:// (gofakes3 on
+// loopback, so the figure is the S3 path's cost: HTTP, signing, ranged GETs
+// and the fake's own work, without a real network). The output goes to a
+// local directory in both. With -count N the two alternate, so their
+// ratio is taken under the same load.
+func BenchmarkWordcountInput(b *testing.B) {
+	srv := s3fake.Start(b, "bkt")
+	srv.Use(b)
+	in := testcorpus.Dir(b, 16<<20)
+	upload(b, in, "s3://bkt/in")
+	var size int64
+	_ = filepath.WalkDir(in, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	cfg := local.DefaultConfig()
+	cfg.Slots = 2
+	for _, c := range []struct{ name, in string }{{"local", in}, {"s3", "s3://bkt/in"}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				cfg.WorkDir = b.TempDir()
+				lx, err := local.New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				prog := compileWith(b, wordcount.Job, []string{"--input", c.in, "--out", filepath.Join(b.TempDir(), "out")}, 4, bsp.CompileOptions{})
+				if _, err := lx.Execute(context.Background(), prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSubmitWithoutTheData starts a coordinator and two workers as
+// processes whose working directory holds the input, and submits with the
+// CLI from a process whose working directory does not: the relative input
+// path exists only where the workers are, so the submit works only because
+// a worker lists the inputs. The workers' --allow-path is their data
+// directory, checked on the listed files. A second job reads and writes
+// s3:// (the processes find the fake through SUPERSTEP_S3_ENDPOINT and the
+// AWS variables). Both outputs equal in-process runs on the same data.
+func TestSubmitWithoutTheData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test; runs without -short")
+	}
+	srv := s3fake.Start(t, "bkt")
+	srv.Use(t)
+	data := t.TempDir()
+	in := inputs(t)
+	if err := os.CopyFS(filepath.Join(data, "in"), os.DirFS(in)); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, in, "s3://bkt/in")
+	coord := startIn(t, data, "coordinator listening on", "coordinator", "--listen", "127.0.0.1:0")
+	for i := range 2 {
+		startIn(t, data, "worker ", "worker", "--coordinator", coord.addr, "--listen", "127.0.0.1:0",
+			"--data-dir", filepath.Join(t.TempDir(), fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "16MB",
+			"--allow-path", data, "--allow-path", "s3://bkt")
+	}
+	want := filepath.Join(t.TempDir(), "want")
+	runCLI(t, "run", "wordcount", "--workers", "0", "--partitions", "4", "--input", in, "--out", want)
+	elsewhere := t.TempDir() // no "in" here
+	for _, c := range []struct{ in, out, result string }{
+		{"in", "out", filepath.Join(data, "out")},
+		{"s3://bkt/in", "s3://bkt/out", "s3://bkt/out"},
+	} {
+		cmd := exec.Command(binary(t), "submit", "wordcount", "--coordinator", coord.addr, "--partitions", "4",
+			"--input", c.in, "--out", c.out)
+		cmd.Dir = elsewhere
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("submit --input %s: %v\n%s", c.in, err, stderr.String())
+		}
+		if got, w := concat(t, c.result), concat(t, want); !bytes.Equal(got, w) || len(w) == 0 {
+			t.Fatalf("--input %s: %d bytes, the in-process run gives %d", c.in, len(got), len(w))
+		}
+	}
+	// A path the workers may not read is refused by them, at submit.
+	cmd := exec.Command(binary(t), "submit", "wordcount", "--coordinator", coord.addr, "--input", in, "--out", "out2")
+	cmd.Dir = elsewhere
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "outside the allowed paths") {
+		t.Fatalf("input outside --allow-path: %v\n%s", err, stderr.String())
 	}
 }
