@@ -54,6 +54,16 @@ func upload(t testing.TB, src, dst string) {
 	}
 }
 
+// s3Inputs is the bundled text for the s3:// tests: 4 MB, or 1 MB with
+// -short (the S3 path is slow under the race detector).
+func s3Inputs(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		return testcorpus.Dir(t, 1<<20)
+	}
+	return inputs(t)
+}
+
 func compileWith(t testing.TB, job *bsp.Job, flags []string, partitions int, o bsp.CompileOptions) *bsp.Program {
 	t.Helper()
 	fs := job.FlagSet()
@@ -84,7 +94,7 @@ func TestS3MatchesLocal(t *testing.T) {
 	srv := s3fake.Start(t, "bkt")
 	srv.Use(t)
 	ctx := context.Background()
-	in := inputs(t)
+	in := s3Inputs(t)
 	upload(t, in, "s3://bkt/corpus")
 
 	lcfg := local.DefaultConfig()
@@ -94,7 +104,11 @@ func TestS3MatchesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := filepath.Join(t.TempDir(), "gen")
-	if _, err := lx.Execute(ctx, compile(t, terasort.Job, []string{"--generate", "40000", "--out", gen}, 4)); err != nil {
+	records := "40000"
+	if testing.Short() {
+		records = "10000"
+	}
+	if _, err := lx.Execute(ctx, compile(t, terasort.Job, []string{"--generate", records, "--out", gen}, 4)); err != nil {
 		t.Fatal(err)
 	}
 	upload(t, gen, "s3://bkt/gen")
@@ -169,6 +183,9 @@ func TestS3MatchesLocal(t *testing.T) {
 // tasks, each reading its range with ranged GETs, and wordcount's output
 // equals the run over the same bytes in a local file.
 func TestS3RangedSplits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large: several 1 MiB splits of one object; runs without -short")
+	}
 	srv := s3fake.Start(t, "bkt")
 	srv.Use(t)
 	ctx := context.Background()
@@ -231,7 +248,7 @@ func TestS3PartUploadFails(t *testing.T) {
 	srv := s3fake.Start(t, "bkt")
 	srv.Use(t)
 	ctx := context.Background()
-	upload(t, inputs(t), "s3://bkt/in")
+	upload(t, s3Inputs(t), "s3://bkt/in")
 	inj := storage.NewInjector(srv.FS(t), storage.Rule{Op: storage.OpClose, Match: func(name string) bool {
 		return strings.Contains(name, "/_attempts/") && strings.HasSuffix(name, "part-00001.txt")
 	}})
@@ -274,7 +291,7 @@ func TestInputsResolvedOnWorkers(t *testing.T) {
 	srv := s3fake.Start(t)
 	srv.Use(t)
 	ctx := context.Background()
-	in := inputs(t)
+	in := s3Inputs(t)
 	e, _ := embedded(t, 2)
 
 	want := filepath.Join(t.TempDir(), "want")
