@@ -165,7 +165,12 @@ func (p *peers) client(addr string) (pb.WorkerClient, error) {
 	if c, ok := p.conns[addr]; ok {
 		return pb.NewWorkerClient(c), nil
 	}
-	c, err := grpc.NewClient(addr, FetchDialOptionsTLS(p.tls)...)
+	// passthrough: every (re)connect resolves the name afresh. A worker
+	// that Swarm or Kubernetes restarts keeps its name (worker-2) but gets
+	// a new IP; gRPC's dns resolver re-resolves at most every 30 s, so the
+	// cached connection kept dialing the dead task's IP until the fetches
+	// had failed often enough to fail the job.
+	c, err := grpc.NewClient("passthrough:///"+addr, FetchDialOptionsTLS(p.tls)...)
 	if err != nil {
 		return nil, err
 	}
