@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/superstep/superstep/storage"
 )
@@ -19,10 +18,6 @@ import (
 type Program struct {
 	Spec *Spec
 	plan *Plan
-
-	mu sync.Mutex
-	// guarded by mu: the sink parts CommitTask committed, by node and part
-	sinkParts map[[2]int]SinkFile
 }
 
 // CompileOptions name the job a plan came from so workers can rebuild it.

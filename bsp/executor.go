@@ -7,13 +7,15 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/superstep/superstep/internal/planspec"
 	"github.com/superstep/superstep/storage"
 )
 
-// Executor runs a compiled program: the stages in order, each stage's tasks
-// through Program.RunTask, with a barrier between stages. Implementations:
-// bsp/local (goroutines in this process) and the cluster runtime.
+// Executor runs a compiled program. Both implementations, bsp/local (a
+// one-node cluster in this process) and the cluster runtime, leave the
+// decisions (the stages in order with a barrier between them, retries, the
+// Pregel iteration, the commit) to package coordinator; what they need of
+// this package is to run one task (Program.RunTask) and to open and commit
+// one output (CommitSinkParts, AbortSinks).
 type Executor interface {
 	// Execute runs prog to completion, committing its sinks on success and
 	// removing every temporary file (shuffle, attempts) either way.
@@ -56,40 +58,17 @@ func (s *StageStats) Add(r *TaskReport) {
 	s.Spills += r.Spills
 }
 
-// RangeBounds computes the bounds a range shuffle's map stage needs from the
-// samples its sample stages reported.
-func (p *Program) RangeBounds(stage int, samples [][]byte) [][]byte {
-	return planspec.RangeBounds(samples, p.Spec.Stages[stage].Output.Partitions)
-}
-
-// CommitTask makes a sink task's attempt the committed one: its part file
-// moves from the attempt directory into the job's temporary output
-// directory, replacing any earlier committed attempt, and is verified
-// there. Executors call it for exactly one attempt per task.
-func (p *Program) CommitTask(rep *TaskReport) error {
-	if rep.SinkFile == nil {
-		return nil
-	}
-	if err := CommitSinkFile(context.Background(), p.Spec, *rep.SinkFile); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sinkParts == nil {
-		p.sinkParts = map[[2]int]SinkFile{}
-	}
-	p.sinkParts[[2]int{rep.SinkFile.Node, rep.SinkFile.Part}] = *rep.SinkFile
-	return nil
-}
-
 // sinkOutput is the commit contract's view of sink sk's directory.
 func sinkOutput(spec *Spec, sk SinkSpec) storage.Output {
 	return storage.Output{Dir: sk.Dir, Temp: SinkTempDir(sk.Dir, spec.JobID), Overwrite: sk.Overwrite}
 }
 
-// CommitSinkFile is CommitTask for executors that hold only the Spec (a
-// coordinator has no user code): see storage.CommitPart. The file's path
-// came from a worker; it must lie in the job's attempt directory.
+// CommitSinkFile makes one sink task's committed attempt the job's part: its
+// file moves from the attempt directory into the job's temporary output
+// directory, replacing any earlier one, and is verified there (see
+// storage.CommitPart). Executors hold only the Spec (a coordinator has no
+// user code). The file's path came from a worker; it must lie in the job's
+// attempt directory.
 func CommitSinkFile(ctx context.Context, spec *Spec, sf SinkFile) error {
 	for _, sk := range spec.Sinks {
 		if sk.Node != sf.Node {
@@ -108,20 +87,8 @@ func CommitSinkFile(ctx context.Context, spec *Spec, sf SinkFile) error {
 	return fmt.Errorf("%w: no sink for node %d", ErrBadSpec, sf.Node)
 }
 
-// CommitJob publishes every sink's output once all tasks committed (see
-// CommitSinks), with the parts CommitTask committed.
-func (p *Program) CommitJob() error {
-	p.mu.Lock()
-	parts := make([]SinkFile, 0, len(p.sinkParts))
-	for _, sf := range p.sinkParts {
-		parts = append(parts, sf)
-	}
-	p.mu.Unlock()
-	return CommitSinks(context.Background(), p.Spec, parts)
-}
-
-// CommitSinks is CommitJob for executors that hold only the Spec: parts are
-// the committed tasks' sink files. Every sink task of the spec must have
+// CommitSinks publishes every sink's output once all tasks committed: parts
+// are the committed tasks' sink files. Every sink task of the spec must have
 // committed one; each output directory is published by storage.Commit
 // (every part verified, the attempts removed, _SUCCESS written last) and
 // replaces an existing one only when the sink allows overwriting.
@@ -163,11 +130,23 @@ func CommitSinks(ctx context.Context, spec *Spec, parts []SinkFile) error {
 	return nil
 }
 
-// AbortJob removes every sink's temporary directory; the output directories
-// are left as they were.
-func (p *Program) AbortJob() error { return AbortSinks(context.Background(), p.Spec) }
+// CommitSinkParts is the whole output commit of a job whose tasks have all
+// committed, for executors that hold only the Spec (the coordinator's
+// leader, the in-process executor): every committed task's part is moved
+// into place (CommitSinkFile) and then every sink is published
+// (CommitSinks). Repeating it after a crash is safe: work already done is
+// recognised by what is found at the destination.
+func CommitSinkParts(ctx context.Context, spec *Spec, parts []SinkFile) error {
+	for _, sf := range parts {
+		if err := CommitSinkFile(ctx, spec, sf); err != nil {
+			return err
+		}
+	}
+	return CommitSinks(ctx, spec, parts)
+}
 
-// AbortSinks is AbortJob for executors that hold only the Spec.
+// AbortSinks removes every sink's temporary directory; the output
+// directories are left as they were.
 func AbortSinks(ctx context.Context, spec *Spec) error {
 	var errs []error
 	for _, sk := range spec.Sinks {

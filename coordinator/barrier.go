@@ -136,8 +136,8 @@ type SinkCommit struct {
 }
 
 // SinkCommits returns the committed reports of the job's sink stages in
-// stage and task order: the leader commits each (bsp's CommitTask) and then
-// the job (CommitJob) while the job is committing.
+// stage and task order: the leader commits each and then
+// the sinks (bsp.CommitSinkParts) while the job is committing.
 func (s *State) SinkCommits(job JobID) []SinkCommit {
 	j := s.jobs[job]
 	if j == nil {

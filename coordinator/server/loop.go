@@ -269,9 +269,7 @@ func (s *Server) cleanup(ctx context.Context, id coordinator.JobID) {
 }
 
 // commitJob moves every committed sink part into place and publishes the
-// outputs (bsp.CommitSinks). Repeating it after a crash is safe: work already
-// done is recognised by what is found at the destination, never assumed
-// from a source that is gone.
+// outputs (bsp.CommitSinkParts, which the in-process executor uses too).
 func commitJob(ctx context.Context, c pendingCommit) error {
 	spec, err := bsp.DecodeSpec(c.spec)
 	if err != nil {
@@ -279,17 +277,11 @@ func commitJob(ctx context.Context, c pendingCommit) error {
 	}
 	var parts []bsp.SinkFile
 	for _, sc := range c.commits {
-		sf := sc.Commit.Report.SinkFile
-		if sf == nil {
-			continue
+		if sf := sc.Commit.Report.SinkFile; sf != nil {
+			parts = append(parts, bsp.SinkFile{Node: sf.Node, Part: sf.Part, Path: sf.Path, Size: sf.Size})
 		}
-		p := bsp.SinkFile{Node: sf.Node, Part: sf.Part, Path: sf.Path, Size: sf.Size}
-		if err := bsp.CommitSinkFile(ctx, spec, p); err != nil {
-			return err
-		}
-		parts = append(parts, p)
 	}
-	return bsp.CommitSinks(ctx, spec, parts)
+	return bsp.CommitSinkParts(ctx, spec, parts)
 }
 
 // assignment builds the message that starts attempt a, once assigned: the
