@@ -58,6 +58,18 @@ var (
 	ErrMapOutputLost = errors.New("coordinator: map output lost")
 )
 
+// Errors of RestoreState.
+var (
+	// ErrBadSnapshot matches every error of RestoreState: the bytes are not
+	// a snapshot this coordinator wrote, or the state in it is inconsistent.
+	ErrBadSnapshot = errors.New("coordinator: restore snapshot")
+	// ErrBadIteration is matched, besides ErrBadSnapshot, when a Pregel
+	// stage's iteration state does not fit its plan (a missing iteration,
+	// resident partitions that do not match the superstep or the tasks, a
+	// checkpoint from the future).
+	ErrBadIteration = errors.New("coordinator: iteration state does not fit the plan")
+)
+
 // ErrPermanent is matched, besides ErrJobFailed, by the error of a job
 // that a permanent task error failed at once (KindPermanent).
 var ErrPermanent = errors.New("coordinator: permanent task error")

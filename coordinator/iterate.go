@@ -292,13 +292,13 @@ func (s *State) messageInputs(j *Job, stage int) []OutputRef {
 func (it *Iteration) check(st *StageSpec) error {
 	switch {
 	case it.Superstep < 0 || (it.Superstep == 0 && it.Restore):
-		return fmt.Errorf("superstep %d restore %v", it.Superstep, it.Restore)
+		return fmt.Errorf("%w: superstep %d restore %v", ErrBadIteration, it.Superstep, it.Restore)
 	case it.Pinned() && len(it.Partitions) != st.Tasks:
-		return fmt.Errorf("superstep %d with %d resident partitions for %d tasks", it.Superstep, len(it.Partitions), st.Tasks)
+		return fmt.Errorf("%w: superstep %d with %d resident partitions for %d tasks", ErrBadIteration, it.Superstep, len(it.Partitions), st.Tasks)
 	case !it.Pinned() && len(it.Partitions) != 0:
-		return fmt.Errorf("superstep %d (restore %v) with resident partitions", it.Superstep, it.Restore)
+		return fmt.Errorf("%w: superstep %d (restore %v) with resident partitions", ErrBadIteration, it.Superstep, it.Restore)
 	case it.Checkpoint != nil && it.Checkpoint.Superstep >= it.Superstep:
-		return fmt.Errorf("checkpoint of superstep %d at superstep %d", it.Checkpoint.Superstep, it.Superstep)
+		return fmt.Errorf("%w: checkpoint of superstep %d at superstep %d", ErrBadIteration, it.Checkpoint.Superstep, it.Superstep)
 	}
 	return nil
 }

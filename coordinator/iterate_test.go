@@ -639,12 +639,12 @@ func TestIterationSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RestoreState(b); err == nil || !strings.Contains(err.Error(), "resident partitions") {
+	if _, err := RestoreState(b); !errors.Is(err, ErrBadSnapshot) || !errors.Is(err, ErrBadIteration) {
 		t.Fatalf("restore of a bad iteration: %v", err)
 	}
 	c.Job("j").Stages[1].Iter = nil
 	b, _ = c.Snapshot()
-	if _, err := RestoreState(b); err == nil {
-		t.Fatal("restored a Pregel stage without its iteration")
+	if _, err := RestoreState(b); !errors.Is(err, ErrBadSnapshot) || !errors.Is(err, ErrBadIteration) {
+		t.Fatalf("restore of a Pregel stage without its iteration: %v", err)
 	}
 }

@@ -848,45 +848,45 @@ type snapshot struct {
 func RestoreState(b []byte) (*State, error) {
 	var snap snapshot
 	if err := json.Unmarshal(b, &snap); err != nil {
-		return nil, fmt.Errorf("coordinator: restore snapshot: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 	}
 	if snap.Version != snapshotVersion || snap.State == nil {
-		return nil, fmt.Errorf("coordinator: restore snapshot: version %d", snap.Version)
+		return nil, fmt.Errorf("%w: version %d", ErrBadSnapshot, snap.Version)
 	}
 	s := snap.State
 	s.jobs, s.workers = map[JobID]*Job{}, map[WorkerID]*Worker{}
 	for i, w := range s.Workers {
 		if w == nil || s.workers[w.ID] != nil || (i > 0 && s.Workers[i-1].ID >= w.ID) {
-			return nil, fmt.Errorf("coordinator: restore snapshot: workers not sorted and unique")
+			return nil, fmt.Errorf("%w: workers not sorted and unique", ErrBadSnapshot)
 		}
 		s.workers[w.ID] = w
 	}
 	for _, j := range s.Jobs {
 		if j == nil || s.jobs[j.ID] != nil {
-			return nil, fmt.Errorf("coordinator: restore snapshot: duplicate job")
+			return nil, fmt.Errorf("%w: duplicate job", ErrBadSnapshot)
 		}
 		plan, err := DecodeSpec(j.Spec)
 		if err != nil {
-			return nil, fmt.Errorf("coordinator: restore snapshot: job %s: %w", j.ID, err)
+			return nil, fmt.Errorf("%w: job %s: %w", ErrBadSnapshot, j.ID, err)
 		}
 		if len(j.Stages) != len(plan.Stages) {
-			return nil, fmt.Errorf("coordinator: restore snapshot: job %s has %d stages, its plan %d", j.ID, len(j.Stages), len(plan.Stages))
+			return nil, fmt.Errorf("%w: job %s has %d stages, its plan %d", ErrBadSnapshot, j.ID, len(j.Stages), len(plan.Stages))
 		}
 		for si, st := range j.Stages {
 			if st == nil || len(st.Tasks) != plan.Stages[si].Tasks {
-				return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d tasks", j.ID, si)
+				return nil, fmt.Errorf("%w: job %s stage %d tasks", ErrBadSnapshot, j.ID, si)
 			}
 			for _, t := range st.Tasks {
 				if t == nil || (t.Committed != nil && (t.Committed.Attempt < 0 || t.Committed.Attempt >= len(t.Attempts))) {
-					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: bad task", j.ID, si)
+					return nil, fmt.Errorf("%w: job %s stage %d: bad task", ErrBadSnapshot, j.ID, si)
 				}
 			}
 			switch ps := &plan.Stages[si]; {
 			case (ps.Iterate != nil) != (st.Iter != nil):
-				return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: iteration state does not match the plan", j.ID, si)
+				return nil, fmt.Errorf("%w: job %s stage %d: %w", ErrBadSnapshot, j.ID, si, ErrBadIteration)
 			case st.Iter != nil:
 				if err := st.Iter.check(ps); err != nil {
-					return nil, fmt.Errorf("coordinator: restore snapshot: job %s stage %d: %w", j.ID, si, err)
+					return nil, fmt.Errorf("%w: job %s stage %d: %w", ErrBadSnapshot, j.ID, si, err)
 				}
 			}
 		}
@@ -894,7 +894,7 @@ func RestoreState(b []byte) (*State, error) {
 			j.ErrorKind = KindUser
 		}
 		if !j.ErrorKind.Valid() {
-			return nil, fmt.Errorf("coordinator: restore snapshot: job %s: error kind %q", j.ID, j.ErrorKind)
+			return nil, fmt.Errorf("%w: job %s: error kind %q", ErrBadSnapshot, j.ID, j.ErrorKind)
 		}
 		j.plan = plan
 		s.jobs[j.ID] = j

@@ -140,9 +140,15 @@ func TestRetryLimitFailsJobWithUserError(t *testing.T) {
 		}
 	}
 	err := j.Err()
-	if !errors.Is(err, ErrJobFailed) || !strings.Contains(err.Error(), stack) ||
-		!strings.Contains(err.Error(), "stage 0 task 1 failed 3 times") {
-		t.Fatalf("job error %v", err)
+	var je *JobError
+	if !errors.As(err, &je) || je.Kind != KindUser || !errors.Is(err, ErrJobFailed) || errors.Is(err, ErrPermanent) {
+		t.Fatalf("job error %v: want a user failure", err)
+	}
+	// The failure is the task's: out of attempts, its last one failed with
+	// the user's stack.
+	task := j.Task(0, 1)
+	if last := task.Attempts[len(task.Attempts)-1]; task.Failures != DefaultMaxAttempts || last.State != AttemptFailed || last.Error != stack {
+		t.Fatalf("task 1: %d failures, last attempt %+v", task.Failures, last)
 	}
 	h.reject(AssignTask{AttemptID: attempt("j", 0, 0, 0), Worker: "w1"}, ErrNotAssignable)
 	if as := Schedule(h.s, h.s.FreeSlots()); len(as) != 0 {
