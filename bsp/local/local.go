@@ -28,7 +28,7 @@ type Config struct {
 	Memory      int64               // bytes for all running tasks; each gets Memory/Slots
 	WorkDir     string              // shuffle and spill files; empty: a temporary directory
 	Compression shuffle.Compression // shuffle block compression
-	MaxAttempts int                 // attempts per task before the job fails
+	MaxAttempts int                 // failed attempts per task (and Pregel rollbacks without progress) before the job fails: the job's SubmitJob.MaxAttempts
 	Mem         memory.Allocator    // Arrow allocator for every task
 	// Progress, if set, is called (serially) as stages start and finish
 	// and tasks commit, from the job events the coordinator derives from

@@ -286,3 +286,41 @@ func TestPregelRollbackLimit(t *testing.T) {
 		t.Fatalf("superstep 4 ran %d times, want 2", n)
 	}
 }
+
+// TestCancelEndsTheJob: cancelling the context while a stage runs cancels
+// the job in the state (CancelJob), whose attempts are cancelled on the
+// worker and whose files are deleted; Execute returns the context's error.
+func TestCancelEndsTheJob(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var a attempts
+	a.on = func(ts bsp.TaskSpec, _ *bsp.MemResident) error {
+		if ts.Stage == 1 {
+			cancel()
+			<-ctx.Done()
+		}
+		return nil
+	}
+	a.install(t)
+	p := bsp.NewPlan(2)
+	bsp.Collect(bsp.Repartition(bsp.FromSlice(p, []int{1, 2, 3, 4}, 2), 2))
+	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.WorkDir = t.TempDir()
+	ex, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ex.Execute(ctx, prog); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if len(a.of(1, 0))+len(a.of(1, 1)) == 0 {
+		t.Fatal("stage 1 never started: the cancellation was not mid-job")
+	}
+	if left, _ := os.ReadDir(cfg.WorkDir); len(left) != 0 {
+		t.Fatalf("the cancelled job left %v", left)
+	}
+}
