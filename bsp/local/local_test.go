@@ -61,7 +61,7 @@ func run(t *testing.T, p *bsp.Plan, maxAttempts int) (*bsp.Result, error) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test"})
+	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test", CheckpointDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestCancelEndsTheJob(t *testing.T) {
 	a.install(t)
 	p := bsp.NewPlan(2)
 	bsp.Collect(bsp.Repartition(bsp.FromSlice(p, []int{1, 2, 3, 4}, 2), 2))
-	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test"})
+	prog, err := bsp.Compile(context.Background(), p, bsp.CompileOptions{JobID: "test", CheckpointDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
