@@ -34,6 +34,7 @@ type worker struct {
 	reports map[coordinator.AttemptID]*bsp.TaskReport // succeeded attempts, for progress events
 	errs    map[coordinator.AttemptID]error           // failed attempts: the task's own error
 	pruned  int                                       // Pregel messages before this superstep are deleted
+	last    map[coordinator.TaskID]chan struct{}      // done of each task's newest attempt
 
 	files files
 	wg    sync.WaitGroup // running attempts and deletions
@@ -50,7 +51,7 @@ func newWorker(d *driver, workDir string) *worker {
 	return &worker{d: d, workDir: workDir, resident: bsp.NewMemResident(), slots: make(chan struct{}, c.Slots),
 		env:     bsp.TaskEnv{Mem: c.Mem, MemoryBudget: c.Memory / int64(c.Slots), WorkDir: workDir, Compression: c.Compression},
 		running: map[coordinator.AttemptID]*attempt{}, reports: map[coordinator.AttemptID]*bsp.TaskReport{},
-		errs: map[coordinator.AttemptID]error{}, files: files{m: map[string]*openFile{}}}
+		errs: map[coordinator.AttemptID]error{}, last: map[coordinator.TaskID]chan struct{}{}, files: files{m: map[string]*openFile{}}}
 }
 
 // runningList returns the attempts running here. The caller holds d.mu.
@@ -78,11 +79,20 @@ func (w *worker) start(a coordinator.AttemptID, ts bsp.TaskSpec, in *inputs) {
 	at := &attempt{cancel: cancel, done: make(chan struct{})}
 	w.d.mu.Lock()
 	w.running[a] = at
+	prev := w.last[a.TaskID]
+	w.last[a.TaskID] = at.done
 	w.d.mu.Unlock()
 	env := w.env
 	env.Inputs, env.Resident = in, w.resident
 	w.wg.Go(func() {
 		defer cancel()
+		if prev != nil {
+			// An earlier attempt of the task that the state ended (a
+			// rollback, a cancelled job) may still run until it sees its
+			// cancellation; two attempts of one Pregel partition must not
+			// share its resident state at once.
+			<-prev
+		}
 		w.slots <- struct{}{}
 		var rep *bsp.TaskReport
 		var err error
