@@ -102,8 +102,8 @@ func newCoordinatorCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "coordinator listening on %s\n", s.Addr())
-			if a := s.HTTPAddr(); a != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "dashboard and metrics on http://%s/\n", a)
+			if u := s.HTTPURL(); u != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "dashboard and metrics on %s\n", u)
 			}
 			select {
 			case <-cmd.Context().Done():
@@ -116,7 +116,8 @@ func newCoordinatorCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", env("listen", "127.0.0.1:7070"), "gRPC address to listen on [SUPERSTEP_LISTEN]")
-	f.StringVar(&httpAddr, "http", env("http", ""), "address to serve the dashboard and Prometheus /metrics on, e.g. 127.0.0.1:8080 (empty: none) [SUPERSTEP_HTTP]")
+	f.StringVar(&httpAddr, "http", env("http", ""), "address to serve the dashboard and Prometheus /metrics on, e.g. 127.0.0.1:8080 (empty: none); "+
+		"with --tls-dir it is HTTPS and needs a certificate of the cluster CA (e.g. client.pem); without, a non-loopback address needs --insecure [SUPERSTEP_HTTP]")
 	lf.register(f, "info")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "raft log and snapshots (empty: in memory) [SUPERSTEP_DATA_DIR]")
 	f.StringVar(&raftBind, "raft-bind", env("raft-bind", "127.0.0.1:0"), "raft peer address, with --data-dir [SUPERSTEP_RAFT_BIND]")
@@ -142,6 +143,7 @@ func newWorkerCmd() *cobra.Command {
 	var slots int
 	var allow []string
 	var tf tlsFlags
+	var fetchTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "run a worker that executes tasks and serves shuffle files",
@@ -156,6 +158,10 @@ func newWorkerCmd() *cobra.Command {
 			cfg.Coordinator, cfg.Listen, cfg.Advertise, cfg.DataDir, cfg.Slots = coord.addrs, listen, advertise, dataDir, slots
 			cfg.AllowPaths = allow
 			cfg.LeaderTimeout = coord.retryFor
+			if fetchTimeout < 0 {
+				return usagef("--fetch-timeout: %s is negative", fetchTimeout)
+			}
+			cfg.FetchTimeout = fetchTimeout
 			if _, err := redirect.ParseAddrs(coord.addrs); err != nil {
 				return usagef("--coordinator: %v", err)
 			}
@@ -179,8 +185,8 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "worker %s serving on %s\n", w.ID(), w.Addr())
-			if a := w.HTTPAddr(); a != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", a)
+			if u := w.HTTPURL(); u != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "metrics on %smetrics\n", u)
 			}
 			select {
 			case <-cmd.Context().Done():
@@ -195,13 +201,17 @@ func newWorkerCmd() *cobra.Command {
 	f := cmd.Flags()
 	coord.register(f, "")
 	f.StringVar(&listen, "listen", env("worker-listen", "127.0.0.1:0"), "address to serve shuffle files on [SUPERSTEP_WORKER_LISTEN]")
-	f.StringVar(&httpAddr, "http", env("worker-http", ""), "address to serve Prometheus /metrics on (empty: none) [SUPERSTEP_WORKER_HTTP]")
+	f.StringVar(&httpAddr, "http", env("worker-http", ""), "address to serve Prometheus /metrics on (empty: none); "+
+		"with --tls-dir it is HTTPS and needs a certificate of the cluster CA; without, a non-loopback address needs --insecure [SUPERSTEP_WORKER_HTTP]")
 	lf.register(f, "info")
 	f.StringVar(&advertise, "advertise", env("advertise", ""), "address peers dial to reach this worker, HOST[:PORT] (needed with a wildcard --listen) [SUPERSTEP_ADVERTISE]")
 	f.StringVar(&dataDir, "data-dir", env("data-dir", ""), "directory for shuffle and spill files, this worker's own: new or empty the first time, cleared at every start (required) [SUPERSTEP_DATA_DIR]")
 	f.IntVar(&slots, "slots", envInt("slots", 2), "tasks run at once [SUPERSTEP_SLOTS]")
 	f.StringVar(&memory, "memory", env("memory", ""), "memory budget for shuffle buffers, e.g. 2GiB (default a quarter of RAM) [SUPERSTEP_MEMORY]")
 	f.StringVar(&compression, "compression", env("compression", "zstd"), "shuffle compression: zstd, lz4 or none [SUPERSTEP_COMPRESSION]")
+	f.DurationVar(&fetchTimeout, "fetch-timeout", envDuration("fetch-timeout", worker.DefaultFetchTimeout),
+		"a shuffle fetch that receives nothing for this long (connecting included) fails at once and its map output is "+
+			"reported lost and recomputed, so a frozen peer holds up its readers no longer; 0: no deadline [SUPERSTEP_FETCH_TIMEOUT]")
 	allowPathFlag(cmd, &allow)
 	s3EndpointFlag(f, &s3Endpoint)
 	tf.register(f, true)

@@ -245,8 +245,8 @@ func newRunCmd() *cobra.Command {
 					return err
 				}
 				defer emb.Close()
-				if a := emb.Coordinator.HTTPAddr(); a != "" {
-					fmt.Fprintf(cmd.ErrOrStderr(), "dashboard and metrics on http://%s/\n", a)
+				if u := emb.Coordinator.HTTPURL(); u != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "dashboard and metrics on %s\n", u)
 				}
 				cx := emb.Executor()
 				cx.OnEvent = pr.jobEvent

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
@@ -29,6 +30,16 @@ const fetchChunk = 4 << 20
 // control windows would make every stream wait for window updates, so
 // both ends of the Worker service use large fixed windows.
 const fetchWindow = 8 << 20
+
+// Both ends of the Worker service ping an idle connection every
+// fetchKeepalive and close it when the ping is not answered within
+// fetchKeepaliveTimeout, so that a connection to a peer that died or
+// froze is not reused for the next fetch. (A stall inside a fetch is the
+// progress deadline's, Config.FetchTimeout.)
+const (
+	fetchKeepalive        = 10 * time.Second
+	fetchKeepaliveTimeout = 5 * time.Second
+)
 
 // FetchDialOptions are the client options for the Worker service, in
 // plaintext.
@@ -47,6 +58,7 @@ func FetchDialOptionsTLS(t *security.TLS) []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithTransportCredentials(t.ClientCreds(security.RoleWorker)),
 		grpc.WithDisableServiceConfig(), // no DNS TXT lookup (see redirect.Dial)
 		grpc.WithInitialWindowSize(fetchWindow), grpc.WithInitialConnWindowSize(fetchWindow),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: fetchKeepalive, Timeout: fetchKeepaliveTimeout, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(shuffle.MaxBlockSize + 1<<20))}
 }
 
@@ -267,7 +279,9 @@ const fetchAttempts = 3
 
 // remoteRun streams one run from the worker that holds it. A failed fetch
 // is retried from the start (blocks already delivered are skipped) before
-// it is reported as a lost input.
+// it is reported as a lost input. A fetch that receives nothing for the
+// worker's FetchTimeout (a frozen or wedged holder) is not retried: it is
+// reported lost at once, so that the holder's map output is recomputed.
 type remoteRun struct {
 	w      *Worker
 	loc    *pb.MapOutputLocation
@@ -276,6 +290,7 @@ type remoteRun struct {
 	mem    memory.Allocator
 	stream grpc.ServerStreamingClient[pb.FetchChunk]
 	cancel context.CancelFunc
+	idle   *stallTimer // the progress deadline of the current stream
 	buf    []byte
 	seen   int // blocks delivered
 	got    int // blocks received on the current stream
@@ -291,15 +306,60 @@ func (r *remoteRun) open(ctx context.Context) error {
 		return err
 	}
 	sctx, cancel := context.WithCancel(ctx)
+	r.idle = newStallTimer(r.w.cfg.FetchTimeout, cancel)
 	s, err := c.FetchPartition(sctx, &pb.FetchRequest{JobId: r.loc.GetAttempt().GetJobId(), Path: r.loc.GetPath(),
 		Partition: int32(r.part), Run: int32(r.run)})
 	if err != nil {
+		r.idle.stop()
 		cancel()
 		return err
 	}
 	r.stream, r.cancel, r.buf, r.got = s, cancel, r.buf[:0], 0
 	return nil
 }
+
+// stallTimer cancels a fetch that makes no progress for d: every received
+// chunk restarts it.
+type stallTimer struct {
+	d     time.Duration
+	t     *time.Timer // nil: no deadline
+	fired chan struct{}
+}
+
+func newStallTimer(d time.Duration, cancel context.CancelFunc) *stallTimer {
+	st := &stallTimer{d: d, fired: make(chan struct{})}
+	if d > 0 {
+		st.t = time.AfterFunc(d, func() { close(st.fired); cancel() })
+	}
+	return st
+}
+
+// progress restarts the deadline, unless it already passed.
+func (st *stallTimer) progress() {
+	if st.t != nil && !st.stalled() {
+		st.t.Reset(st.d)
+	}
+}
+
+func (st *stallTimer) stop() {
+	if st.t != nil {
+		st.t.Stop()
+	}
+}
+
+// stalled reports whether the deadline passed and cancelled the fetch.
+func (st *stallTimer) stalled() bool {
+	select {
+	case <-st.fired:
+		return true
+	default:
+		return false
+	}
+}
+
+// errStalled is the cause of a fetch that made no progress for the
+// worker's FetchTimeout.
+var errStalled = errors.New("no data received within the fetch timeout")
 
 // nextBlock returns the next framed block of the run, or nil at its end.
 func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
@@ -335,6 +395,7 @@ func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.idle.progress()
 		r.buf = append(r.buf, chunk.GetData()...)
 		r.w.metrics.fetched.Add(float64(len(chunk.GetData())))
 	}
@@ -363,13 +424,18 @@ func (r *remoteRun) Next(ctx context.Context) bool {
 			}
 			err = derr
 		}
+		stalled := r.idle != nil && r.idle.stalled()
 		r.closeStream()
 		if ctx.Err() != nil {
 			r.err = ctx.Err()
 			return false
 		}
 		r.tries++
-		if r.tries >= fetchAttempts || errors.Is(err, shuffle.ErrCorrupt) {
+		if stalled {
+			r.w.metrics.fetchStalls.Inc()
+			err = fmt.Errorf("%w (%s): %w", errStalled, r.w.cfg.FetchTimeout, err)
+		}
+		if stalled || r.tries >= fetchAttempts || errors.Is(err, shuffle.ErrCorrupt) {
 			r.err = &lostInput{ref: r.loc.GetAttempt(), err: fmt.Errorf("fetch %s from %s: %w", r.loc.GetPath(), r.loc.GetAddress(), err)}
 			return false
 		}
@@ -385,6 +451,9 @@ func (r *remoteRun) Next(ctx context.Context) bool {
 }
 
 func (r *remoteRun) closeStream() {
+	if r.idle != nil {
+		r.idle.stop()
+	}
 	if r.cancel != nil {
 		r.cancel()
 		r.cancel, r.stream = nil, nil

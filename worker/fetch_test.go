@@ -81,12 +81,18 @@ func writeOutput(t *testing.T, w *Worker, n int) (string, *shuffle.Index) {
 // as a reduce task would, and returns the rows read and the error.
 func readRun(t *testing.T, reader, holder *Worker, path string, ix *shuffle.Index) (int64, error) {
 	t.Helper()
+	return readRunAt(t, reader, holder.ID(), holder.Addr(), path, ix)
+}
+
+// readRunAt is readRun from the holder with ID holder at addr.
+func readRunAt(t *testing.T, reader *Worker, holder, addr, path string, ix *shuffle.Index) (int64, error) {
+	t.Helper()
 	ixb, _ := ix.MarshalBinary()
 	ref := &pb.AttemptRef{JobId: "job", Stage: 0, Task: 7, Attempt: 1}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	in := &inputs{w: reader, mem: mem, cached: map[string]*shuffle.Index{}, shuf: []*pb.ShuffleInput{{Node: 3, Side: 0,
-		Outputs: []*pb.MapOutputLocation{{WorkerId: holder.ID(), Address: holder.Addr(), Path: path, Index: ixb, Attempt: ref}}}}}
+		Outputs: []*pb.MapOutputLocation{{WorkerId: holder, Address: addr, Path: path, Index: ixb, Attempt: ref}}}}}
 	openers, err := in.Runs(context.Background(), 3, 0, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,9 @@ type metrics struct {
 	written  prometheus.Counter     // shuffle bytes written by attempts that succeeded
 	fetched  prometheus.Counter     // shuffle bytes fetched from other workers
 	spills   prometheus.Counter     // early sorted runs written past the memory budget
+	// fetchStalls counts the fetches that received nothing within the
+	// fetch timeout (Config.FetchTimeout) and reported their input lost.
+	fetchStalls prometheus.Counter
 }
 
 func newMetrics(w *Worker) *metrics {
@@ -30,11 +33,13 @@ func newMetrics(w *Worker) *metrics {
 			Help: "Shuffle bytes fetched from other workers."}),
 		spills: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spills_total",
 			Help: "Sorted runs written early because a task's shuffle buffer reached its memory budget."}),
+		fetchStalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_fetch_stalls_total",
+			Help: "Shuffle fetches that received nothing within the fetch timeout; each reported its map output lost."}),
 	}
 	for _, r := range []string{"succeeded", "failed", "lost"} {
 		m.attempts.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.spills,
+	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.spills, m.fetchStalls,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "superstep_worker_tasks_running",
 			Help: "Task attempts running on this worker now."}, func() float64 {
 			w.mu.Lock()
@@ -53,6 +58,15 @@ func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", telemetry.MetricsHandler(w.metrics.reg))
 	return mux
+}
+
+// HTTPURL is the root URL of the worker's metrics endpoint (https:// with
+// TLS), empty without one.
+func (w *Worker) HTTPURL() string {
+	if w.http == nil {
+		return ""
+	}
+	return w.http.URL()
 }
 
 // HTTPAddr is the address of the worker's metrics endpoint, empty without

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
@@ -62,12 +64,20 @@ type Config struct {
 	// Insecure is set.
 	TLS      *security.TLS
 	Insecure bool
+	// FetchTimeout (--fetch-timeout) is how long a shuffle fetch may go
+	// without receiving a byte (connecting included) before it fails and
+	// the map output is reported lost, so that a frozen or wedged holder
+	// holds up its readers no longer than this. Zero: no deadline.
+	FetchTimeout time.Duration
 }
+
+// DefaultFetchTimeout is the default Config.FetchTimeout.
+const DefaultFetchTimeout = 10 * time.Second
 
 // DefaultConfig listens on a free loopback port with two slots and 1 GiB.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:0", Slots: 2, Memory: 1 << 30, Compression: shuffle.Zstd,
-		Mem: memory.NewGoAllocator(), Log: slog.Default(), RegisterTimeout: 10 * time.Second}
+		Mem: memory.NewGoAllocator(), Log: slog.Default(), RegisterTimeout: 10 * time.Second, FetchTimeout: DefaultFetchTimeout}
 }
 
 // Validate reports the first invalid setting.
@@ -83,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("worker: slots must be at least 1, got %d", c.Slots)
 	case c.Memory < 1<<20:
 		return fmt.Errorf("worker: memory must be at least 1 MiB, got %d", c.Memory)
+	case c.FetchTimeout < 0:
+		return fmt.Errorf("worker: --fetch-timeout %s is negative", c.FetchTimeout)
 	case c.Mem == nil || c.Log == nil:
 		return errors.New("worker: no allocator or logger")
 	case c.Advertise == "" && wildcard(c.Listen):
@@ -221,6 +233,11 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 	if err := security.CheckListen("worker", cfg.Listen, cfg.TLS != nil, cfg.Insecure); err != nil {
 		return nil, err
 	}
+	if cfg.HTTP != "" {
+		if err := security.CheckListen("worker --http", cfg.HTTP, cfg.TLS != nil, cfg.Insecure); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ID == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -254,7 +271,9 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	auth := &security.Authorizer{Rules: workerRules}
-	srv := grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow))...)
+	srv := grpc.NewServer(append(auth.ServerOptions(cfg.TLS), grpc.InitialWindowSize(fetchWindow), grpc.InitialConnWindowSize(fetchWindow),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: fetchKeepalive / 2, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: fetchKeepalive, Timeout: fetchKeepaliveTimeout}))...)
 	w := &Worker{cfg: cfg, id: cfg.ID, lis: lis, srv: srv,
 		files: files{open: map[string]*shuffle.FileReader{}}, peers: peers{tls: cfg.TLS, conns: map[string]*grpc.ClientConn{}},
 		res: bsp.NewMemResident(), slots: make(chan struct{}, cfg.Slots), running: map[attemptKey]*runningTask{}, results: map[attemptKey]*pb.TaskResult{},
@@ -262,7 +281,11 @@ func Start(ctx context.Context, cfg Config) (*Worker, error) {
 		done: make(chan struct{})}
 	w.metrics = newMetrics(w)
 	if cfg.HTTP != "" {
-		if w.http, err = telemetry.Serve(cfg.HTTP, w.Handler(), cfg.Log); err != nil {
+		var tc *tls.Config
+		if cfg.TLS != nil { // as the coordinator's: a certificate of the cluster CA, any role
+			tc = cfg.TLS.ServerConfig(security.Roles...)
+		}
+		if w.http, err = telemetry.Serve(cfg.HTTP, w.Handler(), tc, cfg.Log); err != nil {
 			lis.Close()
 			return nil, fmt.Errorf("worker: %w", err)
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"net/http"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/superstep/superstep/coordinator"
 	"github.com/superstep/superstep/coordinator/dashboard"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/internal/telemetry"
 )
 
@@ -206,6 +208,28 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(s.metrics.reg))
 	dashboard.Handler(dashSource{s}, mux)
 	return mux
+}
+
+// httpTLS is the TLS configuration of the dashboard and /metrics with the
+// cluster's certificates t (nil: plaintext, on loopback or with
+// --insecure). They show every job's arguments, paths and errors, so the
+// peer must hold a certificate of the cluster CA, of any role: a
+// Prometheus scraper uses a client certificate (superstep certs issue
+// --role client), as does curl or a browser that imports one.
+func httpTLS(t *security.TLS) *tls.Config {
+	if t == nil {
+		return nil
+	}
+	return t.ServerConfig(security.Roles...)
+}
+
+// HTTPURL is the root URL of the coordinator's HTTP endpoint (https:// with
+// TLS), empty without one.
+func (s *Server) HTTPURL() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.URL()
 }
 
 // HTTPAddr is the address of the coordinator's HTTP endpoint, empty

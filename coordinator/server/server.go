@@ -180,6 +180,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := security.CheckListen("coordinator", cfg.Listen, cfg.TLS != nil, cfg.Insecure); err != nil {
 		return nil, err
 	}
+	if cfg.HTTP != "" {
+		if err := security.CheckListen("coordinator --http", cfg.HTTP, cfg.TLS != nil, cfg.Insecure); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.RaftBind != "" {
 		if err := security.CheckListen("coordinator raft", cfg.RaftBind, cfg.TLS != nil, cfg.Insecure); err != nil {
 			return nil, err
@@ -265,7 +270,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	healthpb.RegisterHealthServer(s.srv, hs)
 	go s.srv.Serve(lis)
 	if cfg.HTTP != "" {
-		if s.http, err = telemetry.Serve(cfg.HTTP, s.Handler(), cfg.Log); err != nil {
+		if s.http, err = telemetry.Serve(cfg.HTTP, s.Handler(), httpTLS(cfg.TLS), cfg.Log); err != nil {
 			s.srv.Stop()
 			node.Close()
 			return nil, fmt.Errorf("coordinator: %w", err)

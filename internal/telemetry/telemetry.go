@@ -5,6 +5,7 @@ package telemetry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,22 +35,31 @@ func MetricsHandler(r *prometheus.Registry) http.Handler {
 
 // Server is an HTTP server on its own goroutine.
 type Server struct {
-	lis  net.Listener
-	srv  *http.Server
-	done chan struct{}
+	lis    net.Listener
+	scheme string // http or https
+	srv    *http.Server
+	done   chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Serve listens on addr (port 0: any) and serves h until Close.
-func Serve(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+// Serve listens on addr (port 0: any) and serves h until Close: over TLS
+// with tc when it is set (HTTPS), else in plaintext.
+func Serve(addr string, h http.Handler, tc *tls.Config, log *slog.Logger) (*Server, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w", addr, err)
 	}
-	s := &Server{lis: lis, done: make(chan struct{}),
+	scheme := "http"
+	if tc != nil {
+		lis, scheme = tls.NewListener(lis, tc), "https"
+	}
+	s := &Server{lis: lis, scheme: scheme, done: make(chan struct{}),
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}}
+	if log != nil { // failed handshakes and the like, at debug level
+		s.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
@@ -61,6 +71,9 @@ func Serve(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// URL is the server's root URL: https://ADDR/ over TLS, else http://ADDR/.
+func (s *Server) URL() string { return s.scheme + "://" + s.Addr() + "/" }
 
 // Close stops the server, letting requests in flight finish for up to a
 // second, and waits for its goroutine. Idempotent.

@@ -1,0 +1,152 @@
+package worker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/superstep/superstep/bsp"
+)
+
+// freezer is a TCP proxy to a worker that can be frozen: from then on it
+// forwards nothing in either direction and answers nothing, as a holder
+// stopped with SIGSTOP does (the kernel still accepts connections).
+type freezer struct {
+	lis    net.Listener
+	mu     sync.Mutex // guards frozen and conns
+	frozen chan struct{}
+	conns  []net.Conn
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{lis: lis, frozen: make(chan struct{})}
+	t.Cleanup(func() {
+		lis.Close()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, c := range f.conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c, up)
+			f.mu.Unlock()
+			go f.pipe(up, c)
+			go f.pipe(c, up)
+		}
+	}()
+	return f
+}
+
+// pipe copies src to dst until src ends, or forever nothing once frozen.
+func (f *freezer) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-f.frozen:
+			<-make(chan struct{}) // hold the bytes, as a stopped process does; Cleanup closes the conns
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				dst.Close()
+			}
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() { close(f.frozen) }
+
+// TestFrozenHolderFetchFailsAtDeadline: a fetch from a holder that stopped
+// answering (before the connection was made, and on a connection already
+// open and cached) receives nothing; after the fetch timeout it fails at
+// once, without the retries a transient error gets, as a lost input naming
+// the map output, and the stall is counted. Without the deadline the read
+// would wait forever.
+func TestFrozenHolderFetchFailsAtDeadline(t *testing.T) {
+	a, b := startPair(t)
+	path, ix := writeOutput(t, a, 500)
+	const timeout = 300 * time.Millisecond
+	b.cfg.FetchTimeout = timeout
+
+	// Frozen before the first connection: a listener that never answers.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	// Frozen after a fetch went through on the cached connection.
+	f := newFreezer(t, a.Addr())
+	for i, c := range []struct {
+		name   string
+		addr   string
+		before func()
+	}{
+		{"never answers", mute.Addr().String(), nil},
+		{"freezes after a fetch", f.lis.Addr().String(), func() {
+			if rows, err := readRunAt(t, b, a.ID(), f.lis.Addr().String(), path, ix); err != nil || rows != 1500 {
+				t.Fatalf("through the proxy before the freeze: %d rows, %v", rows, err)
+			}
+			f.freeze()
+		}},
+	} {
+		if c.before != nil {
+			c.before()
+		}
+		start := time.Now()
+		_, err := readRunAt(t, b, a.ID(), c.addr, path, ix)
+		took := time.Since(start)
+		var li *lostInput
+		if !errors.As(err, &li) || !errors.Is(err, bsp.ErrMapOutputLost) || !errors.Is(err, errStalled) || li.ref.GetTask() != 7 {
+			t.Fatalf("%s: want a lost input of task 7 caused by a stall, got %v", c.name, err)
+		}
+		if took < timeout {
+			t.Fatalf("%s: failed after %s, before the fetch timeout (%s)", c.name, took, timeout)
+		}
+		// Counted once: the stalled fetch was not retried.
+		var m dto.Metric
+		if err := b.metrics.fetchStalls.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.GetCounter().GetValue(); n != float64(i+1) {
+			t.Fatalf("%s: %v stalls counted, want %d", c.name, n, i+1)
+		}
+	}
+}
