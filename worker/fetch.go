@@ -279,9 +279,10 @@ const fetchAttempts = 3
 
 // remoteRun streams one run from the worker that holds it. A failed fetch
 // is retried from the start (blocks already delivered are skipped) before
-// it is reported as a lost input. A fetch that receives nothing for the
-// worker's FetchTimeout (a frozen or wedged holder) is not retried: it is
-// reported lost at once, so that the holder's map output is recomputed.
+// it is reported as a lost input. A fetch that waits for the holder longer
+// than the worker's FetchTimeout, connecting or for its next chunk (a
+// frozen or wedged holder), is not retried: it is reported lost at once,
+// so that the holder's map output is recomputed.
 type remoteRun struct {
 	w      *Worker
 	loc    *pb.MapOutputLocation
@@ -309,8 +310,8 @@ func (r *remoteRun) open(ctx context.Context) error {
 	r.idle = newStallTimer(r.w.cfg.FetchTimeout, cancel)
 	s, err := c.FetchPartition(sctx, &pb.FetchRequest{JobId: r.loc.GetAttempt().GetJobId(), Path: r.loc.GetPath(),
 		Partition: int32(r.part), Run: int32(r.run)})
+	r.idle.disarm()
 	if err != nil {
-		r.idle.stop()
 		cancel()
 		return err
 	}
@@ -318,14 +319,16 @@ func (r *remoteRun) open(ctx context.Context) error {
 	return nil
 }
 
-// stallTimer cancels a fetch that makes no progress for d: every received
-// chunk restarts it.
+// stallTimer cancels a fetch that waits longer than d for the peer: it runs
+// only while the fetch waits (connecting, or in Recv), so that a reader
+// busy with other runs of a merge does not count as a stalled peer.
 type stallTimer struct {
 	d     time.Duration
 	t     *time.Timer // nil: no deadline
 	fired chan struct{}
 }
 
+// newStallTimer returns a timer that is armed (the fetch is connecting).
 func newStallTimer(d time.Duration, cancel context.CancelFunc) *stallTimer {
 	st := &stallTimer{d: d, fired: make(chan struct{})}
 	if d > 0 {
@@ -334,14 +337,15 @@ func newStallTimer(d time.Duration, cancel context.CancelFunc) *stallTimer {
 	return st
 }
 
-// progress restarts the deadline, unless it already passed.
-func (st *stallTimer) progress() {
+// arm starts the deadline before a wait, unless it already passed.
+func (st *stallTimer) arm() {
 	if st.t != nil && !st.stalled() {
 		st.t.Reset(st.d)
 	}
 }
 
-func (st *stallTimer) stop() {
+// disarm stops the deadline once the wait is over.
+func (st *stallTimer) disarm() {
 	if st.t != nil {
 		st.t.Stop()
 	}
@@ -385,7 +389,9 @@ func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
 				return b, nil
 			}
 		}
+		r.idle.arm()
 		chunk, err := r.stream.Recv()
+		r.idle.disarm()
 		if err == io.EOF {
 			if len(r.buf) != 0 {
 				return nil, fmt.Errorf("stream ended inside a block")
@@ -395,7 +401,6 @@ func (r *remoteRun) nextBlock(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.idle.progress()
 		r.buf = append(r.buf, chunk.GetData()...)
 		r.w.metrics.fetched.Add(float64(len(chunk.GetData())))
 	}
@@ -452,7 +457,7 @@ func (r *remoteRun) Next(ctx context.Context) bool {
 
 func (r *remoteRun) closeStream() {
 	if r.idle != nil {
-		r.idle.stop()
+		r.idle.disarm()
 	}
 	if r.cancel != nil {
 		r.cancel()

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -8,9 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	dto "github.com/prometheus/client_model/go"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/superstep/superstep/api/superstep/v1"
+
 	"github.com/superstep/superstep/bsp"
+	"github.com/superstep/superstep/shuffle"
 )
 
 // freezer is a TCP proxy to a worker that can be frozen: from then on it
@@ -94,7 +102,7 @@ func (f *freezer) freeze() { close(f.frozen) }
 func TestFrozenHolderFetchFailsAtDeadline(t *testing.T) {
 	a, b := startPair(t)
 	path, ix := writeOutput(t, a, 500)
-	const timeout = 300 * time.Millisecond
+	const timeout = time.Second
 	b.cfg.FetchTimeout = timeout
 
 	// Frozen before the first connection: a listener that never answers.
@@ -148,5 +156,73 @@ func TestFrozenHolderFetchFailsAtDeadline(t *testing.T) {
 		if n := m.GetCounter().GetValue(); n != float64(i+1) {
 			t.Fatalf("%s: %v stalls counted, want %d", c.name, n, i+1)
 		}
+	}
+}
+
+// fakeStream delivers the chunks at once, unless its context was
+// cancelled (by the fetch deadline); it stands for a healthy holder.
+type fakeStream struct {
+	grpc.ClientStream
+	ctx    context.Context
+	chunks [][]byte
+}
+
+func (f *fakeStream) Recv() (*pb.FetchChunk, error) {
+	if err := f.ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	if len(f.chunks) == 0 {
+		return nil, io.EOF
+	}
+	c := f.chunks[0]
+	f.chunks = f.chunks[1:]
+	return &pb.FetchChunk{Data: c}, nil
+}
+
+// TestSlowReaderIsNotAStall: the fetch deadline runs only while the reader
+// waits for the holder. A reader that takes longer than the deadline after
+// its first block (a merge busy with its other runs) reads the run whole
+// from a holder that answers at once.
+func TestSlowReaderIsNotAStall(t *testing.T) {
+	a, b := startPair(t)
+	path, ix := writeOutput(t, a, 500)
+	const timeout = 50 * time.Millisecond
+	b.cfg.FetchTimeout = timeout
+	fr, err := shuffle.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fr.Close()
+	var chunks [][]byte
+	for _, blk := range ix.Runs[0][0].Blocks {
+		c, err := fr.ReadRange(blk.Offset, blk.Length)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks = append(chunks, c)
+	}
+	if len(chunks) < 2 {
+		t.Fatalf("%d blocks, want several", len(chunks))
+	}
+	// A stream as open leaves it: connected, the deadline disarmed.
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &remoteRun{w: b, loc: &pb.MapOutputLocation{WorkerId: a.ID(), Address: a.Addr(), Path: path,
+		Attempt: &pb.AttemptRef{JobId: "job", Task: 7, Attempt: 1}}, mem: memory.NewGoAllocator(),
+		stream: &fakeStream{ctx: ctx, chunks: chunks}, cancel: cancel, idle: newStallTimer(timeout, cancel)}
+	r.idle.disarm()
+	defer r.Close()
+	var rows int64
+	for r.Next(context.Background()) {
+		if rows == 0 {
+			time.Sleep(3 * timeout) // the reader's own work, longer than the deadline
+		}
+		rows += r.Record().NumRows()
+	}
+	if err := r.Err(); err != nil || rows != 1500 {
+		t.Fatalf("a slow reader: %d rows, %v", rows, err)
+	}
+	var m dto.Metric
+	if err := b.metrics.fetchStalls.Write(&m); err != nil || m.GetCounter().GetValue() != 0 {
+		t.Fatalf("stalls counted for a slow reader: %v %v", m.GetCounter().GetValue(), err)
 	}
 }
