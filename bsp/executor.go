@@ -41,6 +41,7 @@ type StageStats struct {
 	ShuffleBytes int64
 	ShuffleRaw   int64
 	Spills       int
+	SpillBytes   int64
 	Wall         time.Duration
 	// Supersteps is the vertex supersteps a Pregel stage ran (0 for other
 	// stages); Retries the attempts beyond one per task (per vertex
@@ -56,6 +57,7 @@ func (s *StageStats) Add(r *TaskReport) {
 	s.ShuffleBytes += r.ShuffleBytes
 	s.ShuffleRaw += r.ShuffleRaw
 	s.Spills += r.Spills
+	s.SpillBytes += r.SpillBytes
 }
 
 // sinkOutput is the commit contract's view of sink sk's directory.

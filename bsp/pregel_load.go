@@ -364,9 +364,11 @@ func (r *pregelRun[K, V, E, M]) loadSorted() error {
 	if err != nil {
 		return err
 	}
-	if _, err := fw.Close(); err != nil {
+	ix, err := fw.Close()
+	if err != nil {
 		return err
 	}
+	tc.report.SpillBytes += ix.Bytes - sw.spilled // the whole scratch file is spill; spill counted its early runs
 	fr, err := shuffle.OpenFile(path)
 	if err != nil {
 		return err

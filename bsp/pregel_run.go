@@ -306,6 +306,7 @@ func (b *partBuilder[K, V, E, M]) spill() error {
 	if err != nil {
 		return err
 	}
+	sw.spill = true
 	b.sw = sw
 	p := b.p
 	for i := range p.keys {
@@ -497,6 +498,7 @@ func (r *pregelRun[K, V, E, M]) scan(readOnly bool, fn func(row *vrow[K, V, E]) 
 		if sw, err = r.newStateWriter(p.file); err != nil {
 			return err
 		}
+		sw.spill = true
 		defer sw.abort()
 	}
 	err := r.readState(p.file, func(cr *checkpointRow[K, V, E]) error {
@@ -883,6 +885,8 @@ type stateWriter[K, V, E any] struct {
 	b         *codec.Builder[checkpointRow[K, V, E]]
 	row       checkpointRow[K, V, E]
 	done      bool
+	spill     bool // the state of a spilled partition: its bytes count as spill bytes
+	report    *TaskReport
 }
 
 func (r *pregelRun[K, V, E, M]) newStateWriter(path string) (*stateWriter[K, V, E], error) {
@@ -898,7 +902,7 @@ func (r *pregelRun[K, V, E, M]) newStateWriter(path string) (*stateWriter[K, V, 
 	if err != nil {
 		return nil, err
 	}
-	return &stateWriter[K, V, E]{path: path, tmp: tmp, fw: fw, b: c.NewBuilder(r.tc.env.Mem)}, nil
+	return &stateWriter[K, V, E]{path: path, tmp: tmp, fw: fw, b: c.NewBuilder(r.tc.env.Mem), report: &r.tc.report}, nil
 }
 
 func (w *stateWriter[K, V, E]) add(key []byte, id K, val V, halted bool, edges []OutEdge[K, E]) error {
@@ -924,8 +928,12 @@ func (w *stateWriter[K, V, E]) commit() (string, error) {
 	if err := w.flush(); err != nil {
 		return "", err
 	}
-	if _, err := w.fw.Close(); err != nil {
+	ix, err := w.fw.Close()
+	if err != nil {
 		return "", err
+	}
+	if w.spill {
+		w.report.SpillBytes += ix.Bytes
 	}
 	if err := os.Rename(w.tmp, w.path); err != nil {
 		return "", err

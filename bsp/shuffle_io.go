@@ -205,6 +205,7 @@ type sortedWriter[V any] struct {
 	vals    []V
 	used    int64
 	limit   int64
+	spilled int64 // bytes of the runs spill wrote
 }
 
 func newSortedWriter[V any](tc *taskCtx, out shuffleOut, combine, keyOnly bool) (*sortedWriter[V], error) {
@@ -252,7 +253,12 @@ func (w *sortedWriter[V]) add(key string, owned bool, v V) {
 // spill writes the buffered rows early because the budget is used up.
 func (w *sortedWriter[V]) spill() error {
 	w.tc.report.Spills++
-	return w.writeRun()
+	before := w.out.w.Written()
+	err := w.writeRun()
+	n := w.out.w.Written() - before
+	w.spilled += n
+	w.tc.report.SpillBytes += n
+	return err
 }
 
 // writeRun writes the buffered rows as one sorted run per partition.
@@ -362,6 +368,11 @@ func openSortedFrom[V any](tc *taskCtx, openers []RunOpener, keyOnly bool) (*sor
 		return nil, err
 	}
 	tc.onClose(func() { _ = m.Close() })
+	if n := m.SpillBytes(); n > 0 {
+		// Merge passes past the fan-in wrote intermediate runs to disk.
+		tc.report.Spills++
+		tc.report.SpillBytes += n
+	}
 	r := &sortedReader[V]{m: m, keyOnly: keyOnly, limit: 2*fanIn + 2, in: new(int64)}
 	if !keyOnly {
 		if r.c, err = codec.For[shuffleRow[V]](); err != nil {

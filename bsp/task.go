@@ -82,7 +82,8 @@ type TaskReport struct {
 	RecordsOut   int64
 	ShuffleBytes int64 // compressed bytes written to shuffle
 	ShuffleRaw   int64 // uncompressed Arrow bytes written to shuffle
-	Spills       int
+	Spills       int   // runs and files written early because the memory budget was used up
+	SpillBytes   int64 // bytes of those runs and files, on disk
 	MapOutput    *MapOutput
 	SinkFile     *SinkFile
 	Samples      [][]byte

@@ -185,6 +185,27 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
+	// A job with one straggler: its copy is a speculative bar, marked as
+	// the winner, and the speculative attempts table says so.
+	sp := runStraggler(t, emb)
+	open("/jobs/"+sp.Spec.JobID, "svg.timeline")
+	shot("job-speculation")
+	if got := count("svg.timeline rect.attempt.speculative"); got != 1 {
+		t.Errorf("speculation: %d speculative bars, want 1", got)
+	}
+	if got := count("svg.timeline rect.attempt.speculative.won"); got != 1 {
+		t.Errorf("speculation: %d speculative bars marked as the winner, want 1", got)
+	}
+	if got := count("svg.timeline rect.attempt.won"); got != 1 {
+		t.Errorf("speculation: %d bars marked as winners, want 1", got)
+	}
+	if got := count(".legend .key.speculative") + count(".legend .key.won"); got != 2 {
+		t.Errorf("the timeline's legend lacks the speculative or the winner key")
+	}
+	if got := texts("table.speculated td.winner"); !slices.Equal(got, []string{"the copy (attempt 2)"}) {
+		t.Errorf("speculative attempts table: winners %q", got)
+	}
+
 	// The workers page lists both workers; a stopped worker turns to lost
 	// without a reload.
 	open("/workers", "table.workers")

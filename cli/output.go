@@ -94,7 +94,7 @@ func printStatus(w io.Writer, st *pb.JobStatus, now time.Time) {
 		fmt.Fprintln(w, (&cluster.JobError{Status: st}).Error())
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SUPERSTEP\tTASKS\tDONE\tRUNNING\tVERTEX STEPS\tRETRIES\tRECORDS IN\tRECORDS OUT\tSHUFFLE\tTIME\tOPS")
+	fmt.Fprintln(tw, "SUPERSTEP\tTASKS\tDONE\tRUNNING\tVERTEX STEPS\tRETRIES\tSPECULATIVE\tRECORDS IN\tRECORDS OUT\tSHUFFLE\tSPILL\tTIME\tOPS")
 	for _, s := range st.GetStages() {
 		steps := "-"
 		if s.GetSupersteps() > 0 {
@@ -107,11 +107,32 @@ func printStatus(w io.Writer, st *pb.JobStatus, now time.Time) {
 		if s.GetStartedUnixMs() > 0 {
 			elapsed = (time.Duration(s.GetElapsedMs()) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", s.GetStage()+1, s.GetTasks(), s.GetDone(), s.GetRunning(),
-			steps, s.GetRetries(), s.GetRecordsIn(), s.GetRecordsOut(), formatBytes(s.GetShuffleBytes()), elapsed,
-			strings.Join(s.GetOps(), "→"))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", s.GetStage()+1, s.GetTasks(), s.GetDone(), s.GetRunning(),
+			steps, s.GetRetries(), s.GetSpeculative(), s.GetRecordsIn(), s.GetRecordsOut(), formatBytes(s.GetShuffleBytes()),
+			formatBytes(s.GetSpillBytes()), elapsed, strings.Join(s.GetOps(), "→"))
 	}
 	tw.Flush()
+	for _, s := range st.GetStages() {
+		for _, sp := range s.GetSpeculated() {
+			fmt.Fprintln(w, speculationLine(s.GetStage(), sp))
+		}
+	}
+}
+
+// speculationLine says which attempt of a speculated task won, counting
+// supersteps and attempts from 1 as the tables do.
+func speculationLine(stage int32, sp *pb.SpeculatedTask) string {
+	line := fmt.Sprintf("superstep %d partition %d: speculative attempt %d (copy of attempt %d) on %s: ", stage+1, sp.GetTask(),
+		sp.GetCopy()+1, sp.GetOriginal()+1, sp.GetCopyWorkerId())
+	switch {
+	case sp.GetWinner() < 0:
+		return line + "racing"
+	case sp.GetCopyWon():
+		return line + "the copy won"
+	case sp.GetWinner() == sp.GetOriginal():
+		return line + fmt.Sprintf("the original (attempt %d) won", sp.GetOriginal()+1)
+	}
+	return line + fmt.Sprintf("attempt %d won", sp.GetWinner()+1)
 }
 
 func printWorkers(w io.Writer, ws []*pb.WorkerStatus, now time.Time) error {

@@ -253,6 +253,9 @@ func (pr *progress) jobEvent(e *pb.JobEvent) {
 			sign = -1
 			sp.finished = false
 		}
+		if a := e.GetAttempt(); sign > 0 && e.GetSpeculative() {
+			pr.note("superstep %d/%d: partition %d: speculative attempt %d won", stage+1, len(pr.stages), a.GetTask(), a.GetAttempt()+1)
+		}
 		pr.mu.Lock()
 		sp.recIn += sign * c.GetRecordsIn()
 		sp.recOut += sign * c.GetRecordsOut()
@@ -264,6 +267,10 @@ func (pr *progress) jobEvent(e *pb.JobEvent) {
 		pr.mu.Lock()
 		sp.retries++
 		pr.mu.Unlock()
+		if a := e.GetAttempt(); e.GetKind() == pb.JobEventKind_JOB_EVENT_KIND_ATTEMPT_SPECULATED {
+			pr.note("superstep %d/%d: partition %d is slow: speculative attempt %d on %s", stage+1, len(pr.stages), a.GetTask(),
+				a.GetAttempt()+1, e.GetWorkerId())
+		}
 	case pb.JobEventKind_JOB_EVENT_KIND_ATTEMPT_FAILED:
 		a := e.GetAttempt()
 		what := "failed"

@@ -289,14 +289,14 @@ func newExplainCmd() *cobra.Command {
 
 func printSummary(w io.Writer, prog *bsp.Program, res *bsp.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "superstep\ttasks\tvertex steps\tretries\trecords in\trecords out\tshuffle\tshuffle raw\tspills\ttime\t")
+	fmt.Fprintln(tw, "superstep\ttasks\tvertex steps\tretries\trecords in\trecords out\tshuffle\tshuffle raw\tspills\tspilled\ttime\t")
 	for _, s := range res.Stages {
 		steps := "-"
 		if s.Supersteps > 0 {
 			steps = strconv.Itoa(s.Supersteps)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t\n", s.Stage+1, s.Tasks, steps, s.Retries, s.RecordsIn, s.RecordsOut,
-			formatBytes(s.ShuffleBytes), formatBytes(s.ShuffleRaw), s.Spills, s.Wall.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t\n", s.Stage+1, s.Tasks, steps, s.Retries, s.RecordsIn, s.RecordsOut,
+			formatBytes(s.ShuffleBytes), formatBytes(s.ShuffleRaw), s.Spills, formatBytes(s.SpillBytes), s.Wall.Round(time.Millisecond))
 	}
 	tw.Flush()
 	printed := map[string]bool{}

@@ -126,7 +126,7 @@ func (c *Client) Result(ctx context.Context, st *pb.JobStatus) (*bsp.Result, err
 	for _, s := range st.GetStages() {
 		res.Stages = append(res.Stages, bsp.StageStats{Stage: int(s.GetStage()), Tasks: int(s.GetTasks()),
 			Attempts: int(s.GetAttempts()), RecordsIn: s.GetRecordsIn(), RecordsOut: s.GetRecordsOut(),
-			ShuffleBytes: s.GetShuffleBytes(), ShuffleRaw: s.GetShuffleRawBytes(), Spills: int(s.GetSpills()),
+			ShuffleBytes: s.GetShuffleBytes(), ShuffleRaw: s.GetShuffleRawBytes(), Spills: int(s.GetSpills()), SpillBytes: s.GetSpillBytes(),
 			Wall: time.Duration(s.GetElapsedMs()) * time.Millisecond, Supersteps: int(s.GetSupersteps()), Retries: int(s.GetRetries())})
 	}
 	res.Wall, _ = JobDuration(st)

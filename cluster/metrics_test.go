@@ -2,12 +2,15 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +178,122 @@ func TestMetricsAfterAJob(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSpillBytesMetrics runs a word count of many distinct words with a
+// memory budget far below its data, so that map tasks spill sorted runs
+// early and reducers merge through intermediate files; the spill bytes in
+// the job's status, its events and the coordinator's and the workers'
+// /metrics must agree, and the output must still be the right count.
+func TestSpillBytesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 1 MB memory budget over a few MB of words")
+	}
+	dir := t.TempDir()
+	want := map[string]int{}
+	for f := range 2 {
+		var b strings.Builder
+		for l := range 20000 {
+			for w := range 5 {
+				word := fmt.Sprintf("spill%06d", (f*104729+l*7919+w*31)%120000)
+				want[word]++
+				b.WriteString(word + " ")
+			}
+			b.WriteString("\n")
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", f)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wc := worker.DefaultConfig()
+	wc.Slots, wc.Memory, wc.HTTP = 1, 1<<20, "127.0.0.1:0"
+	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	e, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: 2, Worker: wc, WorkDir: t.TempDir(), HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	prog := compile(t, wordcount.Job, []string{"--input", dir, "--out", out}, 2)
+	res, err := e.Executor().Execute(ctx, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(concat(t, out))), "\n") {
+		w, n, ok := strings.Cut(line, "\t")
+		c, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			t.Fatalf("output line %q", line)
+		}
+		got[w] = c
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("the spilling word count is wrong: %d words, want %d", len(got), len(want))
+	}
+	st, err := e.Client.CC.GetJob(ctx, &pb.GetJobRequest{JobId: prog.Spec.JobID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spillBytes, spills, attempts int64
+	for i, s := range st.GetStages() {
+		spillBytes += s.GetSpillBytes()
+		spills += s.GetSpills()
+		attempts += int64(s.GetAttempts())
+		if r := res.Stages[i]; r.SpillBytes != s.GetSpillBytes() || int64(r.Spills) != s.GetSpills() {
+			t.Errorf("superstep %d: the executor's result says %d spills of %d bytes, the status %d of %d", i+1,
+				r.Spills, r.SpillBytes, s.GetSpills(), s.GetSpillBytes())
+		}
+		if s.GetSpills() > 0 && s.GetSpillBytes() <= 0 || s.GetSpills() == 0 && s.GetSpillBytes() != 0 {
+			t.Errorf("superstep %d: %d spills of %d bytes", i+1, s.GetSpills(), s.GetSpillBytes())
+		}
+	}
+	// The map superstep spills early runs: they are part of its shuffle
+	// files, so they are at most the shuffle bytes.
+	if m := st.GetStages()[0]; m.GetSpillBytes() <= 0 || m.GetSpillBytes() > m.GetShuffleBytes() {
+		t.Errorf("map superstep: %d spill bytes of %d shuffle bytes, want 0 < spill <= shuffle", m.GetSpillBytes(), m.GetShuffleBytes())
+	}
+	for _, s := range st.GetStages() {
+		t.Logf("superstep %d: %d spills, %d spill bytes, %d shuffle bytes", s.GetStage()+1, s.GetSpills(), s.GetSpillBytes(), s.GetShuffleBytes())
+	}
+	if spills == 0 || spillBytes == 0 {
+		t.Fatalf("the job did not spill (%d spills, %d bytes) with a 1 MB budget", spills, spillBytes)
+	}
+	if int64(st.GetStages()[0].GetAttempts()) != int64(st.GetStages()[0].GetTasks()) {
+		t.Fatalf("retried map attempts: the workers' counts would include the failed ones")
+	}
+	m := scrape(t, e.Coordinator.HTTPAddr())
+	if got := value(t, m, "superstep_spill_bytes_total"); got != float64(spillBytes) {
+		t.Errorf("coordinator superstep_spill_bytes_total = %v, the stage statistics say %d", got, spillBytes)
+	}
+	if got := value(t, m, "superstep_spills_total"); got != float64(spills) {
+		t.Errorf("coordinator superstep_spills_total = %v, the stage statistics say %d", got, spills)
+	}
+	var workerBytes, succeeded float64
+	for _, w := range e.Workers {
+		wm := scrape(t, w.HTTPAddr())
+		workerBytes += value(t, wm, "superstep_spill_bytes_total")
+		succeeded += value(t, wm, "superstep_worker_task_attempts_total", "result", "succeeded")
+		if f := wm["superstep_spill_bytes_total"]; f.GetType() != dto.MetricType_COUNTER {
+			t.Errorf("worker superstep_spill_bytes_total is a %v, want a counter", f.GetType())
+		}
+	}
+	if succeeded == float64(attempts) && workerBytes != float64(spillBytes) {
+		t.Errorf("workers' superstep_spill_bytes_total sum to %v, the stage statistics say %d", workerBytes, spillBytes)
+	}
+	// The events carry the same figure: the STAGE_FINISHED totals.
+	var evBytes int64
+	if _, err := e.Client.WatchEvents(ctx, prog.Spec.JobID, func(ev *pb.JobEvent) {
+		if ev.GetKind() == pb.JobEventKind_JOB_EVENT_KIND_STAGE_FINISHED {
+			evBytes += ev.GetCounters().GetSpillBytes()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if evBytes != spillBytes {
+		t.Errorf("STAGE_FINISHED events say %d spill bytes, the status %d", evBytes, spillBytes)
 	}
 }

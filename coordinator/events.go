@@ -77,6 +77,10 @@ type Event struct {
 	Superstep int      `json:"superstep,omitempty"`
 	Message   string   `json:"message,omitempty"`
 	Lost      bool     `json:"lost,omitempty"`
+	// Speculative marks an event about a speculative copy (the attempt
+	// events and EventTaskCommitted): a commit with it set means the copy
+	// won its race.
+	Speculative bool `json:"speculative,omitempty"`
 	// Counters: see the kinds; for EventStageFinished the stage's totals
 	// over every commit it made (every vertex superstep of a Pregel stage).
 	Counters Counters `json:"counters"`
@@ -299,7 +303,8 @@ func (d *EventDeriver) diffStage(out *[]Event, sv *stageView, j *Job, si int, st
 				continue
 			}
 			a := t.Attempts[ai]
-			e := Event{Kind: EventAttemptSucceeded, Stage: si, Task: ti, Attempt: ai, Worker: a.Worker, Superstep: a.Superstep}
+			e := Event{Kind: EventAttemptSucceeded, Stage: si, Task: ti, Attempt: ai, Worker: a.Worker, Superstep: a.Superstep,
+				Speculative: a.Speculative}
 			if now != AttemptSucceeded {
 				e.Kind, e.Lost, e.Message = EventAttemptFailed, now == AttemptLost, a.Error
 			}
@@ -322,7 +327,8 @@ func (d *EventDeriver) diffStage(out *[]Event, sv *stageView, j *Job, si int, st
 			tv.commit = &cs
 			sv.sum.Add(cs)
 			e := Event{Kind: EventTaskCommitted, Stage: si, Task: ti, Attempt: ts.Attempt, Worker: ts.Worker,
-				Superstep: t.Attempts[ts.Attempt].Superstep, Counters: cs, Done: done(), Tasks: len(st.Tasks)}
+				Superstep: t.Attempts[ts.Attempt].Superstep, Counters: cs, Done: done(), Tasks: len(st.Tasks),
+				Speculative: t.Attempts[ts.Attempt].Speculative}
 			if it != nil && t.Committed == nil {
 				e.Done = len(st.Tasks)
 			}
@@ -390,7 +396,8 @@ func (d *EventDeriver) diffStage(out *[]Event, sv *stageView, j *Job, si int, st
 				}
 				kind = EventAttemptRetried
 			}
-			*out = append(*out, Event{Kind: kind, Stage: si, Task: ti, Attempt: ai, Worker: a.Worker, Superstep: a.Superstep})
+			*out = append(*out, Event{Kind: kind, Stage: si, Task: ti, Attempt: ai, Worker: a.Worker, Superstep: a.Superstep,
+				Speculative: a.Speculative})
 			tv.attempts = append(tv.attempts, attemptView{state: AttemptRunning, worker: a.Worker, superstep: a.Superstep})
 			if a.State != AttemptRunning {
 				// Started and ended in one command (Reset, or a replay).
@@ -434,5 +441,6 @@ func SubCounters(a, b Counters) Counters {
 	a.ShuffleBytes -= b.ShuffleBytes
 	a.ShuffleRaw -= b.ShuffleRaw
 	a.Spills -= b.Spills
+	a.SpillBytes -= b.SpillBytes
 	return a
 }

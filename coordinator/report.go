@@ -62,6 +62,7 @@ type Counters struct {
 	ShuffleBytes int64 `json:"shuffle_bytes,omitempty"`
 	ShuffleRaw   int64 `json:"shuffle_raw,omitempty"`
 	Spills       int64 `json:"spills,omitempty"`
+	SpillBytes   int64 `json:"spill_bytes,omitempty"`
 }
 
 // Add folds c2 into c.
@@ -71,6 +72,7 @@ func (c *Counters) Add(c2 Counters) {
 	c.ShuffleBytes += c2.ShuffleBytes
 	c.ShuffleRaw += c2.ShuffleRaw
 	c.Spills += c2.Spills
+	c.SpillBytes += c2.SpillBytes
 }
 
 // check reports whether r is a complete report for a task of st.

@@ -32,7 +32,8 @@ type MergeOptions struct {
 // remain, then opens those. Rows are copied without being interpreted. At
 // most MaxFanIn inputs are open at any time. The temporary directory is
 // removed when the Merger is closed, or before MergeAll returns an error.
-// The passes run before MergeAll returns and observe ctx.
+// The passes run before MergeAll returns and observe ctx; the Merger's
+// SpillBytes says how many bytes of intermediate runs they wrote.
 func MergeAll(ctx context.Context, inputs []func() (RecordIterator, error), opts MergeOptions) (m *Merger, err error) {
 	opts.MaxFanIn = max(opts.MaxFanIn, 2)
 	if opts.BlockRows < 1 {
@@ -41,7 +42,10 @@ func MergeAll(ctx context.Context, inputs []func() (RecordIterator, error), opts
 	if opts.Mem == nil {
 		opts.Mem = memory.NewGoAllocator()
 	}
-	var tmp string
+	var (
+		tmp     string
+		spilled int64
+	)
 	defer func() {
 		if err != nil && tmp != "" {
 			os.RemoveAll(tmp)
@@ -61,10 +65,11 @@ func MergeAll(ctx context.Context, inputs []func() (RecordIterator, error), opts
 				continue
 			}
 			path := filepath.Join(tmp, fmt.Sprintf("pass%d-%06d.ssf", pass, g))
-			run, err := mergeToFile(ctx, group, path, opts)
+			run, n, err := mergeToFile(ctx, group, path, opts)
 			if err != nil {
 				return nil, err
 			}
+			spilled += n
 			next = append(next, func() (RecordIterator, error) {
 				fr, err := OpenFile(path)
 				if err != nil {
@@ -80,6 +85,7 @@ func MergeAll(ctx context.Context, inputs []func() (RecordIterator, error), opts
 		return nil, err
 	}
 	m = NewMerger(its)
+	m.spilled = spilled
 	if tmp != "" {
 		m.cleanup = append(m.cleanup, tmp)
 	}
@@ -112,19 +118,19 @@ func (c *closingIterator) Close() error {
 }
 
 // mergeToFile merges inputs into a one-partition file of one run and
-// returns the run. Rows are copied without interpreting them: contiguous
+// returns the run and the file's block bytes. Rows are copied without interpreting them: contiguous
 // rows of one source record become one slice, and slices are concatenated
 // into blocks of about BlockRows rows.
-func mergeToFile(ctx context.Context, inputs []func() (RecordIterator, error), path string, opts MergeOptions) (Run, error) {
+func mergeToFile(ctx context.Context, inputs []func() (RecordIterator, error), path string, opts MergeOptions) (Run, int64, error) {
 	its, err := openAll(inputs)
 	if err != nil {
-		return Run{}, err
+		return Run{}, 0, err
 	}
 	m := NewMerger(its)
 	defer m.Close()
 	w, err := NewFileWriter(path, 1, WriterOptions{Compression: opts.Compression})
 	if err != nil {
-		return Run{}, err
+		return Run{}, 0, err
 	}
 	defer w.Abort()
 	var (
@@ -172,7 +178,7 @@ func mergeToFile(ctx context.Context, inputs []func() (RecordIterator, error), p
 		if pendingRows == 0 && span == nil {
 			// Once per output block: cheap, and a cancelled job stops here.
 			if err := ctx.Err(); err != nil {
-				return Run{}, err
+				return Run{}, 0, err
 			}
 		}
 		rec, row := m.Row()
@@ -185,24 +191,24 @@ func mergeToFile(ctx context.Context, inputs []func() (RecordIterator, error), p
 		}
 		if pendingRows+(end-start) >= opts.BlockRows {
 			if err := flush(); err != nil {
-				return Run{}, err
+				return Run{}, 0, err
 			}
 		}
 	}
 	if err := m.Err(); err != nil {
-		return Run{}, err
+		return Run{}, 0, err
 	}
 	if err := flush(); err != nil {
-		return Run{}, err
+		return Run{}, 0, err
 	}
 	ix, err := w.Close()
 	if err != nil {
-		return Run{}, err
+		return Run{}, 0, err
 	}
 	if len(ix.Runs[0]) == 0 {
-		return Run{}, nil
+		return Run{}, ix.Bytes, nil
 	}
-	return ix.Runs[0][0], nil
+	return ix.Runs[0][0], ix.Bytes, nil
 }
 
 // concatRecords concatenates records of one schema into a new record.

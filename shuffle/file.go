@@ -228,6 +228,10 @@ func (w *FileWriter) Write(partition int, rec arrow.RecordBatch) error {
 	return nil
 }
 
+// Written is the bytes of framed blocks written so far (Index.Bytes once
+// closed): a caller that writes runs in turns can tell what each run took.
+func (w *FileWriter) Written() int64 { return w.ix.Bytes }
+
 // recordBytes is the size of a record's Arrow buffers.
 func recordBytes(rec arrow.RecordBatch) int64 {
 	var n int64

@@ -70,7 +70,12 @@ type Merger struct {
 	cleanup []string
 	closed  bool
 	all     []*cursor
+	spilled int64 // bytes of intermediate runs MergeAll wrote
 }
+
+// SpillBytes is the bytes of intermediate runs that MergeAll wrote to
+// temporary files to stay within its fan-in; 0 for NewMerger.
+func (m *Merger) SpillBytes() int64 { return m.spilled }
 
 // NewMerger returns a merger over its, each sorted by key. It takes
 // ownership of the iterators: Close closes them all, and the caller must

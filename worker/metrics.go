@@ -17,7 +17,8 @@ type metrics struct {
 	attempts *prometheus.CounterVec // by result: succeeded, failed, lost
 	written  prometheus.Counter     // shuffle bytes written by attempts that succeeded
 	fetched  prometheus.Counter     // shuffle bytes fetched from other workers
-	spills   prometheus.Counter     // early sorted runs written past the memory budget
+	spills   prometheus.Counter     // spill files and early sorted runs written past the memory budget
+	spilled  prometheus.Counter     // their bytes
 	// fetchStalls counts the fetches that received nothing within the
 	// fetch timeout (Config.FetchTimeout) and reported their input lost.
 	fetchStalls prometheus.Counter
@@ -32,14 +33,16 @@ func newMetrics(w *Worker) *metrics {
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_fetched_bytes_total",
 			Help: "Shuffle bytes fetched from other workers."}),
 		spills: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spills_total",
-			Help: "Sorted runs written early because a task's shuffle buffer reached its memory budget."}),
+			Help: "Spill files and sorted runs written early because a task's buffer reached its memory budget, by successful attempts."}),
+		spilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spill_bytes_total",
+			Help: "Bytes (on disk) of the spill files and early sorted runs of this worker's successful attempts."}),
 		fetchStalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_fetch_stalls_total",
 			Help: "Shuffle fetches that received nothing within the fetch timeout; each reported its map output lost."}),
 	}
 	for _, r := range []string{"succeeded", "failed", "lost"} {
 		m.attempts.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.spills, m.fetchStalls,
+	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.spills, m.spilled, m.fetchStalls,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "superstep_worker_tasks_running",
 			Help: "Task attempts running on this worker now."}, func() float64 {
 			w.mu.Lock()
@@ -85,6 +88,7 @@ func (m *metrics) ended(res *pb.TaskResult) {
 		m.attempts.WithLabelValues("succeeded").Inc()
 		m.written.Add(float64(res.GetCounters().GetShuffleBytes()))
 		m.spills.Add(float64(res.GetCounters().GetSpills()))
+		m.spilled.Add(float64(res.GetCounters().GetSpillBytes()))
 	case res.GetLost():
 		m.attempts.WithLabelValues("lost").Inc()
 	default:

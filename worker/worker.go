@@ -730,7 +730,7 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 	}
 	res.Ok = true
 	res.Counters = &pb.Counters{RecordsIn: rep.RecordsIn, RecordsOut: rep.RecordsOut, ShuffleBytes: rep.ShuffleBytes,
-		ShuffleRawBytes: rep.ShuffleRaw, Spills: int64(rep.Spills)}
+		ShuffleRawBytes: rep.ShuffleRaw, Spills: int64(rep.Spills), SpillBytes: rep.SpillBytes}
 	if mo := rep.MapOutput; mo != nil {
 		ixb, _ := mo.Index.MarshalBinary()
 		sizes := make([]int64, mo.Index.NumPartitions)

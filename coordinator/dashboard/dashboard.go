@@ -177,6 +177,13 @@ type jobView struct {
 	Pregel   []pregelView
 	Attempts int
 	Failure  string
+	// Speculated are the speculative races of every superstep.
+	Speculated []speculatedView
+}
+
+type speculatedView struct {
+	Stage int32
+	Task  *pb.SpeculatedTask
 }
 
 type pregelView struct {
@@ -195,6 +202,9 @@ func (h *handler) view(id string) (*jobView, bool) {
 	v := &jobView{Status: st, Timeline: tl, SVG: tl.SVG(), Attempts: len(tl.Bars)}
 	steps := PregelSteps(evs)
 	for _, s := range st.GetStages() {
+		for _, sp := range s.GetSpeculated() {
+			v.Speculated = append(v.Speculated, speculatedView{Stage: s.GetStage(), Task: sp})
+		}
 		if s.GetSupersteps() > 0 {
 			v.Pregel = append(v.Pregel, pregelView{Stage: s.GetStage(), Steps: steps[int(s.GetStage())],
 				Chart: ChartSVG(int(s.GetStage()), steps[int(s.GetStage())])})

@@ -17,6 +17,9 @@ type Bar struct {
 	Start, End                      int64  // Unix ms; End is the job's now while running
 	Result                          string // running, succeeded, failed, lost
 	Kind                            string // first, retry, speculative
+	// Won marks the attempt that committed a task that had a speculative
+	// copy: the winner of the race (the copy or the original).
+	Won bool
 }
 
 // Lane is one row of the timeline: one slot of one worker.
@@ -56,6 +59,8 @@ func BuildTimeline(evs []coordinator.Event, now int64) *Timeline {
 	tl := &Timeline{}
 	type key struct{ stage, task, attempt int }
 	open := map[key]int{} // running bar index
+	bars := map[key]int{} // every bar's index
+	raced := map[[2]int]bool{}
 	stageSpan := map[int]*Span{}
 	for _, e := range evs {
 		if tl.Start == 0 || e.UnixMs < tl.Start {
@@ -67,7 +72,11 @@ func BuildTimeline(evs []coordinator.Event, now int64) *Timeline {
 		case coordinator.EventAttemptStarted, coordinator.EventAttemptRetried, coordinator.EventAttemptSpeculated:
 			kind := map[coordinator.EventKind]string{coordinator.EventAttemptStarted: "first",
 				coordinator.EventAttemptRetried: "retry", coordinator.EventAttemptSpeculated: "speculative"}[e.Kind]
+			if kind == "speculative" {
+				raced[[2]int{e.Stage, e.Task}] = true
+			}
 			open[k] = len(tl.Bars)
+			bars[k] = len(tl.Bars)
 			tl.Bars = append(tl.Bars, Bar{Stage: e.Stage, Task: e.Task, Attempt: e.Attempt, Superstep: e.Superstep,
 				Worker: string(e.Worker), Start: e.UnixMs, End: -1, Result: "running", Kind: kind})
 		case coordinator.EventAttemptSucceeded, coordinator.EventAttemptFailed:
@@ -84,6 +93,10 @@ func BuildTimeline(evs []coordinator.Event, now int64) *Timeline {
 				tl.Bars[i].Result = "lost"
 			default:
 				tl.Bars[i].Result = "failed"
+			}
+		case coordinator.EventTaskCommitted:
+			if i, ok := bars[k]; ok && raced[[2]int{e.Stage, e.Task}] {
+				tl.Bars[i].Won = true
 			}
 		case coordinator.EventStageStarted:
 			stageSpan[e.Stage] = &Span{Stage: e.Stage, Start: e.UnixMs, End: -1}
@@ -212,9 +225,13 @@ func (tl *Timeline) SVG() template.HTML {
 		if bar.Superstep > 0 {
 			label += fmt.Sprintf(" (vertex superstep %d)", bar.Superstep+1)
 		}
-		fmt.Fprintf(&b, `<rect class="attempt %s %s" data-stage="%d" data-task="%d" data-attempt="%d" x="%.1f" y="%d" width="%.1f" height="%d"><title>%s on %s: %s, %d ms (%s)</title></rect>`,
-			bar.Result, bar.Kind, bar.Stage, bar.Task, bar.Attempt, x(bar.Start), y(bar.Lane)+2, max(x(bar.End)-x(bar.Start), 1.5),
-			laneHeight-4, label, template.HTMLEscapeString(bar.Worker), bar.Result, bar.End-bar.Start, bar.Kind)
+		cls, won := "", ""
+		if bar.Won {
+			cls, won = " won", ", won the speculative race"
+		}
+		fmt.Fprintf(&b, `<rect class="attempt %s %s%s" data-stage="%d" data-task="%d" data-attempt="%d" x="%.1f" y="%d" width="%.1f" height="%d"><title>%s on %s: %s, %d ms (%s%s)</title></rect>`,
+			bar.Result, bar.Kind, cls, bar.Stage, bar.Task, bar.Attempt, x(bar.Start), y(bar.Lane)+2, max(x(bar.End)-x(bar.Start), 1.5),
+			laneHeight-4, label, template.HTMLEscapeString(bar.Worker), bar.Result, bar.End-bar.Start, bar.Kind, won)
 	}
 	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d">0</text><text class="axis" x="%d" y="%d" text-anchor="end">%d ms</text>`,
 		labelWidth, h-1, labelWidth+plotWidth, h-1, span)

@@ -64,3 +64,40 @@ func TestTimelineLayout(t *testing.T) {
 		t.Fatalf("SVG: %d attempt bars\n%s", n, svg)
 	}
 }
+
+// TestTimelineMarksSpeculationWinner: task 0's first attempt straggles, a
+// speculative copy commits first and the original is superseded (lost);
+// task 1 is also copied but its original wins. The winners are marked,
+// and only on raced tasks.
+func TestTimelineMarksSpeculationWinner(t *testing.T) {
+	const S, P, A, F, C = coordinator.EventAttemptStarted, coordinator.EventAttemptSpeculated, coordinator.EventAttemptSucceeded,
+		coordinator.EventAttemptFailed, coordinator.EventTaskCommitted
+	lost := at(F, 400, 0, 0, 0, "a")
+	lost.Lost = true
+	evs := []coordinator.Event{
+		at(S, 100, 0, 0, 0, "a"), at(S, 100, 0, 1, 0, "a"), at(S, 100, 0, 2, 0, "b"),
+		at(A, 150, 0, 2, 0, "b"), at(C, 150, 0, 2, 0, "b"),
+		at(P, 300, 0, 0, 1, "b"), at(P, 300, 0, 1, 1, "c"),
+		at(A, 350, 0, 1, 0, "a"), at(C, 350, 0, 1, 0, "a"),
+		at(A, 400, 0, 0, 1, "b"), at(C, 400, 0, 0, 1, "b"), lost,
+	}
+	tl := BuildTimeline(evs, 1000)
+	won := map[[2]int]bool{}
+	spec := 0
+	for _, b := range tl.Bars {
+		if b.Won {
+			won[[2]int{b.Task, b.Attempt}] = true
+		}
+		if b.Kind == "speculative" {
+			spec++
+		}
+	}
+	if len(won) != 2 || !won[[2]int{0, 1}] || !won[[2]int{1, 0}] || spec != 2 {
+		t.Fatalf("winners %v (want task 0's copy and task 1's original), %d speculative bars (want 2)", won, spec)
+	}
+	svg := string(tl.SVG())
+	if n := strings.Count(svg, ` won"`); n != 2 || !strings.Contains(svg, `class="attempt succeeded speculative won"`) ||
+		!strings.Contains(svg, `class="attempt lost first"`) {
+		t.Fatalf("SVG: %d winners\n%s", n, svg)
+	}
+}

@@ -191,8 +191,8 @@ func (l *eventLog) annotate(out *pb.JobStatus, now time.Time) {
 		st, en := je.stageStart[int(ss.GetStage())], je.stageEnd[int(ss.GetStage())]
 		ss.StartedUnixMs, ss.EndedUnixMs = st, en
 		if c, ok := je.sums[int(ss.GetStage())]; ok && ss.GetSupersteps() > 0 {
-			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills =
-				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills
+			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills, ss.SpillBytes =
+				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills, c.SpillBytes
 		}
 		switch {
 		case st > 0 && en >= st:
@@ -209,13 +209,14 @@ func (l *eventLog) annotate(out *pb.JobStatus, now time.Time) {
 func eventProto(e coordinator.Event) *pb.JobEvent {
 	out := &pb.JobEvent{Kind: pb.JobEventKind(e.Kind), Stage: int32(e.Stage), Message: e.Message, UnixMs: e.UnixMs,
 		RaftIndex: e.Key.Index, IndexSeq: e.Key.Seq, WorkerId: string(e.Worker), Superstep: int32(e.Superstep),
-		Done: int32(e.Done), Tasks: int32(e.Tasks), Active: e.Active, Messages: e.Messages, Lost: e.Lost}
+		Done: int32(e.Done), Tasks: int32(e.Tasks), Active: e.Active, Messages: e.Messages, Lost: e.Lost,
+		Speculative: e.Speculative}
 	if e.Task >= 0 {
 		out.Attempt = &pb.AttemptRef{JobId: string(e.Job), Stage: int32(e.Stage), Task: int32(e.Task), Attempt: int32(e.Attempt)}
 	}
 	if c := e.Counters; c != (coordinator.Counters{}) {
 		out.Counters = &pb.Counters{RecordsIn: c.RecordsIn, RecordsOut: c.RecordsOut, ShuffleBytes: c.ShuffleBytes,
-			ShuffleRawBytes: c.ShuffleRaw, Spills: c.Spills}
+			ShuffleRawBytes: c.ShuffleRaw, Spills: c.Spills, SpillBytes: c.SpillBytes}
 	}
 	if e.Kind == coordinator.EventStateChanged {
 		out.State = phaseState(e.Phase)
@@ -296,15 +297,46 @@ func stageDetail(j *coordinator.Job, i int, ss *pb.StageStatus) {
 	if it != nil {
 		ss.Supersteps = int32(it.Superstep + 1)
 	}
-	for _, t := range j.Stages[i].Tasks {
+	for ti, t := range j.Stages[i].Tasks {
 		seen := map[int]bool{}
-		for _, a := range t.Attempts {
+		for ai, a := range t.Attempts {
 			if seen[a.Superstep] {
 				ss.Retries++
 			}
 			seen[a.Superstep] = true
+			if a.Speculative {
+				ss.Speculative++
+				ss.Speculated = append(ss.Speculated, speculated(t, ti, ai))
+			}
 		}
 	}
+}
+
+// speculated describes the race of task t's speculative copy ai with the
+// attempt it copied: the winner is the one of the two that committed (or,
+// once that commit was dropped to be recomputed, the one that succeeded).
+func speculated(t *coordinator.Task, ti, ai int) *pb.SpeculatedTask {
+	a := t.Attempts[ai]
+	out := &pb.SpeculatedTask{Task: int32(ti), Original: -1, Copy: int32(ai), CopyWorkerId: string(a.Worker),
+		Winner: -1, Superstep: int32(a.Superstep)}
+	for p := ai - 1; p >= 0; p-- {
+		if q := t.Attempts[p]; q.Superstep == a.Superstep && !q.Speculative {
+			out.Original = int32(p)
+			break
+		}
+	}
+	orig := int(out.Original)
+	succeeded := func(i int) bool { return i >= 0 && t.Attempts[i].State == coordinator.AttemptSucceeded }
+	switch {
+	case t.Committed != nil && (t.Committed.Attempt == ai || t.Committed.Attempt == orig):
+		out.Winner = int32(t.Committed.Attempt)
+	case succeeded(ai) && !succeeded(orig):
+		out.Winner = int32(ai)
+	case succeeded(orig) && !succeeded(ai):
+		out.Winner = int32(orig)
+	}
+	out.CopyWon = out.Winner == int32(ai)
+	return out
 }
 
 // jobFailure says where a failed job failed: the task out of attempts, with

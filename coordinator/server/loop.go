@@ -389,8 +389,8 @@ func (s *Server) status(id coordinator.JobID) (*pb.JobStatus, bool) {
 			}
 			stageDetail(j, i, ss)
 			c := j.StageCounters(i)
-			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills =
-				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills
+			ss.RecordsIn, ss.RecordsOut, ss.ShuffleBytes, ss.ShuffleRawBytes, ss.Spills, ss.SpillBytes =
+				c.RecordsIn, c.RecordsOut, c.ShuffleBytes, c.ShuffleRaw, c.Spills, c.SpillBytes
 			out.Stages = append(out.Stages, ss)
 		}
 		out.Failure = jobFailure(j)

@@ -26,6 +26,7 @@ type metrics struct {
 	attempts  *prometheus.CounterVec
 	written   prometheus.Counter
 	spills    prometheus.Counter
+	spilled   prometheus.Counter
 	records   *prometheus.CounterVec
 
 	mu         sync.Mutex // guards the fields below
@@ -50,7 +51,9 @@ func newMetrics(s *Server) *metrics {
 		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_written_bytes_total",
 			Help: "Shuffle bytes (compressed) written by committed attempts."}),
 		spills: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spills_total",
-			Help: "Sorted runs written early past a task's memory budget, by committed attempts."}),
+			Help: "Spill files and early sorted runs written past a task's memory budget, by committed attempts."}),
+		spilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spill_bytes_total",
+			Help: "Bytes (on disk) of the spill files and early sorted runs of committed attempts."}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "superstep_records_total",
 			Help: "Records read (direction=in) and written (direction=out) by committed attempts."}, []string{"direction"}),
 		submitTime: map[coordinator.JobID]int64{}, stageStart: map[coordinator.JobID]map[int]int64{},
@@ -61,7 +64,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.records.WithLabelValues("in")
 	m.records.WithLabelValues("out")
-	m.reg.MustRegister(m.submitted, m.jobDur, m.stepDur, m.attempts, m.written, m.spills, m.records, &stateCollector{s: s})
+	m.reg.MustRegister(m.submitted, m.jobDur, m.stepDur, m.attempts, m.written, m.spills, m.spilled, m.records, &stateCollector{s: s})
 	return m
 }
 
@@ -111,6 +114,7 @@ func (m *metrics) observe(evs []coordinator.Event) {
 		case coordinator.EventTaskCommitted:
 			m.written.Add(float64(e.Counters.ShuffleBytes))
 			m.spills.Add(float64(e.Counters.Spills))
+			m.spilled.Add(float64(e.Counters.SpillBytes))
 			m.records.WithLabelValues("in").Add(float64(e.Counters.RecordsIn))
 			m.records.WithLabelValues("out").Add(float64(e.Counters.RecordsOut))
 		}

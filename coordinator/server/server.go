@@ -671,7 +671,7 @@ func (s *Server) result(w coordinator.WorkerID, r *pb.TaskResult) {
 		rep := coordinator.TaskReport{Samples: r.GetSamples()}
 		if c := r.GetCounters(); c != nil {
 			rep.Counters = coordinator.Counters{RecordsIn: c.GetRecordsIn(), RecordsOut: c.GetRecordsOut(),
-				ShuffleBytes: c.GetShuffleBytes(), ShuffleRaw: c.GetShuffleRawBytes(), Spills: c.GetSpills()}
+				ShuffleBytes: c.GetShuffleBytes(), ShuffleRaw: c.GetShuffleRawBytes(), Spills: c.GetSpills(), SpillBytes: c.GetSpillBytes()}
 		}
 		if mo := r.GetMapOutput(); mo != nil {
 			rep.MapOutput = &coordinator.MapOutputFile{Path: mo.GetPath(), Sizes: mo.GetSizes(), Index: mo.GetIndex()}

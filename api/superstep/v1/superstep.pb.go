@@ -1061,7 +1061,18 @@ type StageStatus struct {
 	StartedUnixMs int64 `protobuf:"varint,17,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
 	// When the stage's last task committed (Unix ms, as started_unix_ms); 0
 	// while the stage has tasks to run.
-	EndedUnixMs   int64 `protobuf:"varint,18,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
+	EndedUnixMs int64 `protobuf:"varint,18,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
+	// Bytes of the spill files of the committed attempts, on disk: the runs a
+	// map task wrote early because its memory budget was used up, a reduce
+	// task's intermediate merge runs, a Pregel partition's state past its
+	// budget.
+	SpillBytes int64 `protobuf:"varint,19,opt,name=spill_bytes,json=spillBytes,proto3" json:"spill_bytes,omitempty"`
+	// Speculative copies started in the stage (they are counted in retries
+	// too).
+	Speculative int32 `protobuf:"varint,20,opt,name=speculative,proto3" json:"speculative,omitempty"`
+	// The tasks of the stage that got a speculative copy, in task order, and
+	// which of the racing attempts won.
+	Speculated    []*SpeculatedTask `protobuf:"bytes,21,rep,name=speculated,proto3" json:"speculated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1222,6 +1233,128 @@ func (x *StageStatus) GetEndedUnixMs() int64 {
 	return 0
 }
 
+func (x *StageStatus) GetSpillBytes() int64 {
+	if x != nil {
+		return x.SpillBytes
+	}
+	return 0
+}
+
+func (x *StageStatus) GetSpeculative() int32 {
+	if x != nil {
+		return x.Speculative
+	}
+	return 0
+}
+
+func (x *StageStatus) GetSpeculated() []*SpeculatedTask {
+	if x != nil {
+		return x.Speculated
+	}
+	return nil
+}
+
+// SpeculatedTask is a task that got a speculative copy of its straggling
+// attempt (see --speculation) and the outcome of the race.
+type SpeculatedTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task (partition), 0-based.
+	Task int32 `protobuf:"varint,1,opt,name=task,proto3" json:"task,omitempty"`
+	// The straggling attempt that was copied.
+	Original int32 `protobuf:"varint,2,opt,name=original,proto3" json:"original,omitempty"`
+	// The speculative copy.
+	Copy int32 `protobuf:"varint,3,opt,name=copy,proto3" json:"copy,omitempty"`
+	// The worker the copy ran on.
+	CopyWorkerId string `protobuf:"bytes,4,opt,name=copy_worker_id,json=copyWorkerId,proto3" json:"copy_worker_id,omitempty"`
+	// The attempt that committed the task; -1 while neither has.
+	Winner int32 `protobuf:"varint,5,opt,name=winner,proto3" json:"winner,omitempty"`
+	// The copy committed first (winner == copy).
+	CopyWon bool `protobuf:"varint,6,opt,name=copy_won,json=copyWon,proto3" json:"copy_won,omitempty"`
+	// The vertex superstep (Pregel stages), 0 otherwise.
+	Superstep     int32 `protobuf:"varint,7,opt,name=superstep,proto3" json:"superstep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpeculatedTask) Reset() {
+	*x = SpeculatedTask{}
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpeculatedTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpeculatedTask) ProtoMessage() {}
+
+func (x *SpeculatedTask) ProtoReflect() protoreflect.Message {
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpeculatedTask.ProtoReflect.Descriptor instead.
+func (*SpeculatedTask) Descriptor() ([]byte, []int) {
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SpeculatedTask) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *SpeculatedTask) GetOriginal() int32 {
+	if x != nil {
+		return x.Original
+	}
+	return 0
+}
+
+func (x *SpeculatedTask) GetCopy() int32 {
+	if x != nil {
+		return x.Copy
+	}
+	return 0
+}
+
+func (x *SpeculatedTask) GetCopyWorkerId() string {
+	if x != nil {
+		return x.CopyWorkerId
+	}
+	return ""
+}
+
+func (x *SpeculatedTask) GetWinner() int32 {
+	if x != nil {
+		return x.Winner
+	}
+	return 0
+}
+
+func (x *SpeculatedTask) GetCopyWon() bool {
+	if x != nil {
+		return x.CopyWon
+	}
+	return false
+}
+
+func (x *SpeculatedTask) GetSuperstep() int32 {
+	if x != nil {
+		return x.Superstep
+	}
+	return 0
+}
+
 // JobFailure says where and why a failed job failed.
 type JobFailure struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1241,7 +1374,7 @@ type JobFailure struct {
 
 func (x *JobFailure) Reset() {
 	*x = JobFailure{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1386,7 @@ func (x *JobFailure) String() string {
 func (*JobFailure) ProtoMessage() {}
 
 func (x *JobFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[11]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1399,7 @@ func (x *JobFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobFailure.ProtoReflect.Descriptor instead.
 func (*JobFailure) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{11}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobFailure) GetStage() int32 {
@@ -1341,14 +1474,18 @@ type JobEvent struct {
 	State JobState `protobuf:"varint,17,opt,name=state,proto3,enum=superstep.v1.JobState" json:"state,omitempty"`
 	// ATTEMPT_FAILED: the failure was not the task's fault (worker lost, input
 	// lost, job ended); it does not count against the attempt limit.
-	Lost          bool `protobuf:"varint,18,opt,name=lost,proto3" json:"lost,omitempty"`
+	Lost bool `protobuf:"varint,18,opt,name=lost,proto3" json:"lost,omitempty"`
+	// ATTEMPT_* and TASK_COMMITTED: the attempt is a speculative copy. A
+	// TASK_COMMITTED of a task that was speculated says which attempt won:
+	// speculative set, the copy; unset, the original.
+	Speculative   bool `protobuf:"varint,19,opt,name=speculative,proto3" json:"speculative,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1497,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[12]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1510,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{12}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobEvent) GetStatus() *JobStatus {
@@ -1495,6 +1632,13 @@ func (x *JobEvent) GetLost() bool {
 	return false
 }
 
+func (x *JobEvent) GetSpeculative() bool {
+	if x != nil {
+		return x.Speculative
+	}
+	return false
+}
+
 // CollectOutput is where a Collect node's data lies after the job.
 type CollectOutput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1508,7 +1652,7 @@ type CollectOutput struct {
 
 func (x *CollectOutput) Reset() {
 	*x = CollectOutput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1664,7 @@ func (x *CollectOutput) String() string {
 func (*CollectOutput) ProtoMessage() {}
 
 func (x *CollectOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[13]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1677,7 @@ func (x *CollectOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectOutput.ProtoReflect.Descriptor instead.
 func (*CollectOutput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{13}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CollectOutput) GetNode() int32 {
@@ -1573,7 +1717,7 @@ type RegisterWorkerRequest struct {
 
 func (x *RegisterWorkerRequest) Reset() {
 	*x = RegisterWorkerRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1729,7 @@ func (x *RegisterWorkerRequest) String() string {
 func (*RegisterWorkerRequest) ProtoMessage() {}
 
 func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[14]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1742,7 @@ func (x *RegisterWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{14}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterWorkerRequest) GetWorkerId() string {
@@ -1655,7 +1799,7 @@ type RegisterWorkerResponse struct {
 
 func (x *RegisterWorkerResponse) Reset() {
 	*x = RegisterWorkerResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1811,7 @@ func (x *RegisterWorkerResponse) String() string {
 func (*RegisterWorkerResponse) ProtoMessage() {}
 
 func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[15]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1824,7 @@ func (x *RegisterWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterWorkerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{15}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterWorkerResponse) GetHeartbeatIntervalMs() int64 {
@@ -1714,7 +1858,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1870,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[16]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1883,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{16}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1801,7 +1945,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1957,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[17]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +1970,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{17}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HeartbeatResponse) GetReregister() bool {
@@ -1852,7 +1996,7 @@ type ListWorkersRequest struct {
 
 func (x *ListWorkersRequest) Reset() {
 	*x = ListWorkersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +2008,7 @@ func (x *ListWorkersRequest) String() string {
 func (*ListWorkersRequest) ProtoMessage() {}
 
 func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[18]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +2021,7 @@ func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{18}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
 }
 
 // ListWorkersResponse holds every registered worker.
@@ -1891,7 +2035,7 @@ type ListWorkersResponse struct {
 
 func (x *ListWorkersResponse) Reset() {
 	*x = ListWorkersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2047,7 @@ func (x *ListWorkersResponse) String() string {
 func (*ListWorkersResponse) ProtoMessage() {}
 
 func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[19]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2060,7 @@ func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{19}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWorkersResponse) GetWorkers() []*WorkerStatus {
@@ -1962,7 +2106,7 @@ type WorkerStatus struct {
 
 func (x *WorkerStatus) Reset() {
 	*x = WorkerStatus{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2118,7 @@ func (x *WorkerStatus) String() string {
 func (*WorkerStatus) ProtoMessage() {}
 
 func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[20]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2131,7 @@ func (x *WorkerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerStatus.ProtoReflect.Descriptor instead.
 func (*WorkerStatus) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{20}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WorkerStatus) GetWorkerId() string {
@@ -2099,7 +2243,7 @@ type WorkerMessage struct {
 
 func (x *WorkerMessage) Reset() {
 	*x = WorkerMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2255,7 @@ func (x *WorkerMessage) String() string {
 func (*WorkerMessage) ProtoMessage() {}
 
 func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[21]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2268,7 @@ func (x *WorkerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerMessage.ProtoReflect.Descriptor instead.
 func (*WorkerMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{21}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WorkerMessage) GetMsg() isWorkerMessage_Msg {
@@ -2215,7 +2359,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2371,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[22]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2384,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{22}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Hello) GetWorkerId() string {
@@ -2273,7 +2417,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2429,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[23]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2442,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{23}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CoordinatorMessage) GetMsg() isCoordinatorMessage_Msg {
@@ -2408,7 +2552,7 @@ type AttemptRef struct {
 
 func (x *AttemptRef) Reset() {
 	*x = AttemptRef{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2564,7 @@ func (x *AttemptRef) String() string {
 func (*AttemptRef) ProtoMessage() {}
 
 func (x *AttemptRef) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[24]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2577,7 @@ func (x *AttemptRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRef.ProtoReflect.Descriptor instead.
 func (*AttemptRef) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{24}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AttemptRef) GetJobId() string {
@@ -2504,7 +2648,7 @@ type TaskAssignment struct {
 
 func (x *TaskAssignment) Reset() {
 	*x = TaskAssignment{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2660,7 @@ func (x *TaskAssignment) String() string {
 func (*TaskAssignment) ProtoMessage() {}
 
 func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[25]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2673,7 @@ func (x *TaskAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskAssignment.ProtoReflect.Descriptor instead.
 func (*TaskAssignment) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{25}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TaskAssignment) GetAttempt() *AttemptRef {
@@ -2618,7 +2762,7 @@ type ShuffleInput struct {
 
 func (x *ShuffleInput) Reset() {
 	*x = ShuffleInput{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2774,7 @@ func (x *ShuffleInput) String() string {
 func (*ShuffleInput) ProtoMessage() {}
 
 func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[26]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2787,7 @@ func (x *ShuffleInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShuffleInput.ProtoReflect.Descriptor instead.
 func (*ShuffleInput) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{26}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ShuffleInput) GetNode() int32 {
@@ -2686,7 +2830,7 @@ type MapOutputLocation struct {
 
 func (x *MapOutputLocation) Reset() {
 	*x = MapOutputLocation{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +2842,7 @@ func (x *MapOutputLocation) String() string {
 func (*MapOutputLocation) ProtoMessage() {}
 
 func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[27]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +2855,7 @@ func (x *MapOutputLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputLocation.ProtoReflect.Descriptor instead.
 func (*MapOutputLocation) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{27}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MapOutputLocation) GetWorkerId() string {
@@ -2795,7 +2939,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +2951,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[28]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +2964,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{28}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TaskResult) GetAttempt() *AttemptRef {
@@ -2950,7 +3094,7 @@ type IterReport struct {
 
 func (x *IterReport) Reset() {
 	*x = IterReport{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3106,7 @@ func (x *IterReport) String() string {
 func (*IterReport) ProtoMessage() {}
 
 func (x *IterReport) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[29]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2975,7 +3119,7 @@ func (x *IterReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IterReport.ProtoReflect.Descriptor instead.
 func (*IterReport) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{29}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IterReport) GetSuperstep() int32 {
@@ -3036,14 +3180,16 @@ type Counters struct {
 	// Wall time of the attempt in ms.
 	ElapsedMs int64 `protobuf:"varint,6,opt,name=elapsed_ms,json=elapsedMs,proto3" json:"elapsed_ms,omitempty"`
 	// Shuffle bytes fetched from other workers (compressed).
-	FetchBytes    int64 `protobuf:"varint,7,opt,name=fetch_bytes,json=fetchBytes,proto3" json:"fetch_bytes,omitempty"`
+	FetchBytes int64 `protobuf:"varint,7,opt,name=fetch_bytes,json=fetchBytes,proto3" json:"fetch_bytes,omitempty"`
+	// Bytes of the spill files written (see StageStatus.spill_bytes).
+	SpillBytes    int64 `protobuf:"varint,8,opt,name=spill_bytes,json=spillBytes,proto3" json:"spill_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3201,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[30]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3214,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{30}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Counters) GetRecordsIn() int64 {
@@ -3120,6 +3266,13 @@ func (x *Counters) GetFetchBytes() int64 {
 	return 0
 }
 
+func (x *Counters) GetSpillBytes() int64 {
+	if x != nil {
+		return x.SpillBytes
+	}
+	return 0
+}
+
 // MapOutputFile is the shuffle file a map task wrote.
 type MapOutputFile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3135,7 +3288,7 @@ type MapOutputFile struct {
 
 func (x *MapOutputFile) Reset() {
 	*x = MapOutputFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3147,7 +3300,7 @@ func (x *MapOutputFile) String() string {
 func (*MapOutputFile) ProtoMessage() {}
 
 func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[31]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3160,7 +3313,7 @@ func (x *MapOutputFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputFile.ProtoReflect.Descriptor instead.
 func (*MapOutputFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{31}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MapOutputFile) GetPath() string {
@@ -3202,7 +3355,7 @@ type SinkFile struct {
 
 func (x *SinkFile) Reset() {
 	*x = SinkFile{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3367,7 @@ func (x *SinkFile) String() string {
 func (*SinkFile) ProtoMessage() {}
 
 func (x *SinkFile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[32]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3380,7 @@ func (x *SinkFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkFile.ProtoReflect.Descriptor instead.
 func (*SinkFile) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{32}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SinkFile) GetNode() int32 {
@@ -3275,7 +3428,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3440,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[33]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3453,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{33}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FetchRequest) GetJobId() string {
@@ -3344,7 +3497,7 @@ type FetchChunk struct {
 
 func (x *FetchChunk) Reset() {
 	*x = FetchChunk{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3509,7 @@ func (x *FetchChunk) String() string {
 func (*FetchChunk) ProtoMessage() {}
 
 func (x *FetchChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[34]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3522,7 @@ func (x *FetchChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchChunk.ProtoReflect.Descriptor instead.
 func (*FetchChunk) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{34}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FetchChunk) GetData() []byte {
@@ -3390,7 +3543,7 @@ type DeleteJobFilesRequest struct {
 
 func (x *DeleteJobFilesRequest) Reset() {
 	*x = DeleteJobFilesRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3402,7 +3555,7 @@ func (x *DeleteJobFilesRequest) String() string {
 func (*DeleteJobFilesRequest) ProtoMessage() {}
 
 func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[35]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3415,7 +3568,7 @@ func (x *DeleteJobFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{35}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteJobFilesRequest) GetJobId() string {
@@ -3434,7 +3587,7 @@ type DeleteJobFilesResponse struct {
 
 func (x *DeleteJobFilesResponse) Reset() {
 	*x = DeleteJobFilesResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3446,7 +3599,7 @@ func (x *DeleteJobFilesResponse) String() string {
 func (*DeleteJobFilesResponse) ProtoMessage() {}
 
 func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[36]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3459,7 +3612,7 @@ func (x *DeleteJobFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobFilesResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobFilesResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{36}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
 }
 
 type ListMembersRequest struct {
@@ -3470,7 +3623,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +3635,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[37]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +3648,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{37}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{38}
 }
 
 // Member is one coordinator of the raft group.
@@ -3512,7 +3665,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +3677,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[38]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +3690,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{38}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Member) GetId() string {
@@ -3585,7 +3738,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3597,7 +3750,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[39]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3610,7 +3763,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{39}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -3647,7 +3800,7 @@ type ResolveInputsRequest struct {
 
 func (x *ResolveInputsRequest) Reset() {
 	*x = ResolveInputsRequest{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3659,7 +3812,7 @@ func (x *ResolveInputsRequest) String() string {
 func (*ResolveInputsRequest) ProtoMessage() {}
 
 func (x *ResolveInputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[40]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3672,7 +3825,7 @@ func (x *ResolveInputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveInputsRequest.ProtoReflect.Descriptor instead.
 func (*ResolveInputsRequest) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{40}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ResolveInputsRequest) GetRequestId() string {
@@ -3719,7 +3872,7 @@ type ResolveInputsResponse struct {
 
 func (x *ResolveInputsResponse) Reset() {
 	*x = ResolveInputsResponse{}
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3884,7 @@ func (x *ResolveInputsResponse) String() string {
 func (*ResolveInputsResponse) ProtoMessage() {}
 
 func (x *ResolveInputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_superstep_v1_superstep_proto_msgTypes[41]
+	mi := &file_api_superstep_v1_superstep_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3897,7 @@ func (x *ResolveInputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveInputsResponse.ProtoReflect.Descriptor instead.
 func (*ResolveInputsResponse) Descriptor() ([]byte, []int) {
-	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{41}
+	return file_api_superstep_v1_superstep_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ResolveInputsResponse) GetRequestId() string {
@@ -3818,7 +3971,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\afailure\x18\r \x01(\v2\x18.superstep.v1.JobFailureR\afailure\x126\n" +
 	"\n" +
 	"error_kind\x18\v \x01(\x0e2\x17.superstep.v1.ErrorKindR\terrorKind\x12B\n" +
-	"\x0eerror_location\x18\f \x01(\v2\x1b.superstep.v1.ErrorLocationR\rerrorLocation\"\x9f\x04\n" +
+	"\x0eerror_location\x18\f \x01(\v2\x1b.superstep.v1.ErrorLocationR\rerrorLocation\"\xa0\x05\n" +
 	"\vStageStatus\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x10\n" +
 	"\x03ops\x18\x02 \x03(\tR\x03ops\x12\x14\n" +
@@ -3843,13 +3996,27 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"supersteps\x12\x18\n" +
 	"\aretries\x18\x10 \x01(\x05R\aretries\x12&\n" +
 	"\x0fstarted_unix_ms\x18\x11 \x01(\x03R\rstartedUnixMs\x12\"\n" +
-	"\rended_unix_ms\x18\x12 \x01(\x03R\vendedUnixMs\"h\n" +
+	"\rended_unix_ms\x18\x12 \x01(\x03R\vendedUnixMs\x12\x1f\n" +
+	"\vspill_bytes\x18\x13 \x01(\x03R\n" +
+	"spillBytes\x12 \n" +
+	"\vspeculative\x18\x14 \x01(\x05R\vspeculative\x12<\n" +
+	"\n" +
+	"speculated\x18\x15 \x03(\v2\x1c.superstep.v1.SpeculatedTaskR\n" +
+	"speculated\"\xcb\x01\n" +
+	"\x0eSpeculatedTask\x12\x12\n" +
+	"\x04task\x18\x01 \x01(\x05R\x04task\x12\x1a\n" +
+	"\boriginal\x18\x02 \x01(\x05R\boriginal\x12\x12\n" +
+	"\x04copy\x18\x03 \x01(\x05R\x04copy\x12$\n" +
+	"\x0ecopy_worker_id\x18\x04 \x01(\tR\fcopyWorkerId\x12\x16\n" +
+	"\x06winner\x18\x05 \x01(\x05R\x06winner\x12\x19\n" +
+	"\bcopy_won\x18\x06 \x01(\bR\acopyWon\x12\x1c\n" +
+	"\tsuperstep\x18\a \x01(\x05R\tsuperstep\"h\n" +
 	"\n" +
 	"JobFailure\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\x05R\x04task\x12\x1a\n" +
 	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x14\n" +
-	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xc3\x04\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xe5\x04\n" +
 	"\bJobEvent\x12/\n" +
 	"\x06status\x18\x01 \x01(\v2\x17.superstep.v1.JobStatusR\x06status\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.superstep.v1.JobEventKindR\x04kind\x12\x14\n" +
@@ -3869,7 +4036,8 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06active\x18\x0f \x01(\x03R\x06active\x12\x1a\n" +
 	"\bmessages\x18\x10 \x01(\x03R\bmessages\x12,\n" +
 	"\x05state\x18\x11 \x01(\x0e2\x16.superstep.v1.JobStateR\x05state\x12\x12\n" +
-	"\x04lost\x18\x12 \x01(\bR\x04lostJ\x04\b\x06\x10\aR\bsequence\"^\n" +
+	"\x04lost\x18\x12 \x01(\bR\x04lost\x12 \n" +
+	"\vspeculative\x18\x13 \x01(\bR\vspeculativeJ\x04\b\x06\x10\aR\bsequence\"^\n" +
 	"\rCollectOutput\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\x05R\x04node\x129\n" +
 	"\aoutputs\x18\x02 \x03(\v2\x1f.superstep.v1.MapOutputLocationR\aoutputs\"\xbd\x01\n" +
@@ -3997,7 +4165,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x05final\x18\x05 \x01(\bR\x05final\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\bR\n" +
-	"checkpoint\"\xf3\x01\n" +
+	"checkpoint\"\x94\x02\n" +
 	"\bCounters\x12\x1d\n" +
 	"\n" +
 	"records_in\x18\x01 \x01(\x03R\trecordsIn\x12\x1f\n" +
@@ -4009,7 +4177,9 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\n" +
 	"elapsed_ms\x18\x06 \x01(\x03R\telapsedMs\x12\x1f\n" +
 	"\vfetch_bytes\x18\a \x01(\x03R\n" +
-	"fetchBytes\"O\n" +
+	"fetchBytes\x12\x1f\n" +
+	"\vspill_bytes\x18\b \x01(\x03R\n" +
+	"spillBytes\"O\n" +
 	"\rMapOutputFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\fR\x05index\x12\x14\n" +
@@ -4121,7 +4291,7 @@ func file_api_superstep_v1_superstep_proto_rawDescGZIP() []byte {
 }
 
 var file_api_superstep_v1_superstep_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_api_superstep_v1_superstep_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(JobState)(0),                  // 0: superstep.v1.JobState
 	(ErrorKind)(0),                 // 1: superstep.v1.ErrorKind
@@ -4138,115 +4308,117 @@ var file_api_superstep_v1_superstep_proto_goTypes = []any{
 	(*ErrorLocation)(nil),          // 12: superstep.v1.ErrorLocation
 	(*JobStatus)(nil),              // 13: superstep.v1.JobStatus
 	(*StageStatus)(nil),            // 14: superstep.v1.StageStatus
-	(*JobFailure)(nil),             // 15: superstep.v1.JobFailure
-	(*JobEvent)(nil),               // 16: superstep.v1.JobEvent
-	(*CollectOutput)(nil),          // 17: superstep.v1.CollectOutput
-	(*RegisterWorkerRequest)(nil),  // 18: superstep.v1.RegisterWorkerRequest
-	(*RegisterWorkerResponse)(nil), // 19: superstep.v1.RegisterWorkerResponse
-	(*HeartbeatRequest)(nil),       // 20: superstep.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 21: superstep.v1.HeartbeatResponse
-	(*ListWorkersRequest)(nil),     // 22: superstep.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil),    // 23: superstep.v1.ListWorkersResponse
-	(*WorkerStatus)(nil),           // 24: superstep.v1.WorkerStatus
-	(*WorkerMessage)(nil),          // 25: superstep.v1.WorkerMessage
-	(*Hello)(nil),                  // 26: superstep.v1.Hello
-	(*CoordinatorMessage)(nil),     // 27: superstep.v1.CoordinatorMessage
-	(*AttemptRef)(nil),             // 28: superstep.v1.AttemptRef
-	(*TaskAssignment)(nil),         // 29: superstep.v1.TaskAssignment
-	(*ShuffleInput)(nil),           // 30: superstep.v1.ShuffleInput
-	(*MapOutputLocation)(nil),      // 31: superstep.v1.MapOutputLocation
-	(*TaskResult)(nil),             // 32: superstep.v1.TaskResult
-	(*IterReport)(nil),             // 33: superstep.v1.IterReport
-	(*Counters)(nil),               // 34: superstep.v1.Counters
-	(*MapOutputFile)(nil),          // 35: superstep.v1.MapOutputFile
-	(*SinkFile)(nil),               // 36: superstep.v1.SinkFile
-	(*FetchRequest)(nil),           // 37: superstep.v1.FetchRequest
-	(*FetchChunk)(nil),             // 38: superstep.v1.FetchChunk
-	(*DeleteJobFilesRequest)(nil),  // 39: superstep.v1.DeleteJobFilesRequest
-	(*DeleteJobFilesResponse)(nil), // 40: superstep.v1.DeleteJobFilesResponse
-	(*ListMembersRequest)(nil),     // 41: superstep.v1.ListMembersRequest
-	(*Member)(nil),                 // 42: superstep.v1.Member
-	(*ListMembersResponse)(nil),    // 43: superstep.v1.ListMembersResponse
-	(*ResolveInputsRequest)(nil),   // 44: superstep.v1.ResolveInputsRequest
-	(*ResolveInputsResponse)(nil),  // 45: superstep.v1.ResolveInputsResponse
-	nil,                            // 46: superstep.v1.SubmitJobRequest.ArgsEntry
-	nil,                            // 47: superstep.v1.TaskAssignment.ArgsEntry
-	nil,                            // 48: superstep.v1.ResolveInputsRequest.ArgsEntry
+	(*SpeculatedTask)(nil),         // 15: superstep.v1.SpeculatedTask
+	(*JobFailure)(nil),             // 16: superstep.v1.JobFailure
+	(*JobEvent)(nil),               // 17: superstep.v1.JobEvent
+	(*CollectOutput)(nil),          // 18: superstep.v1.CollectOutput
+	(*RegisterWorkerRequest)(nil),  // 19: superstep.v1.RegisterWorkerRequest
+	(*RegisterWorkerResponse)(nil), // 20: superstep.v1.RegisterWorkerResponse
+	(*HeartbeatRequest)(nil),       // 21: superstep.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 22: superstep.v1.HeartbeatResponse
+	(*ListWorkersRequest)(nil),     // 23: superstep.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),    // 24: superstep.v1.ListWorkersResponse
+	(*WorkerStatus)(nil),           // 25: superstep.v1.WorkerStatus
+	(*WorkerMessage)(nil),          // 26: superstep.v1.WorkerMessage
+	(*Hello)(nil),                  // 27: superstep.v1.Hello
+	(*CoordinatorMessage)(nil),     // 28: superstep.v1.CoordinatorMessage
+	(*AttemptRef)(nil),             // 29: superstep.v1.AttemptRef
+	(*TaskAssignment)(nil),         // 30: superstep.v1.TaskAssignment
+	(*ShuffleInput)(nil),           // 31: superstep.v1.ShuffleInput
+	(*MapOutputLocation)(nil),      // 32: superstep.v1.MapOutputLocation
+	(*TaskResult)(nil),             // 33: superstep.v1.TaskResult
+	(*IterReport)(nil),             // 34: superstep.v1.IterReport
+	(*Counters)(nil),               // 35: superstep.v1.Counters
+	(*MapOutputFile)(nil),          // 36: superstep.v1.MapOutputFile
+	(*SinkFile)(nil),               // 37: superstep.v1.SinkFile
+	(*FetchRequest)(nil),           // 38: superstep.v1.FetchRequest
+	(*FetchChunk)(nil),             // 39: superstep.v1.FetchChunk
+	(*DeleteJobFilesRequest)(nil),  // 40: superstep.v1.DeleteJobFilesRequest
+	(*DeleteJobFilesResponse)(nil), // 41: superstep.v1.DeleteJobFilesResponse
+	(*ListMembersRequest)(nil),     // 42: superstep.v1.ListMembersRequest
+	(*Member)(nil),                 // 43: superstep.v1.Member
+	(*ListMembersResponse)(nil),    // 44: superstep.v1.ListMembersResponse
+	(*ResolveInputsRequest)(nil),   // 45: superstep.v1.ResolveInputsRequest
+	(*ResolveInputsResponse)(nil),  // 46: superstep.v1.ResolveInputsResponse
+	nil,                            // 47: superstep.v1.SubmitJobRequest.ArgsEntry
+	nil,                            // 48: superstep.v1.TaskAssignment.ArgsEntry
+	nil,                            // 49: superstep.v1.ResolveInputsRequest.ArgsEntry
 }
 var file_api_superstep_v1_superstep_proto_depIdxs = []int32{
-	46, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
+	47, // 0: superstep.v1.SubmitJobRequest.args:type_name -> superstep.v1.SubmitJobRequest.ArgsEntry
 	13, // 1: superstep.v1.ListJobsResponse.jobs:type_name -> superstep.v1.JobStatus
 	13, // 2: superstep.v1.CancelJobResponse.status:type_name -> superstep.v1.JobStatus
 	0,  // 3: superstep.v1.JobStatus.state:type_name -> superstep.v1.JobState
 	14, // 4: superstep.v1.JobStatus.stages:type_name -> superstep.v1.StageStatus
-	17, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
-	15, // 6: superstep.v1.JobStatus.failure:type_name -> superstep.v1.JobFailure
+	18, // 5: superstep.v1.JobStatus.collected:type_name -> superstep.v1.CollectOutput
+	16, // 6: superstep.v1.JobStatus.failure:type_name -> superstep.v1.JobFailure
 	1,  // 7: superstep.v1.JobStatus.error_kind:type_name -> superstep.v1.ErrorKind
 	12, // 8: superstep.v1.JobStatus.error_location:type_name -> superstep.v1.ErrorLocation
-	13, // 9: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
-	2,  // 10: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
-	28, // 11: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
-	34, // 12: superstep.v1.JobEvent.counters:type_name -> superstep.v1.Counters
-	0,  // 13: superstep.v1.JobEvent.state:type_name -> superstep.v1.JobState
-	31, // 14: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
-	28, // 15: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
-	28, // 16: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
-	24, // 17: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
-	3,  // 18: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
-	26, // 19: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
-	32, // 20: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
-	39, // 21: superstep.v1.WorkerMessage.deleted:type_name -> superstep.v1.DeleteJobFilesRequest
-	45, // 22: superstep.v1.WorkerMessage.resolved:type_name -> superstep.v1.ResolveInputsResponse
-	29, // 23: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
-	28, // 24: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
-	39, // 25: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
-	44, // 26: superstep.v1.CoordinatorMessage.resolve:type_name -> superstep.v1.ResolveInputsRequest
-	28, // 27: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
-	47, // 28: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
-	30, // 29: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
-	31, // 30: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
-	28, // 31: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
-	28, // 32: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
-	28, // 33: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
-	34, // 34: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
-	35, // 35: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
-	36, // 36: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
-	33, // 37: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
-	1,  // 38: superstep.v1.TaskResult.error_kind:type_name -> superstep.v1.ErrorKind
-	12, // 39: superstep.v1.TaskResult.error_location:type_name -> superstep.v1.ErrorLocation
-	42, // 40: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
-	48, // 41: superstep.v1.ResolveInputsRequest.args:type_name -> superstep.v1.ResolveInputsRequest.ArgsEntry
-	4,  // 42: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
-	6,  // 43: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
-	8,  // 44: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
-	10, // 45: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
-	6,  // 46: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
-	7,  // 47: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
-	18, // 48: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
-	20, // 49: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
-	25, // 50: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
-	22, // 51: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
-	41, // 52: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
-	37, // 53: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
-	39, // 54: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
-	5,  // 55: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
-	13, // 56: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
-	9,  // 57: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
-	11, // 58: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
-	13, // 59: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
-	16, // 60: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
-	19, // 61: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
-	21, // 62: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
-	27, // 63: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
-	23, // 64: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
-	43, // 65: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
-	38, // 66: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
-	40, // 67: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
-	55, // [55:68] is the sub-list for method output_type
-	42, // [42:55] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	15, // 9: superstep.v1.StageStatus.speculated:type_name -> superstep.v1.SpeculatedTask
+	13, // 10: superstep.v1.JobEvent.status:type_name -> superstep.v1.JobStatus
+	2,  // 11: superstep.v1.JobEvent.kind:type_name -> superstep.v1.JobEventKind
+	29, // 12: superstep.v1.JobEvent.attempt:type_name -> superstep.v1.AttemptRef
+	35, // 13: superstep.v1.JobEvent.counters:type_name -> superstep.v1.Counters
+	0,  // 14: superstep.v1.JobEvent.state:type_name -> superstep.v1.JobState
+	32, // 15: superstep.v1.CollectOutput.outputs:type_name -> superstep.v1.MapOutputLocation
+	29, // 16: superstep.v1.HeartbeatRequest.running_attempts:type_name -> superstep.v1.AttemptRef
+	29, // 17: superstep.v1.HeartbeatResponse.cancel:type_name -> superstep.v1.AttemptRef
+	25, // 18: superstep.v1.ListWorkersResponse.workers:type_name -> superstep.v1.WorkerStatus
+	3,  // 19: superstep.v1.WorkerStatus.state:type_name -> superstep.v1.WorkerState
+	27, // 20: superstep.v1.WorkerMessage.hello:type_name -> superstep.v1.Hello
+	33, // 21: superstep.v1.WorkerMessage.result:type_name -> superstep.v1.TaskResult
+	40, // 22: superstep.v1.WorkerMessage.deleted:type_name -> superstep.v1.DeleteJobFilesRequest
+	46, // 23: superstep.v1.WorkerMessage.resolved:type_name -> superstep.v1.ResolveInputsResponse
+	30, // 24: superstep.v1.CoordinatorMessage.assign:type_name -> superstep.v1.TaskAssignment
+	29, // 25: superstep.v1.CoordinatorMessage.cancel:type_name -> superstep.v1.AttemptRef
+	40, // 26: superstep.v1.CoordinatorMessage.delete_job:type_name -> superstep.v1.DeleteJobFilesRequest
+	45, // 27: superstep.v1.CoordinatorMessage.resolve:type_name -> superstep.v1.ResolveInputsRequest
+	29, // 28: superstep.v1.TaskAssignment.attempt:type_name -> superstep.v1.AttemptRef
+	48, // 29: superstep.v1.TaskAssignment.args:type_name -> superstep.v1.TaskAssignment.ArgsEntry
+	31, // 30: superstep.v1.TaskAssignment.inputs:type_name -> superstep.v1.ShuffleInput
+	32, // 31: superstep.v1.ShuffleInput.outputs:type_name -> superstep.v1.MapOutputLocation
+	29, // 32: superstep.v1.MapOutputLocation.attempt:type_name -> superstep.v1.AttemptRef
+	29, // 33: superstep.v1.TaskResult.attempt:type_name -> superstep.v1.AttemptRef
+	29, // 34: superstep.v1.TaskResult.lost_input:type_name -> superstep.v1.AttemptRef
+	35, // 35: superstep.v1.TaskResult.counters:type_name -> superstep.v1.Counters
+	36, // 36: superstep.v1.TaskResult.map_output:type_name -> superstep.v1.MapOutputFile
+	37, // 37: superstep.v1.TaskResult.sink_file:type_name -> superstep.v1.SinkFile
+	34, // 38: superstep.v1.TaskResult.iter:type_name -> superstep.v1.IterReport
+	1,  // 39: superstep.v1.TaskResult.error_kind:type_name -> superstep.v1.ErrorKind
+	12, // 40: superstep.v1.TaskResult.error_location:type_name -> superstep.v1.ErrorLocation
+	43, // 41: superstep.v1.ListMembersResponse.members:type_name -> superstep.v1.Member
+	49, // 42: superstep.v1.ResolveInputsRequest.args:type_name -> superstep.v1.ResolveInputsRequest.ArgsEntry
+	4,  // 43: superstep.v1.Coordinator.SubmitJob:input_type -> superstep.v1.SubmitJobRequest
+	6,  // 44: superstep.v1.Coordinator.GetJob:input_type -> superstep.v1.GetJobRequest
+	8,  // 45: superstep.v1.Coordinator.ListJobs:input_type -> superstep.v1.ListJobsRequest
+	10, // 46: superstep.v1.Coordinator.CancelJob:input_type -> superstep.v1.CancelJobRequest
+	6,  // 47: superstep.v1.Coordinator.WatchJob:input_type -> superstep.v1.GetJobRequest
+	7,  // 48: superstep.v1.Coordinator.WatchJobEvents:input_type -> superstep.v1.WatchJobRequest
+	19, // 49: superstep.v1.Coordinator.RegisterWorker:input_type -> superstep.v1.RegisterWorkerRequest
+	21, // 50: superstep.v1.Coordinator.Heartbeat:input_type -> superstep.v1.HeartbeatRequest
+	26, // 51: superstep.v1.Coordinator.Connect:input_type -> superstep.v1.WorkerMessage
+	23, // 52: superstep.v1.Coordinator.ListWorkers:input_type -> superstep.v1.ListWorkersRequest
+	42, // 53: superstep.v1.Coordinator.ListMembers:input_type -> superstep.v1.ListMembersRequest
+	38, // 54: superstep.v1.Worker.FetchPartition:input_type -> superstep.v1.FetchRequest
+	40, // 55: superstep.v1.Worker.DeleteJobFiles:input_type -> superstep.v1.DeleteJobFilesRequest
+	5,  // 56: superstep.v1.Coordinator.SubmitJob:output_type -> superstep.v1.SubmitJobResponse
+	13, // 57: superstep.v1.Coordinator.GetJob:output_type -> superstep.v1.JobStatus
+	9,  // 58: superstep.v1.Coordinator.ListJobs:output_type -> superstep.v1.ListJobsResponse
+	11, // 59: superstep.v1.Coordinator.CancelJob:output_type -> superstep.v1.CancelJobResponse
+	13, // 60: superstep.v1.Coordinator.WatchJob:output_type -> superstep.v1.JobStatus
+	17, // 61: superstep.v1.Coordinator.WatchJobEvents:output_type -> superstep.v1.JobEvent
+	20, // 62: superstep.v1.Coordinator.RegisterWorker:output_type -> superstep.v1.RegisterWorkerResponse
+	22, // 63: superstep.v1.Coordinator.Heartbeat:output_type -> superstep.v1.HeartbeatResponse
+	28, // 64: superstep.v1.Coordinator.Connect:output_type -> superstep.v1.CoordinatorMessage
+	24, // 65: superstep.v1.Coordinator.ListWorkers:output_type -> superstep.v1.ListWorkersResponse
+	44, // 66: superstep.v1.Coordinator.ListMembers:output_type -> superstep.v1.ListMembersResponse
+	39, // 67: superstep.v1.Worker.FetchPartition:output_type -> superstep.v1.FetchChunk
+	41, // 68: superstep.v1.Worker.DeleteJobFiles:output_type -> superstep.v1.DeleteJobFilesResponse
+	56, // [56:69] is the sub-list for method output_type
+	43, // [43:56] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_api_superstep_v1_superstep_proto_init() }
@@ -4254,13 +4426,13 @@ func file_api_superstep_v1_superstep_proto_init() {
 	if File_api_superstep_v1_superstep_proto != nil {
 		return
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[21].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[22].OneofWrappers = []any{
 		(*WorkerMessage_Hello)(nil),
 		(*WorkerMessage_Result)(nil),
 		(*WorkerMessage_Deleted)(nil),
 		(*WorkerMessage_Resolved)(nil),
 	}
-	file_api_superstep_v1_superstep_proto_msgTypes[23].OneofWrappers = []any{
+	file_api_superstep_v1_superstep_proto_msgTypes[24].OneofWrappers = []any{
 		(*CoordinatorMessage_Assign)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_DeleteJob)(nil),
@@ -4272,7 +4444,7 @@ func file_api_superstep_v1_superstep_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_superstep_v1_superstep_proto_rawDesc), len(file_api_superstep_v1_superstep_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
