@@ -212,6 +212,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := count("tr.worker.alive"); got != 2 {
 		t.Fatalf("%d alive workers listed, want 2", got)
 	}
+	// The jobs' reducers fetched from the other worker: some worker has
+	// served shuffle bytes (shown once its heartbeat reported them; the
+	// page refreshes itself).
+	served, err := chromedp.Run(bctx, chromedp.Poll[bool](`[...document.querySelectorAll("tr.worker td.served")].some(e => e.textContent.trim() !== "0 B")`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || !served {
+		t.Fatalf("no worker shows shuffle bytes served (%v): %q", err, texts("tr.worker td.served"))
+	}
 	stop, cancelStop := context.WithTimeout(ctx, 10*time.Second)
 	emb.Workers[0].Stop(stop)
 	cancelStop()

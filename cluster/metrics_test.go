@@ -22,6 +22,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
 	"github.com/superstep/superstep/examples/wordcount"
+	"github.com/superstep/superstep/internal/testwait"
 	"github.com/superstep/superstep/worker"
 )
 
@@ -157,6 +158,29 @@ func TestMetricsAfterAJob(t *testing.T) {
 	if written != float64(shuffle) || succeeded != float64(attempts) {
 		t.Errorf("workers wrote %v shuffle bytes in %v attempts; the job's status says %d in %d", written, succeeded, shuffle, attempts)
 	}
+	// What the workers served is what the others fetched; the coordinator
+	// lists it per worker (as of the workers' heartbeats).
+	var fetched, served float64
+	for _, w := range e.Workers {
+		wm := scrape(t, w.HTTPAddr())
+		fetched += value(t, wm, "superstep_shuffle_fetched_bytes_total")
+		served += value(t, wm, "superstep_shuffle_served_bytes_total")
+	}
+	if fetched == 0 || served != fetched {
+		t.Errorf("workers fetched %v shuffle bytes from each other and served %v; want equal and > 0", fetched, served)
+	}
+	var listed int64
+	testwait.For(t, 10*time.Second, "the workers' heartbeats to report the bytes they served", func() bool {
+		ws, err := e.Client.CC.ListWorkers(ctx, &pb.ListWorkersRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = 0
+		for _, w := range ws.GetWorkers() {
+			listed += w.GetBytesServed()
+		}
+		return float64(listed) == served
+	})
 	// The Grafana dashboard charts only metrics that exist.
 	dash, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "superstep-dashboard.json"))
 	if err != nil {

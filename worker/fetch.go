@@ -148,6 +148,8 @@ func (w *Worker) FetchPartition(req *pb.FetchRequest, stream grpc.ServerStreamin
 		if err := stream.Send(&pb.FetchChunk{Data: chunk}); err != nil {
 			return err
 		}
+		w.served.Add(int64(len(chunk)))
+		w.metrics.served.Add(float64(len(chunk)))
 		i = j
 	}
 	return nil

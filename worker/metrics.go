@@ -17,6 +17,7 @@ type metrics struct {
 	attempts *prometheus.CounterVec // by result: succeeded, failed, lost
 	written  prometheus.Counter     // shuffle bytes written by attempts that succeeded
 	fetched  prometheus.Counter     // shuffle bytes fetched from other workers
+	served   prometheus.Counter     // shuffle bytes served to other workers
 	spills   prometheus.Counter     // spill files and early sorted runs written past the memory budget
 	spilled  prometheus.Counter     // their bytes
 	// fetchStalls counts the fetches that received nothing within the
@@ -32,6 +33,8 @@ func newMetrics(w *Worker) *metrics {
 			Help: "Shuffle bytes (compressed, on disk) written by this worker's successful attempts."}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_fetched_bytes_total",
 			Help: "Shuffle bytes fetched from other workers."}),
+		served: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_shuffle_served_bytes_total",
+			Help: "Shuffle bytes served to other workers."}),
 		spills: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spills_total",
 			Help: "Spill files and sorted runs written early because a task's buffer reached its memory budget, by successful attempts."}),
 		spilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "superstep_spill_bytes_total",
@@ -42,7 +45,7 @@ func newMetrics(w *Worker) *metrics {
 	for _, r := range []string{"succeeded", "failed", "lost"} {
 		m.attempts.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.spills, m.spilled, m.fetchStalls,
+	m.reg.MustRegister(m.attempts, m.written, m.fetched, m.served, m.spills, m.spilled, m.fetchStalls,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "superstep_worker_tasks_running",
 			Help: "Task attempts running on this worker now."}, func() float64 {
 			w.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -151,6 +152,7 @@ type Worker struct {
 	// metrics are the worker's Prometheus metrics; http serves them.
 	metrics *metrics
 	http    *telemetry.Server
+	served  atomic.Int64 // shuffle bytes sent by FetchPartition
 
 	mu      sync.Mutex // guards the fields below
 	running map[attemptKey]*runningTask
@@ -388,7 +390,8 @@ func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
 		}
 		w.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, interval*4)
-		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n), RunningAttempts: refs})
+		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n), RunningAttempts: refs,
+			BytesServed: w.served.Load()})
 		cancel()
 		if err == nil && resp.GetReregister() {
 			w.cfg.Log.Warn("coordinator does not know this worker; stopping", "id", w.id)

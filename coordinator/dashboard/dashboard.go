@@ -69,6 +69,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"duration": jobDuration,
 	"i32":      func(i int) int32 { return int32(i) },
 	"sub":      func(a, b int32) int32 { return max(0, a-b) },
+	"wstate":   workerState,
 	"wrap":     func(now int64, d any) page { return page{Now: now, Data: d} },
 }).ParseFS(assets, "assets/*.html"))
 
@@ -296,11 +297,13 @@ func (h *handler) apiWorkers(w http.ResponseWriter, _ *http.Request) {
 		ID, Address, State                  string
 		Slots, Running                      int32
 		MemoryBytes, HeartbeatAgeMs, LostMs int64
+		BytesServed                         int64
 	}
 	out := []apiWorker{}
 	for _, x := range h.src.Workers() {
 		aw := apiWorker{ID: x.GetWorkerId(), Address: x.GetAddress(), State: workerState(x), Slots: x.GetSlots(),
-			MemoryBytes: x.GetMemoryBytes(), HeartbeatAgeMs: x.GetHeartbeatAgeMs(), LostMs: x.GetLostUnixMs()}
+			MemoryBytes: x.GetMemoryBytes(), HeartbeatAgeMs: x.GetHeartbeatAgeMs(), LostMs: x.GetLostUnixMs(),
+			BytesServed: x.GetBytesServed()}
 		if x.GetAlive() {
 			aw.Running = x.GetSlots() - x.GetFreeSlots()
 		}
@@ -315,14 +318,18 @@ func (h *handler) apiCoordinators(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, h.src.Coordinators(ctx))
 }
 
+// workerState names a worker's membership state: alive, lost (dead), or
+// any other state the coordinator reports (WorkerStatus.state), by its
+// protocol name in lower case.
 func workerState(x *pb.WorkerStatus) string {
-	if x.GetState() == pb.WorkerState_WORKER_STATE_EXCLUDED {
-		return "excluded"
-	}
-	if x.GetAlive() {
+	switch st := x.GetState(); {
+	case !x.GetAlive() || st == pb.WorkerState_WORKER_STATE_DEAD:
+		return "lost"
+	case st == pb.WorkerState_WORKER_STATE_UNSPECIFIED || st == pb.WorkerState_WORKER_STATE_ALIVE:
 		return "alive"
+	default:
+		return strings.ToLower(strings.TrimPrefix(st.String(), "WORKER_STATE_"))
 	}
-	return "lost"
 }
 
 func jobDuration(j *pb.JobStatus) string {

@@ -384,6 +384,9 @@ func (s *Server) workerDetail(ws []*pb.WorkerStatus, now time.Time) []*pb.Worker
 				w.LostUnixMs = now.UnixMilli()
 			}
 			if s.cfg.LostWorkerRetention > 0 && now.UnixMilli()-w.LostUnixMs > s.cfg.LostWorkerRetention.Milliseconds() {
+				s.mu.Lock()
+				delete(s.served, id)
+				s.mu.Unlock()
 				continue
 			}
 		} else {
@@ -394,6 +397,9 @@ func (s *Server) workerDetail(ws []*pb.WorkerStatus, now time.Time) []*pb.Worker
 			if t, ok := s.fd.LastHeartbeat(id); ok {
 				w.HeartbeatAgeMs = max(0, now.Sub(t).Milliseconds())
 			}
+			s.mu.Lock()
+			w.BytesServed = s.served[id]
+			s.mu.Unlock()
 		}
 		out = append(out, w)
 	}

@@ -118,6 +118,7 @@ type Server struct {
 	mu      sync.Mutex // guards the fields below
 	fd      *coordinator.FailureDetector
 	streams map[coordinator.WorkerID]*stream
+	served  map[coordinator.WorkerID]int64   // shuffle bytes each worker served, from its heartbeats
 	changed chan struct{}                    // closed and replaced on every applied change
 	ops     map[coordinator.JobID][][]string // operator names per stage, decoded once per job
 	// leadership (see redirect.go)
@@ -217,6 +218,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
+		served:  map[coordinator.WorkerID]int64{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
 		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
@@ -549,6 +551,7 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 	}
 	s.mu.Lock()
 	s.fd.Heartbeat(id, time.Now())
+	s.served[id] = max(0, req.GetBytesServed())
 	s.obs.heartbeats = append(s.obs.heartbeats, hb)
 	s.mu.Unlock()
 	return &pb.HeartbeatResponse{}, nil

@@ -1852,8 +1852,11 @@ type HeartbeatRequest struct {
 	Load float64 `protobuf:"fixed64,5,opt,name=load,proto3" json:"load,omitempty"`
 	// Memory used by task buffers now, in bytes; 0 when unknown.
 	MemoryUsedBytes int64 `protobuf:"varint,6,opt,name=memory_used_bytes,json=memoryUsedBytes,proto3" json:"memory_used_bytes,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Shuffle bytes this worker process has served to other workers since it
+	// started (FetchPartition).
+	BytesServed   int64 `protobuf:"varint,7,opt,name=bytes_served,json=bytesServed,proto3" json:"bytes_served,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
@@ -1924,6 +1927,13 @@ func (x *HeartbeatRequest) GetLoad() float64 {
 func (x *HeartbeatRequest) GetMemoryUsedBytes() int64 {
 	if x != nil {
 		return x.MemoryUsedBytes
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetBytesServed() int64 {
+	if x != nil {
+		return x.BytesServed
 	}
 	return 0
 }
@@ -2100,8 +2110,11 @@ type WorkerStatus struct {
 	// 0 and empty when it is not (state is then not EXCLUDED).
 	ExcludedUntilUnixMs int64  `protobuf:"varint,12,opt,name=excluded_until_unix_ms,json=excludedUntilUnixMs,proto3" json:"excluded_until_unix_ms,omitempty"`
 	ExcludedReason      string `protobuf:"bytes,13,opt,name=excluded_reason,json=excludedReason,proto3" json:"excluded_reason,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Shuffle bytes it has served to other workers, as of its last heartbeat
+	// to this coordinator.
+	BytesServed   int64 `protobuf:"varint,14,opt,name=bytes_served,json=bytesServed,proto3" json:"bytes_served,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkerStatus) Reset() {
@@ -2223,6 +2236,13 @@ func (x *WorkerStatus) GetExcludedReason() string {
 		return x.ExcludedReason
 	}
 	return ""
+}
+
+func (x *WorkerStatus) GetBytesServed() int64 {
+	if x != nil {
+		return x.BytesServed
+	}
+	return 0
 }
 
 // WorkerMessage is sent by a worker on its Connect stream.
@@ -4049,7 +4069,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x05slots\x18\x05 \x01(\x05R\x05slots\x12!\n" +
 	"\fmemory_bytes\x18\x06 \x01(\x03R\vmemoryBytes\"L\n" +
 	"\x16RegisterWorkerResponse\x122\n" +
-	"\x15heartbeat_interval_ms\x18\x01 \x01(\x03R\x13heartbeatIntervalMs\"\xed\x01\n" +
+	"\x15heartbeat_interval_ms\x18\x01 \x01(\x03R\x13heartbeatIntervalMs\"\x90\x02\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x18\n" +
 	"\arunning\x18\x02 \x01(\x05R\arunning\x12C\n" +
@@ -4057,7 +4077,8 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\n" +
 	"free_slots\x18\x04 \x01(\x05R\tfreeSlots\x12\x12\n" +
 	"\x04load\x18\x05 \x01(\x01R\x04load\x12*\n" +
-	"\x11memory_used_bytes\x18\x06 \x01(\x03R\x0fmemoryUsedBytes\"e\n" +
+	"\x11memory_used_bytes\x18\x06 \x01(\x03R\x0fmemoryUsedBytes\x12!\n" +
+	"\fbytes_served\x18\a \x01(\x03R\vbytesServed\"e\n" +
 	"\x11HeartbeatResponse\x12\x1e\n" +
 	"\n" +
 	"reregister\x18\x01 \x01(\bR\n" +
@@ -4065,7 +4086,7 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\x06cancel\x18\x02 \x03(\v2\x18.superstep.v1.AttemptRefR\x06cancel\"\x14\n" +
 	"\x12ListWorkersRequest\"K\n" +
 	"\x13ListWorkersResponse\x124\n" +
-	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xc4\x03\n" +
+	"\aworkers\x18\x01 \x03(\v2\x1a.superstep.v1.WorkerStatusR\aworkers\"\xe7\x03\n" +
 	"\fWorkerStatus\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
@@ -4082,7 +4103,8 @@ const file_api_superstep_v1_superstep_proto_rawDesc = "" +
 	"\flost_unix_ms\x18\v \x01(\x03R\n" +
 	"lostUnixMs\x123\n" +
 	"\x16excluded_until_unix_ms\x18\f \x01(\x03R\x13excludedUntilUnixMs\x12'\n" +
-	"\x0fexcluded_reason\x18\r \x01(\tR\x0eexcludedReason\"\xfb\x01\n" +
+	"\x0fexcluded_reason\x18\r \x01(\tR\x0eexcludedReason\x12!\n" +
+	"\fbytes_served\x18\x0e \x01(\x03R\vbytesServed\"\xfb\x01\n" +
 	"\rWorkerMessage\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.superstep.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06result\x18\x02 \x01(\v2\x18.superstep.v1.TaskResultH\x00R\x06result\x12?\n" +
