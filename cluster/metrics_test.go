@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,76 @@ func TestMetricsAfterAJob(t *testing.T) {
 		}
 		return float64(listed) == served
 	})
+	// Every metric the issue lists, with its type and label names, on the
+	// coordinator (c) or on every worker (w).
+	wms := map[string]map[string]*dto.MetricFamily{}
+	for _, w := range e.Workers {
+		wms[w.ID()] = scrape(t, w.HTTPAddr())
+	}
+	issueMetrics := []struct {
+		name, where string
+		typ         dto.MetricType
+		labels      string
+	}{
+		{"superstep_jobs_submitted_total", "c", dto.MetricType_COUNTER, ""},
+		{"superstep_jobs", "c", dto.MetricType_GAUGE, "state"},
+		{"superstep_job_duration_seconds", "c", dto.MetricType_HISTOGRAM, ""},
+		{"superstep_superstep_duration_seconds", "c", dto.MetricType_HISTOGRAM, ""},
+		{"superstep_task_attempts_total", "c", dto.MetricType_COUNTER, "result"},
+		{"superstep_workers", "c", dto.MetricType_GAUGE, "state"},
+		{"superstep_raft_leader", "c", dto.MetricType_GAUGE, ""},
+		{"superstep_raft_term", "c", dto.MetricType_GAUGE, ""},
+		{"superstep_worker_tasks_running", "w", dto.MetricType_GAUGE, ""},
+		{"superstep_shuffle_written_bytes_total", "c", dto.MetricType_COUNTER, ""},
+		{"superstep_shuffle_written_bytes_total", "w", dto.MetricType_COUNTER, ""},
+		{"superstep_shuffle_fetched_bytes_total", "w", dto.MetricType_COUNTER, ""},
+		{"superstep_spill_bytes_total", "c", dto.MetricType_COUNTER, ""},
+		{"superstep_spill_bytes_total", "w", dto.MetricType_COUNTER, ""},
+		{"superstep_worker_memory_budget_bytes", "w", dto.MetricType_GAUGE, ""},
+	}
+	for _, l := range issueMetrics {
+		fams := []map[string]*dto.MetricFamily{m}
+		if l.where == "w" {
+			fams = slices.Collect(maps.Values(wms))
+		}
+		for _, fs := range fams {
+			f := fs[l.name]
+			if f == nil {
+				t.Errorf("no %s on the %s", l.name, map[string]string{"c": "coordinator", "w": "workers"}[l.where])
+				continue
+			}
+			if f.GetType() != l.typ {
+				t.Errorf("%s is a %v, want a %v", l.name, f.GetType(), l.typ)
+			}
+			for _, mm := range f.GetMetric() {
+				var names []string
+				for _, lp := range mm.GetLabel() {
+					names = append(names, lp.GetName())
+				}
+				if strings.Join(names, ",") != l.labels {
+					t.Errorf("%s has labels %q, want %q", l.name, names, l.labels)
+				}
+			}
+		}
+	}
+	// Each worker's endpoint has the Go runtime and process collectors too,
+	// and no label with an ID.
+	for id, wm := range wms {
+		for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_cpu_seconds_total"} {
+			if wm[name] == nil {
+				t.Errorf("worker %s: no %s (Go runtime and process collectors)", id, name)
+			}
+		}
+		for name, f := range wm {
+			for _, mm := range f.GetMetric() {
+				for _, l := range mm.GetLabel() {
+					if v := l.GetValue(); v == prog.Spec.JobID || v == id || len(v) > 16 {
+						t.Errorf("worker %s: %s has label %s=%q", id, name, l.GetName(), v)
+					}
+				}
+			}
+		}
+	}
 	// The Grafana dashboard charts only metrics that exist.
 	dash, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "superstep-dashboard.json"))
 	if err != nil {

@@ -120,6 +120,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name, title, na
 type jobFilter struct {
 	State, Name                          string
 	MinSeconds, MinRecords, MinShuffleMB float64
+	MinSupersteps                        int // supersteps in the plan
 }
 
 func (f jobFilter) keep(j *pb.JobStatus, now time.Time) bool {
@@ -131,7 +132,8 @@ func (f jobFilter) keep(j *pb.JobStatus, now time.Time) bool {
 	d := jobDurationOf(j, now)
 	return (f.State == "" || display.StateName(j.GetState()) == f.State) &&
 		(f.Name == "" || strings.Contains(j.GetName(), f.Name) || strings.Contains(j.GetJobId(), f.Name)) &&
-		d.Seconds() >= f.MinSeconds && float64(recs) >= f.MinRecords && float64(shuf) >= f.MinShuffleMB*(1<<20)
+		d.Seconds() >= f.MinSeconds && float64(recs) >= f.MinRecords && float64(shuf) >= f.MinShuffleMB*(1<<20) &&
+		len(j.GetStages()) >= f.MinSupersteps
 }
 
 type jobRow struct {
@@ -147,6 +149,7 @@ func (h *handler) jobs(w http.ResponseWriter, r *http.Request) {
 	f.MinSeconds, _ = strconv.ParseFloat(q.Get("min_seconds"), 64)
 	f.MinRecords, _ = strconv.ParseFloat(q.Get("min_records"), 64)
 	f.MinShuffleMB, _ = strconv.ParseFloat(q.Get("min_shuffle_mb"), 64)
+	f.MinSupersteps, _ = strconv.Atoi(q.Get("min_supersteps"))
 	now := time.Now()
 	var rows []jobRow
 	all := h.src.Jobs()
