@@ -4,7 +4,7 @@ BIN         := bin/superstep
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-.PHONY: build test test-short check demo bench bench-full bench-bleve proto proto-check clean image test-containers test-k8s bench-containers
+.PHONY: build test test-short check demo bench bench-full bench-bleve bench-observe proto proto-check clean image test-containers test-k8s bench-containers
 
 build:
 	$(GO) build -o $(BIN) ./cmd/superstep
@@ -64,6 +64,15 @@ BLEVE_BASE_URL ?= https://sqlite.org/
 BLEVE_RUNS ?= 3
 bench-bleve:
 	cd bench/bleve && $(GO) run . --corpus $(abspath $(BLEVE_CORPUS)) --base-url $(BLEVE_BASE_URL) --runs $(BLEVE_RUNS)
+
+# What watching a job costs (issue 14): wordcount on an embedded cluster,
+# alternately unobserved and with a separate observer process polling the
+# dashboard and scraping /metrics once a second, OBSERVE_PAIRS interleaved
+# pairs; reports the median paired overhead of wall and CPU time. See
+# bench/README.md.
+OBSERVE_PAIRS ?= 6
+bench-observe:
+	$(GO) test -run '^$$' -bench BenchmarkWordcountObserved -benchtime $(OBSERVE_PAIRS)x -timeout 60m ./bench/
 
 # Protobuf code under api/ is generated and checked in. `make proto`
 # regenerates it with protoc 3.x (apt-get install protobuf-compiler) and the

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
 )
@@ -335,7 +338,10 @@ func attemptsAndTasks(st *pb.JobStatus) (attempts, tasks, done int) {
 // completes, `submit` reports success, the output is byte-identical to the
 // run without failures, no task is run twice (attempts == tasks: no
 // committed task whose worker lived was rerun, and in-flight attempts were
-// carried over), and a new leader assigns tasks soon after the kill.
+// carried over), and a new leader assigns tasks soon after the kill. In
+// the first run a watcher of the job's events on the killed leader resumes
+// on the new one after the last event it got, and receives every event
+// exactly once, in order.
 func TestLeaderLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test; runs without -short")
@@ -400,6 +406,11 @@ func TestLeaderLoss(t *testing.T) {
 			"--checkpoint-dir", filepath.Join(c.dir, "ckpt")}, jobs[name]...)...)
 		job := runningJob(t, client, seen)
 		seen[job.GetJobId()] = true
+		var watch *leaderWatch
+		if run == 0 { // a watcher on the leader that the kill cuts off
+			ldr, _ := c.leader(client)
+			watch = watchOn(t, c.coords[ldr].grpc, job.GetJobId())
+		}
 		// The random moment of the kill, drawn from the seed: once a
 		// number of the job's tasks are committed (anywhere before the
 		// last superstep), then a moment more.
@@ -423,6 +434,9 @@ func TestLeaderLoss(t *testing.T) {
 				len(got), len(want[name]))
 		}
 		now, _ := c.leader(client)
+		if watch != nil {
+			watch.resumeOn(t, c.coords[now].grpc, job.GetJobId())
+		}
 		after := jobStatus(t, client, job.GetJobId())
 		attempts, tasks, _ := attemptsAndTasks(after)
 		if after.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
@@ -480,6 +494,103 @@ func TestLeaderLoss(t *testing.T) {
 	_, ms := c.leader(client)
 	b, _ := json.Marshal(ms)
 	t.Logf("members at the end: %s", b)
+}
+
+// leaderWatch follows a job's events on one coordinator until that
+// coordinator dies.
+type leaderWatch struct {
+	got  []*pb.JobEvent
+	done chan error
+}
+
+// watchOn starts watching job id on the coordinator at addr.
+func watchOn(t *testing.T, addr, id string) *leaderWatch {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	stream, err := pb.NewCoordinatorClient(conn).WatchJobEvents(context.Background(), &pb.WatchJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &leaderWatch{done: make(chan error, 1)}
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				w.done <- err
+				return
+			}
+			w.got = append(w.got, ev)
+		}
+	}()
+	return w
+}
+
+// resumeOn waits for the first watch to end (its coordinator was killed),
+// resumes it on the coordinator at addr after the last event it got, and
+// checks that together they are the job's events exactly once and in
+// order: the same keys and kinds as a replay from the start on addr.
+func (w *leaderWatch) resumeOn(t *testing.T, addr, id string) {
+	t.Helper()
+	select {
+	case err := <-w.done:
+		t.Logf("the watch on the killed leader ended after %d events: %v", len(w.got), err)
+	case <-time.After(time.Minute):
+		t.Fatal("the watch on the killed leader did not end")
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cc := pb.NewCoordinatorClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	read := func(req *pb.WatchJobRequest) []*pb.JobEvent {
+		stream, err := cc.WatchJobEvents(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*pb.JobEvent
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				return out
+			}
+			out = append(out, ev)
+		}
+	}
+	req := &pb.WatchJobRequest{JobId: id}
+	if n := len(w.got); n > 0 {
+		req.AfterRaftIndex, req.AfterIndexSeq = w.got[n-1].GetRaftIndex(), w.got[n-1].GetIndexSeq()
+	}
+	got := append(w.got, read(req)...)
+	all := read(&pb.WatchJobRequest{JobId: id})
+	if len(w.got) == 0 || len(got) == len(w.got) {
+		t.Fatalf("the watch got %d events before the kill and %d after: the test needs both", len(w.got), len(got)-len(w.got))
+	}
+	if all[0].GetKind() == pb.JobEventKind_JOB_EVENT_KIND_SNAPSHOT {
+		t.Fatalf("the new leader's replay starts with a snapshot; it cannot check exactly-once")
+	}
+	if len(got) != len(all) {
+		t.Fatalf("across the leader change the watcher got %d events, a replay on the new leader has %d", len(got), len(all))
+	}
+	for i := range got {
+		if eventKey(got[i]) != eventKey(all[i]) || got[i].GetKind() != all[i].GetKind() {
+			t.Fatalf("event %d: %s %s, the replay has %s %s", i, eventKey(got[i]), got[i].GetKind(), eventKey(all[i]), all[i].GetKind())
+		}
+		if i > 0 && !(got[i-1].GetRaftIndex() < got[i].GetRaftIndex() ||
+			got[i-1].GetRaftIndex() == got[i].GetRaftIndex() && got[i-1].GetIndexSeq() < got[i].GetIndexSeq()) {
+			t.Fatalf("event %d (%s) is not after %s", i, eventKey(got[i]), eventKey(got[i-1]))
+		}
+	}
+	if st := got[len(got)-1].GetStatus(); st.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("the resumed watch ended with %v", st.GetState())
+	}
+	t.Logf("watch resumed across the leader change: %d events before the kill, %d after, each once, in order", len(w.got), len(got)-len(w.got))
 }
 
 // TestDeposedLeader freezes the leading coordinator (SIGSTOP) for 10 s in

@@ -22,10 +22,61 @@ import (
 // NewRegistry returns a registry holding the Go runtime and process
 // collectors. Each coordinator and worker has its own (several run in one
 // process in an embedded cluster), never the global default.
+//
+// The runtime and process collectors describe the process, so every
+// registry of a process shares one of each, and a collection serves every
+// scrape of the next half second: the embedded cluster's endpoints, scraped
+// together, read /proc and the runtime once, not once per endpoint (the
+// process collector's reads of /proc were most of a scrape's cost).
 func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(processCollectors()...)
 	return r
+}
+
+// collectorTTL is how long one collection of the shared collectors serves.
+const collectorTTL = 500 * time.Millisecond
+
+var processCollectors = sync.OnceValue(func() []prometheus.Collector {
+	return []prometheus.Collector{
+		&cachedCollector{c: collectors.NewGoCollector(), ttl: collectorTTL},
+		&cachedCollector{c: collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), ttl: collectorTTL},
+	}
+})
+
+// cachedCollector replays its collector's last collection for ttl. The
+// metrics a collector sends are immutable values, so they can be sent
+// again, to any registry.
+type cachedCollector struct {
+	c   prometheus.Collector
+	ttl time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	last []prometheus.Metric
+}
+
+func (c *cachedCollector) Describe(ch chan<- *prometheus.Desc) { c.c.Describe(ch) }
+
+func (c *cachedCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.last == nil || time.Since(c.at) >= c.ttl {
+		mc := make(chan prometheus.Metric, 64)
+		go func() {
+			c.c.Collect(mc)
+			close(mc)
+		}()
+		fresh := make([]prometheus.Metric, 0, len(c.last)) // the old slice may still be being sent
+		for m := range mc {
+			fresh = append(fresh, m)
+		}
+		c.last, c.at = fresh, time.Now()
+	}
+	ms := c.last
+	c.mu.Unlock()
+	for _, m := range ms {
+		ch <- m
+	}
 }
 
 // MetricsHandler serves a registry in the Prometheus text format.
