@@ -1,6 +1,10 @@
 package telemetry
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +67,23 @@ func TestRegistriesShareProcessCollectors(t *testing.T) {
 				t.Errorf("registry %d: no %s", i, name)
 			}
 		}
+	}
+}
+
+// TestMetricsHandlerUncompressed: a scraper that accepts gzip gets the
+// text format as is.
+func TestMetricsHandlerUncompressed(t *testing.T) {
+	srv := httptest.NewServer(MetricsHandler(NewRegistry()))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" || !strings.Contains(string(b), "process_cpu_seconds_total ") {
+		t.Fatalf("Content-Encoding %q; body starts %q", enc, b[:min(len(b), 80)])
 	}
 }
