@@ -21,6 +21,7 @@ import (
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/worker"
 )
 
@@ -30,6 +31,11 @@ const (
 	ModeLocal    = "local"
 	ModeEmbedded = "embedded"
 	ModeProcess  = "process"
+	// ModeEmbeddedTLS and ModeProcessTLS are embedded and process with
+	// mutual TLS on every connection and tokens (--tls adds them), so that
+	// TLS's cost is a ratio within one run.
+	ModeEmbeddedTLS = "embedded-tls"
+	ModeProcessTLS  = "process-tls"
 	// ModeSearch is the row of the webindex search latency (not a build).
 	ModeSearch = "search"
 )
@@ -81,11 +87,16 @@ func main() {
 	flag.IntVar(&c.Runs, "runs", 3, "measured runs per mode and worker count, after one warm-up run")
 	flag.StringVar(&c.Out, "out", "bench/out", "directory for report.md, results.csv, results.json and the plots")
 	flag.BoolVar(&c.JSON, "json", false, "also print every run as JSON on stdout")
-	flag.StringVar(&modes, "modes", "baseline,local,embedded,process", "modes to run")
+	flag.StringVar(&modes, "modes", "baseline,local,embedded,process", "modes to run (also embedded-tls, process-tls)")
+	var withTLS bool
+	flag.BoolVar(&withTLS, "tls", false, "also run the embedded and process modes with mutual TLS and tokens (modes embedded-tls, process-tls), each right after its plain mode")
 	flag.BoolVar(&c.Verbose, "v", false, "show the logs of coordinator and worker processes")
 	flag.Parse()
 	c.Workloads = splitList(workloads)
 	c.Modes = splitList(modes)
+	if withTLS {
+		c.Modes = append(c.Modes, ModeEmbeddedTLS, ModeProcessTLS)
+	}
 	for _, w := range splitList(workers) {
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 {
@@ -224,6 +235,15 @@ func (h *harness) logf(format string, a ...any) {
 	}
 }
 
+// certs makes the cluster certificates of the TLS modes once per run.
+func (h *harness) certs() (string, error) {
+	dir := filepath.Join(h.tmp, "tls")
+	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err == nil {
+		return dir, nil
+	}
+	return dir, security.Init(dir, security.CertOptions{})
+}
+
 func (h *harness) hasMode(m string) bool {
 	for _, x := range h.cfg.Modes {
 		if x == m {
@@ -346,7 +366,7 @@ func (h *harness) workload(ctx context.Context, wl Workload, dirName, label stri
 		}
 	}
 	for _, n := range h.cfg.Workers {
-		for _, mode := range []string{ModeLocal, ModeEmbedded, ModeProcess} {
+		for _, mode := range []string{ModeLocal, ModeEmbedded, ModeEmbeddedTLS, ModeProcess, ModeProcessTLS} {
 			if !h.hasMode(mode) {
 				continue
 			}
@@ -396,6 +416,17 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 	r := runner{rssSource: "VmHWM of the harness (reset per run)",
 		resetPeak: func() { resetPeak(self) }, peak: func() int64 { return vmHWM(self) }}
 	sh, isShuffle := wl.(*shuffleWL)
+	var tlsDir string
+	var fetchTLS *security.TLS
+	if mode == ModeEmbeddedTLS || mode == ModeProcessTLS {
+		var err error
+		if tlsDir, err = h.certs(); err != nil {
+			return err
+		}
+		if fetchTLS, err = security.LoadTLS(tlsDir, security.RoleClient); err != nil {
+			return err
+		}
+	}
 	switch mode {
 	case ModeLocal:
 		if isShuffle {
@@ -413,7 +444,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 			res, err := executeJob(ctx, ex, job, args, 2*n)
 			return res, 0, err
 		}
-	case ModeEmbedded:
+	case ModeEmbedded, ModeEmbeddedTLS:
 		wc := worker.DefaultConfig()
 		wc.Slots = 1
 		wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -421,7 +452,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 		if err != nil {
 			return err
 		}
-		emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: n, Worker: wc, WorkDir: dir})
+		emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: n, Worker: wc, WorkDir: dir, TLSDir: tlsDir})
 		if err != nil {
 			return err
 		}
@@ -433,7 +464,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 			}
 			addr := emb.Workers[0].Addr()
 			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
-				return nil, 0, sh.fetch(ctx, addr, path, out)
+				return nil, 0, sh.fetch(ctx, addr, path, out, fetchTLS)
 			}
 		} else {
 			ex := emb.Executor()
@@ -443,7 +474,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 				return res, 0, err
 			}
 		}
-	case ModeProcess:
+	case ModeProcess, ModeProcessTLS:
 		if _, ok := wl.(superstepsWL); ok {
 			h.logf("supersteps: process mode skipped (its job is registered in the harness, not in cmd/superstep)")
 			return nil
@@ -459,7 +490,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 		if err != nil {
 			return err
 		}
-		pc, err := startProcCluster(h.bin, dir, n, h.cfg.Verbose)
+		pc, err := startProcCluster(h.bin, dir, n, h.cfg.Verbose, tlsDir)
 		if err != nil {
 			return err
 		}
@@ -476,7 +507,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 			r.resetPeak = func() { pc.resetPeak(); resetPeak(self) }
 			r.peak = func() int64 { return pc.peak() + vmHWM(self) }
 			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
-				return nil, 0, sh.fetch(ctx, pc.workers[0], path, out)
+				return nil, 0, sh.fetch(ctx, pc.workers[0], path, out, fetchTLS)
 			}
 		} else {
 			var lastJob string

@@ -16,6 +16,7 @@ import (
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/internal/security"
 )
 
 // buildBinary builds cmd/superstep into dir once and returns its path.
@@ -38,6 +39,8 @@ type procCluster struct {
 	procs    []*exec.Cmd
 	// client watches the submitted jobs and reads their stage statistics.
 	client *cluster.Client
+	// tlsArgs are the --tls-dir flags every process gets (TLS modes).
+	tlsArgs []string
 }
 
 // startLine starts cmd and waits (up to a minute) for a stdout line with
@@ -78,13 +81,18 @@ func startLine(cmd *exec.Cmd, prefix string) (string, error) {
 
 // startProcCluster starts `superstep coordinator` and n `superstep worker`
 // processes (one task slot each) with data under dir.
-func startProcCluster(bin, dir string, n int, verbose bool) (*procCluster, error) {
+func startProcCluster(bin, dir string, n int, verbose bool, tlsDir string) (*procCluster, error) {
 	pc := &procCluster{bin: bin}
 	stderr := io.Discard
 	if verbose {
 		stderr = os.Stderr
 	}
-	c := exec.Command(bin, "coordinator", "--listen", "127.0.0.1:0")
+	var tlsArgs []string
+	if tlsDir != "" {
+		tlsArgs = []string{"--tls-dir", tlsDir}
+	}
+	pc.tlsArgs = tlsArgs
+	c := exec.Command(bin, append([]string{"coordinator", "--listen", "127.0.0.1:0"}, tlsArgs...)...)
 	c.Stderr = stderr
 	addr, err := startLine(c, "coordinator listening on ")
 	if err != nil {
@@ -98,7 +106,7 @@ func startProcCluster(bin, dir string, n int, verbose bool) (*procCluster, error
 			pc.stop()
 			return nil, err
 		}
-		w := exec.Command(bin, "worker", "--coordinator", addr, "--data-dir", d, "--slots", "1")
+		w := exec.Command(bin, append([]string{"worker", "--coordinator", addr, "--data-dir", d, "--slots", "1"}, tlsArgs...)...)
 		w.Stderr = stderr
 		line, err := startLine(w, "serving on ")
 		if err != nil {
@@ -111,7 +119,21 @@ func startProcCluster(bin, dir string, n int, verbose bool) (*procCluster, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if pc.client, err = cluster.Dial(ctx, addr); err != nil {
+	var opts []cluster.DialOption
+	if tlsDir != "" {
+		t, err := security.LoadTLS(tlsDir, security.RoleClient)
+		if err != nil {
+			pc.stop()
+			return nil, err
+		}
+		tok, err := os.ReadFile(filepath.Join(tlsDir, "token"))
+		if err != nil {
+			pc.stop()
+			return nil, err
+		}
+		opts = append(opts, cluster.WithTLS(t), cluster.WithToken(strings.TrimSpace(string(tok))))
+	}
+	if pc.client, err = cluster.Dial(ctx, addr, opts...); err != nil {
 		pc.stop()
 		return nil, err
 	}
@@ -158,8 +180,8 @@ func (pc *procCluster) peak() int64 {
 // whole job. It returns the job id and the submit process's peak RSS in
 // bytes.
 func (pc *procCluster) submit(ctx context.Context, job string, slots int, args []string) (string, int64, error) {
-	a := append([]string{"submit", job, "--coordinator", pc.coord, "--detach",
-		"--slots", strconv.Itoa(slots)}, args...)
+	a := append(append([]string{"submit", job, "--coordinator", pc.coord, "--detach",
+		"--slots", strconv.Itoa(slots)}, pc.tlsArgs...), args...)
 	cmd := exec.CommandContext(ctx, pc.bin, a...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

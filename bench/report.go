@@ -431,6 +431,27 @@ func targets(gs []*group) []string {
 	} else {
 		out = append(out, "shuffle >= 50% of raw TCP: not measured in this run")
 	}
+	// TLS (--tls): the cost of mutual TLS and tokens, same run, medians.
+	for _, c := range []struct {
+		wl     string
+		budget float64
+	}{{"wordcount", 0.10}, {"shuffle", 0.25}} {
+		for _, m := range [][2]string{{ModeEmbedded, ModeEmbeddedTLS}, {ModeProcess, ModeProcessTLS}} {
+			for _, n := range []int{0, 1, 2} {
+				if c.wl == "shuffle" && n != 0 || c.wl != "shuffle" && n == 0 {
+					continue
+				}
+				plain, tl := find(gs, c.wl, m[0], n), find(gs, c.wl, m[1], n)
+				if plain == nil || tl == nil {
+					continue
+				}
+				p, q := plain.stat(wall), tl.stat(wall)
+				cost := q.med/p.med - 1
+				out = append(out, fmt.Sprintf("TLS costs <= %.0f%% (%s, %s, %d workers): %+.1f%% (plain %.3fs [%.3f–%.3f], TLS %.3fs [%.3f–%.3f], medians of %d and %d runs), %s",
+					c.budget*100, c.wl, m[0], plain.workers, cost*100, p.med, p.min, p.max, q.med, q.min, q.max, len(plain.runs), len(tl.runs), verdict(cost <= c.budget)))
+			}
+		}
+	}
 	return out
 }
 

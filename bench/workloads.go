@@ -15,6 +15,7 @@ import (
 	"github.com/superstep/superstep/bench/baseline"
 	"github.com/superstep/superstep/examples/terasort"
 	"github.com/superstep/superstep/examples/wordcount"
+	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/worker"
 	"google.golang.org/grpc"
 )
@@ -276,8 +277,8 @@ func (s *shuffleWL) placeMapOutput(dataDir string) (string, error) {
 
 // fetch streams partition 0 of the map output at path from the worker at
 // addr and writes the byte count to out.
-func (s *shuffleWL) fetch(ctx context.Context, addr, path, out string) error {
-	conn, err := grpc.NewClient(addr, worker.FetchDialOptions()...)
+func (s *shuffleWL) fetch(ctx context.Context, addr, path, out string, t *security.TLS) error {
+	conn, err := grpc.NewClient(addr, worker.FetchDialOptionsTLS(t)...)
 	if err != nil {
 		return err
 	}
