@@ -54,6 +54,10 @@ type SubmitJob struct {
 	// MaxAttempts is how many attempts of a task may fail in user code
 	// before the job fails; 0 means DefaultMaxAttempts.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Owner names the principal (a submit token's holder) that submitted
+	// the job, if any; such a principal reaches only its own jobs. It is
+	// replicated so that every leader applies the same rule.
+	Owner string `json:"owner,omitempty"`
 }
 
 // DefaultMaxAttempts is the attempt limit of a job submitted without one.

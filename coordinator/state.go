@@ -98,13 +98,15 @@ type Stage struct {
 
 // Job is the state of one submitted job.
 type Job struct {
-	ID          JobID    `json:"id"`
-	Name        string   `json:"name"`
-	Args        []byte   `json:"args,omitempty"`
-	Spec        []byte   `json:"spec"`
-	Fingerprint string   `json:"fingerprint"`
-	MaxAttempts int      `json:"max_attempts"`
-	Phase       JobPhase `json:"phase"`
+	ID          JobID  `json:"id"`
+	Name        string `json:"name"`
+	Args        []byte `json:"args,omitempty"`
+	Spec        []byte `json:"spec"`
+	Fingerprint string `json:"fingerprint"`
+	MaxAttempts int    `json:"max_attempts"`
+	// Owner is the principal that submitted the job (SubmitJob.Owner).
+	Owner string   `json:"owner,omitempty"`
+	Phase JobPhase `json:"phase"`
 	// Error is why a failed or cancelled job ended.
 	Error string `json:"error,omitempty"`
 	// ErrorKind is the kind of Error when it is set.
@@ -312,7 +314,7 @@ func (s *State) submit(c SubmitJob) Result {
 	}
 	j := &Job{
 		ID: c.Job, Name: c.Name, Args: slices.Clone(c.Args), Spec: slices.Clone(c.Spec),
-		Fingerprint: c.Fingerprint, MaxAttempts: c.MaxAttempts, Phase: JobRunning, plan: plan,
+		Fingerprint: c.Fingerprint, MaxAttempts: c.MaxAttempts, Owner: c.Owner, Phase: JobRunning, plan: plan,
 		SubmittedMs: s.now,
 	}
 	for _, st := range plan.Stages {

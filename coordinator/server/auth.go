@@ -36,49 +36,52 @@ var coordinatorRules = map[string]security.Rule{
 	pb.Coordinator_Connect_FullMethodName:        workerRule,
 }
 
-// owners records who submitted each job (the token's holder), so that a
-// submit token reaches only its own jobs, and which certificate each
-// worker ID registered with, so that no other identity can take the ID
-// over. Without TLS there are no principals and nothing is checked.
-//
-// The records live in this process: after a coordinator restart or a
-// change of leader, only admin tokens reach the jobs submitted before.
+// owners records which certificate each worker ID registered with, so
+// that no other identity can take the ID over. Without TLS there are no
+// principals and nothing is checked. Who submitted each job is in the
+// replicated state (coordinator.Job.Owner), so that it survives a restart
+// or a change of leader; see Server.mayAccess.
 type owners struct {
-	mu      sync.Mutex // guards the fields below
-	jobs    map[coordinator.JobID]string
+	mu      sync.Mutex // guards the field below
 	workers map[coordinator.WorkerID]string
 }
 
-// mayAccess refuses a submit token a job it did not submit. A job of
-// nobody's (submitted before a restart) is the admins' only.
-func (o *owners) mayAccess(ctx context.Context, id coordinator.JobID) error {
+// mayAccess refuses a submit token a job it did not submit. An unknown job
+// passes: the caller answers NotFound for it as for any other.
+func (s *Server) mayAccess(ctx context.Context, id coordinator.JobID) error {
 	p := security.PrincipalOf(ctx)
 	if p == nil || p.Role == security.TokenAdmin {
 		return nil
 	}
-	o.mu.Lock()
-	owner := o.jobs[id]
-	o.mu.Unlock()
-	if owner != p.Name {
+	owner, found := "", false
+	s.node.Read(func(st *coordinator.State) {
+		if j := st.Job(id); j != nil {
+			owner, found = j.Owner, true
+		}
+	})
+	if found && owner != p.Name {
 		return status.Errorf(codes.NotFound, "no job %q", id) // as for a job that does not exist: IDs are not disclosed
 	}
 	return nil
 }
 
-// claimJob records ctx's principal as the owner of a new job, and refuses
-// a job ID another principal already holds.
-func (o *owners) claimJob(ctx context.Context, id coordinator.JobID) error {
+// owner is the principal of ctx that a new job records as its owner, and
+// refuses a job ID that a job of another principal holds.
+func (s *Server) owner(ctx context.Context, id coordinator.JobID) (string, error) {
 	p := security.PrincipalOf(ctx)
 	if p == nil {
-		return nil
+		return "", nil
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if owner, ok := o.jobs[id]; ok && owner != p.Name {
-		return status.Errorf(codes.AlreadyExists, "job id %q is taken", id)
+	taken := false
+	s.node.Read(func(st *coordinator.State) {
+		if j := st.Job(id); j != nil && j.Owner != p.Name {
+			taken = true
+		}
+	})
+	if taken {
+		return "", status.Errorf(codes.AlreadyExists, "job id %q is taken", id)
 	}
-	o.jobs[id] = p.Name
-	return nil
+	return p.Name, nil
 }
 
 // bindWorker binds a worker ID to the identity of the certificate it was

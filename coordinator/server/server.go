@@ -221,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		served:  map[coordinator.WorkerID]int64{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
-		owners: owners{jobs: map[coordinator.JobID]string{}, workers: map[coordinator.WorkerID]string{}},
+		owners: owners{workers: map[coordinator.WorkerID]string{}},
 		leader: coordinator.NewLeader(coordinator.LeaderConfig{WorkerTimeout: cfg.WorkerTimeout,
 			ReconcileGrace: max(cfg.WorkerTimeout, 4*cfg.HeartbeatInterval), DeleteRetry: max(cfg.WorkerTimeout/2, time.Second),
 			RetainJobs: cfg.RetainJobs, Speculation: cfg.Speculation, Timeouts: cfg.Timeouts, Exclusion: cfg.Exclusion,
@@ -385,11 +385,12 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 			return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 		}
 	}
-	if err := s.owners.claimJob(ctx, id); err != nil {
+	owner, err := s.owner(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	res, err := s.propose(ctx, coordinator.SubmitJob{Stamp: now(), Job: id, Name: req.GetName(), Args: args, Spec: spec,
-		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts())})
+		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts()), Owner: owner})
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +403,7 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 
 // GetJob implements the Coordinator service.
 func (s *Server) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.JobStatus, error) {
-	if err := s.owners.mayAccess(ctx, coordinator.JobID(req.GetJobId())); err != nil {
+	if err := s.mayAccess(ctx, coordinator.JobID(req.GetJobId())); err != nil {
 		return nil, err
 	}
 	st, ok := s.status(coordinator.JobID(req.GetJobId()))
@@ -420,7 +421,7 @@ func (s *Server) ListJobs(ctx context.Context, _ *pb.ListJobsRequest) (*pb.ListJ
 			ids = append(ids, j.ID)
 		}
 	})
-	ids = slices.DeleteFunc(ids, func(id coordinator.JobID) bool { return s.owners.mayAccess(ctx, id) != nil })
+	ids = slices.DeleteFunc(ids, func(id coordinator.JobID) bool { return s.mayAccess(ctx, id) != nil })
 	out := &pb.ListJobsResponse{}
 	for _, id := range ids {
 		if js, ok := s.status(id); ok {
@@ -433,7 +434,7 @@ func (s *Server) ListJobs(ctx context.Context, _ *pb.ListJobsRequest) (*pb.ListJ
 // CancelJob implements the Coordinator service.
 func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.CancelJobResponse, error) {
 	id := coordinator.JobID(req.GetJobId())
-	if err := s.owners.mayAccess(ctx, id); err != nil {
+	if err := s.mayAccess(ctx, id); err != nil {
 		return nil, err
 	}
 	before, ok := s.status(id)
@@ -461,7 +462,7 @@ func isFinal(st pb.JobState) bool {
 // WatchJob implements the Coordinator service.
 func (s *Server) WatchJob(req *pb.GetJobRequest, out grpc.ServerStreamingServer[pb.JobStatus]) error {
 	id := coordinator.JobID(req.GetJobId())
-	if err := s.owners.mayAccess(out.Context(), id); err != nil {
+	if err := s.mayAccess(out.Context(), id); err != nil {
 		return err
 	}
 	var last []byte
