@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/bsp/local"
 	"github.com/superstep/superstep/examples/webindex"
 	"github.com/superstep/superstep/examples/webindex/index"
@@ -31,17 +32,27 @@ const (
 func buildIndex(t *testing.T, slots int, extra ...string) string {
 	t.Helper()
 	cfg := local.DefaultConfig()
-	cfg.Slots, cfg.WorkDir = slots, t.TempDir()
+	cfg.Slots = slots
+	dir, _ := buildIndexWith(t, cfg, extra...)
+	return dir
+}
+
+// buildIndexWith runs the job in-process with cfg and returns the index
+// directory and the job's result.
+func buildIndexWith(t *testing.T, cfg local.Config, extra ...string) (string, *bsp.Result) {
+	t.Helper()
+	cfg.WorkDir = t.TempDir()
 	ex, err := local.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "index")
 	flags := append([]string{"--input", corpusPath, "--out", out, "--base-url", baseURL, "--tol", "1e-12", "--max-iter", "500"}, extra...)
-	if _, err := ex.RunJob(context.Background(), webindex.Job, flags, 4); err != nil {
+	res, err := ex.RunJob(context.Background(), webindex.Job, flags, 4)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, res
 }
 
 type refPage struct {
@@ -220,15 +231,33 @@ func lookup(ix *index.Index, term string) (int, bool, error) {
 	return 0, false, nil
 }
 
-// TestIndexBytesIndependentOfSlots builds the index with 1, 2 and 4 slots:
-// every file is byte for byte the same.
+// TestIndexBytesIndependentOfSlots builds the index with 1, 2 and 4 slots,
+// and with a memory budget so small that the map-side combiners spill in
+// the middle of documents (a term's postings of one document then reach
+// the writer in pieces): every file is byte for byte the same.
 func TestIndexBytesIndependentOfSlots(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the index three times")
+		t.Skip("builds the index four times")
 	}
+	builds := []string{"1 slot", "2 slots", "4 slots", "a 1 MiB budget"}
 	var first map[string][]byte
-	for _, slots := range []int{1, 2, 4} {
-		dir := buildIndex(t, slots)
+	for i, build := range builds {
+		cfg := local.DefaultConfig()
+		cfg.Slots = []int{1, 2, 4, 2}[i]
+		if i == 3 {
+			cfg.Memory = 1 << 20
+		}
+		dir, res := buildIndexWith(t, cfg)
+		if i == 3 {
+			spills := 0
+			for _, st := range res.Stages {
+				spills += st.Spills
+			}
+			if spills == 0 {
+				t.Fatal("a 1 MiB budget: no task spilled")
+			}
+			t.Logf("a 1 MiB budget: %d spills", spills)
+		}
 		files := map[string][]byte{}
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
@@ -243,11 +272,11 @@ func TestIndexBytesIndependentOfSlots(t *testing.T) {
 			continue
 		}
 		if len(files) != len(first) {
-			t.Fatalf("%d slots: %d files, %d with 1 slot", slots, len(files), len(first))
+			t.Fatalf("%s: %d files, %d with 1 slot", build, len(files), len(first))
 		}
 		for name, b := range first {
 			if !bytes.Equal(files[name], b) {
-				t.Fatalf("%d slots: %s differs from the 1-slot build", slots, name)
+				t.Fatalf("%s: %s differs from the 1-slot build", build, name)
 			}
 		}
 	}

@@ -107,7 +107,11 @@ func (w *TermsWriter) AddColumns(term string, c postings.Columns) error {
 	if w.buf, err = postings.EncodeColumns(w.buf[:0], c); err != nil {
 		return fmt.Errorf("index: term %q: %w", term, err)
 	}
-	return w.write(term, c.Len())
+	df, err := postings.Count(w.buf)
+	if err != nil {
+		return fmt.Errorf("index: term %q: %w", term, err)
+	}
+	return w.write(term, df)
 }
 
 func (w *TermsWriter) check(term string) error {

@@ -47,7 +47,7 @@ func Encode(dst []byte, ps []Posting) ([]byte, error) {
 		c.TFs = append(c.TFs, uint32(len(p.Positions)))
 		c.Pos = append(c.Pos, p.Positions...)
 	}
-	return c.encode(dst, nil)
+	return c.encode(dst, nil, nil)
 }
 
 // Columns is a posting list held as three flat arrays instead of one
@@ -80,13 +80,27 @@ func (c *Columns) Append(o Columns) {
 	c.Pos = append(c.Pos, o.Pos...)
 }
 
-// Len is the number of postings.
+// Len is the number of postings, each piece of a document split in
+// pieces counted (EncodeColumns joins them; Count counts them once).
 func (c *Columns) Len() int { return len(c.Docs) }
 
+// Count is the number of postings of an encoded list.
+func Count(list []byte) (int, error) {
+	n, k := binary.Uvarint(list)
+	if k <= 0 || n > uint64(len(list)) {
+		return 0, fmt.Errorf("%w: bad count", ErrCorrupt)
+	}
+	return int(n), nil
+}
+
 // EncodeColumns appends the encoding of c to dst, its postings in document
-// order; the bytes are those Encode gives for the same postings. Every
-// document must appear once, with as many positions as its term frequency
-// (at least one), increasing.
+// order; the bytes are those Encode gives for the same postings. A
+// document may appear in several postings, as it does when a combiner
+// spills in the middle of a document's tokens: their positions, taken in
+// the order of each posting's first position, must then increase across
+// them, and they are encoded as one posting. Every posting has as many
+// positions as its term frequency, at least one. Count gives the number of
+// postings written.
 func EncodeColumns(dst []byte, c Columns) ([]byte, error) {
 	if len(c.TFs) != len(c.Docs) {
 		return dst, fmt.Errorf("postings: %d documents and %d term frequencies", len(c.Docs), len(c.TFs))
@@ -99,34 +113,88 @@ func EncodeColumns(dst []byte, c Columns) ([]byte, error) {
 		}
 	}
 	if sorted {
-		return c.encode(dst, nil)
+		return c.encode(dst, nil, nil)
+	}
+	first, err := c.offsets()
+	if err != nil {
+		return dst, err
+	}
+	firstPos := func(i int32) uint32 {
+		if c.TFs[i] == 0 {
+			return 0
+		}
+		return c.Pos[first[i]]
 	}
 	order := make([]int32, len(c.Docs))
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(c.Docs[a], c.Docs[b]) })
-	return c.encode(dst, order)
+	slices.SortFunc(order, func(a, b int32) int {
+		if d := cmp.Compare(c.Docs[a], c.Docs[b]); d != 0 {
+			return d
+		}
+		return cmp.Compare(firstPos(a), firstPos(b))
+	})
+	split := false
+	for k := 1; k < len(order); k++ {
+		if c.Docs[order[k]] == c.Docs[order[k-1]] {
+			split = true
+			break
+		}
+	}
+	if !split {
+		return c.encode(dst, order, first)
+	}
+	// Join the pieces of each document into one posting; encode checks
+	// that the joined positions increase.
+	var m Columns
+	m.Pos = make([]uint32, 0, len(c.Pos))
+	for k, i := range order {
+		if k > 0 && c.Docs[i] == c.Docs[order[k-1]] {
+			m.TFs[len(m.TFs)-1] += c.TFs[i]
+		} else {
+			m.Docs = append(m.Docs, c.Docs[i])
+			m.TFs = append(m.TFs, c.TFs[i])
+		}
+		m.Pos = append(m.Pos, c.Pos[first[i]:first[i]+c.TFs[i]]...)
+	}
+	return m.encode(dst, nil, nil)
 }
 
-// encode appends the encoding of c's postings, taken in the order given
-// (nil: as they are).
-func (c *Columns) encode(dst []byte, order []int32) ([]byte, error) {
-	n := len(c.Docs)
-	// off[i] is where posting i's positions start in Pos.
-	var off []uint32
-	if order != nil {
-		off = make([]uint32, n)
+// offsets returns where each posting's positions start in Pos.
+func (c *Columns) offsets() ([]uint32, error) {
+	if err := c.checkTotal(); err != nil {
+		return nil, err
 	}
-	total := uint64(0)
+	off := make([]uint32, len(c.TFs))
+	total := uint32(0)
 	for i, tf := range c.TFs {
-		if off != nil {
-			off[i] = uint32(total)
-		}
+		off[i] = total
+		total += tf
+	}
+	return off, nil
+}
+
+// checkTotal checks that the term frequencies add up to the positions.
+func (c *Columns) checkTotal() error {
+	total := uint64(0)
+	for _, tf := range c.TFs {
 		total += uint64(tf)
 	}
 	if total != uint64(len(c.Pos)) {
-		return dst, fmt.Errorf("postings: term frequencies add up to %d, %d positions", total, len(c.Pos))
+		return fmt.Errorf("postings: term frequencies add up to %d, %d positions", total, len(c.Pos))
+	}
+	return nil
+}
+
+// encode appends the encoding of c's postings, taken in the order given
+// (nil: as they are), off being their offsets in Pos when order is given.
+func (c *Columns) encode(dst []byte, order []int32, off []uint32) ([]byte, error) {
+	n := len(c.Docs)
+	if order == nil {
+		if err := c.checkTotal(); err != nil {
+			return dst, err
+		}
 	}
 	type skip struct{ doc, off uint64 }
 	var skips []skip

@@ -223,9 +223,22 @@ func TestColumnsEncodeAsPostings(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("columns encode to %d bytes, postings to %d, and they differ", len(got), len(want))
 	}
-	dup := Columns{Docs: []uint32{4, 4}, TFs: []uint32{1, 1}, Pos: []uint32{0, 1}}
-	if _, err := EncodeColumns(nil, dup); err == nil {
-		t.Fatal("a document twice must fail")
+	// A document split in pieces, as a combiner that spills in the middle
+	// of its tokens leaves it, pieces out of order: one posting.
+	split := Columns{Docs: []uint32{9, 4, 2, 4}, TFs: []uint32{1, 1, 1, 2}, Pos: []uint32{3, 7, 1, 0, 5}}
+	joined, err := Encode(nil, []Posting{{Doc: 2, Positions: []uint32{1}}, {Doc: 4, Positions: []uint32{0, 5, 7}}, {Doc: 9, Positions: []uint32{3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := EncodeColumns(nil, split); err != nil || !bytes.Equal(got, joined) {
+		t.Fatalf("pieces of a document: %v, or bytes differ from the joined posting's", err)
+	}
+	if n, err := Count(joined); err != nil || n != 3 || split.Len() != 4 {
+		t.Fatalf("Count of the joined list: %d, %v; want 3 (4 pieces)", n, err)
+	}
+	overlap := Columns{Docs: []uint32{4, 4}, TFs: []uint32{2, 1}, Pos: []uint32{0, 5, 3}}
+	if _, err := EncodeColumns(nil, overlap); err == nil {
+		t.Fatal("pieces of a document whose positions interleave must fail")
 	}
 	short := Columns{Docs: []uint32{1}, TFs: []uint32{2}, Pos: []uint32{0}}
 	if _, err := EncodeColumns(nil, short); err == nil {
