@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/bsp/local"
@@ -19,6 +20,7 @@ import (
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/internal/s3fake"
 	"github.com/superstep/superstep/internal/testcorpus"
+	"github.com/superstep/superstep/internal/testwait"
 	"github.com/superstep/superstep/storage"
 )
 
@@ -266,17 +268,24 @@ func TestS3PartUploadFails(t *testing.T) {
 	if _, err := storage.ReadManifest(ctx, fsys, "s3://bkt/out"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("_SUCCESS of a failed job: %v", err)
 	}
-	left, err := fsys.List(ctx, "s3://bkt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range left {
-		if !strings.HasPrefix(f.Name, "s3://bkt/in/") {
-			t.Errorf("left behind by the failed job: %s", f.Name)
+	// The job's files go once its attempts stopped (the workers'
+	// acknowledgements come first), which is after the job ended.
+	var left []string
+	ok := testwait.Until(30*time.Second, func() bool {
+		files, err := fsys.List(ctx, "s3://bkt")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := srv.Uploads(t, "bkt"); n != 0 {
-		t.Errorf("%d multipart uploads left", n)
+		left = left[:0]
+		for _, f := range files {
+			if !strings.HasPrefix(f.Name, "s3://bkt/in/") {
+				left = append(left, f.Name)
+			}
+		}
+		return len(left) == 0 && srv.Uploads(t, "bkt") == 0
+	})
+	if !ok {
+		t.Fatalf("left behind by the failed job: %q and %d multipart uploads", left, srv.Uploads(t, "bkt"))
 	}
 }
 

@@ -492,10 +492,10 @@ func (l *Leader) finish(s *State, o Observations, stamp Stamp, r *Ready) {
 	}
 }
 
-// cleanup removes the files of ended jobs: the coordinator's side once
-// (Ready.Cleanup), each holder's by a delete message repeated every
-// DeleteRetry until the holder acknowledges (proposed as JobFilesDeleted)
-// or dies; then JobCleaned. Cleaned jobs are forgotten RetainJobs after
+// cleanup removes the files of ended jobs: each holder's by a delete
+// message repeated every DeleteRetry until the holder acknowledges
+// (proposed as JobFilesDeleted) or dies; then the coordinator's side once
+// (Ready.Cleanup); then JobCleaned. Cleaned jobs are forgotten RetainJobs after
 // they ended.
 func (l *Leader) cleanup(s *State, o Observations, stamp Stamp, connected map[WorkerID]bool, r *Ready) {
 	for _, a := range o.DeleteAcks {
@@ -519,10 +519,6 @@ func (l *Leader) cleanup(s *State, o Observations, stamp Stamp, connected map[Wo
 			}
 			continue
 		}
-		if !l.cleanedUp[j.ID] && !l.inFlight[j.ID] {
-			l.inFlight[j.ID] = true
-			r.Cleanup = append(r.Cleanup, j.ID)
-		}
 		pending := false
 		for _, w := range s.FileHolders(j.ID) {
 			k := DeleteAck{Job: j.ID, Worker: w}
@@ -535,7 +531,15 @@ func (l *Leader) cleanup(s *State, o Observations, stamp Stamp, connected map[Wo
 				r.Send = append(r.Send, Message{Kind: SendDelete, Worker: w, Term: l.term, Job: j.ID})
 			}
 		}
-		if !pending && l.cleanedUp[j.ID] {
+		switch {
+		case pending:
+		case !l.cleanedUp[j.ID] && !l.inFlight[j.ID]:
+			// Only now: a holder acknowledges once the job's attempts
+			// stopped, and before that one could still upload a part
+			// into the sink's temporary output after it was removed.
+			l.inFlight[j.ID] = true
+			r.Cleanup = append(r.Cleanup, j.ID)
+		case l.cleanedUp[j.ID]:
 			r.Propose = append(r.Propose, JobCleaned{Stamp: stamp, Job: j.ID})
 		}
 	}
