@@ -245,7 +245,7 @@ func TestIssueToOwnDir(t *testing.T) {
 	if err := Init(caDir, CertOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := IssueTo(caDir, out, RoleWorker, "worker", CertOptions{Hosts: []string{"10.1.2.3"}}); err != nil {
+	if err := IssueTo(caDir, out, RoleWorker, "worker", CertOptions{Hosts: []string{"192.0.2.3"}}); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(out)
@@ -273,10 +273,10 @@ func TestIssueToOwnDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert, _, _ := w.current()
-	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "10.1.2.3", []Role{RoleWorker}); err != nil {
-		t.Fatalf("a coordinator dialing 10.1.2.3 refuses the issued certificate: %v", err)
+	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "192.0.2.3", []Role{RoleWorker}); err != nil {
+		t.Fatalf("a coordinator dialing 192.0.2.3 refuses the issued certificate: %v", err)
 	}
-	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "10.1.2.4", []Role{RoleWorker}); err == nil {
+	if err := c.verifyPeer([]*x509.Certificate{cert.Leaf}, x509.ExtKeyUsageServerAuth, "192.0.2.4", []Role{RoleWorker}); err == nil {
 		t.Fatal("the certificate is accepted for another pod's IP")
 	}
 }
