@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 // liveness timings of the tests below: the coordinator's worker timeout
@@ -189,7 +190,9 @@ func TestFrozenWorker(t *testing.T) {
 	}
 	// The freeze lasts its 60 s (the issue's duration), then the worker,
 	// which the coordinator declared dead, resumes and stops itself.
-	time.Sleep(time.Until(frozeAt.Add(60 * time.Second)))
+	testwait.Hold(t, time.Until(frozeAt.Add(60*time.Second)), "the freeze of "+victimID, func() error {
+		return stoppedProcess(victim.cmd.Process.Pid)
+	})
 	if err := victim.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +296,22 @@ func TestBrokenDataDirWorkerExcluded(t *testing.T) {
 	if !slices.Contains(gauges, `superstep_workers{state="excluded"} 1`) || !slices.Contains(gauges, `superstep_workers{state="alive"} 2`) {
 		t.Errorf("/metrics does not count one excluded and two alive workers: %q", gauges)
 	}
+}
+
+// stoppedProcess returns an error unless process pid is stopped (state T
+// in /proc/PID/stat: SIGSTOP took it, nothing resumed it).
+func stoppedProcess(pid int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return err
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	if st := b[i+2]; st != 'T' {
+		return fmt.Errorf("process %d is in state %c, not stopped", pid, st)
+	}
+	return nil
 }

@@ -214,7 +214,13 @@ func TestSlowReaderIsNotAStall(t *testing.T) {
 	var rows int64
 	for r.Next(context.Background()) {
 		if rows == 0 {
-			time.Sleep(3 * timeout) // the reader's own work, longer than the deadline
+			// The reader's own work, longer than the deadline: the
+			// stream must stay open through it.
+			select {
+			case <-ctx.Done():
+				t.Fatal("the stall deadline cancelled the stream while its reader worked")
+			case <-time.After(3 * timeout):
+			}
 		}
 		rows += r.Record().NumRows()
 	}

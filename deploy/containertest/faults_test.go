@@ -5,11 +5,12 @@ package containertest
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/superstep/superstep/internal/testwait"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 // jobState is the state `superstep status` prints for a job ("running",
@@ -139,7 +140,16 @@ func TestFaults(t *testing.T) {
 		w := c.Container("worker-3")
 		took := c.faultJob(t, "disconnect-worker", "coordinator-1", want, func() {
 			c.Docker(t, "network", "disconnect", network, w)
-			time.Sleep(15 * time.Second) // the fault's length
+			testwait.Hold(t, 15*time.Second, "worker-3's disconnection", func() error {
+				nets, err := run(t0(), time.Minute, nil, "docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", w)
+				if err != nil {
+					return err
+				}
+				if strings.Contains(nets, `"`+network+`"`) {
+					return fmt.Errorf("worker-3 is on %s again: %s", network, strings.TrimSpace(nets))
+				}
+				return nil
+			})
 		}, func() { c.Docker(t, "network", "connect", "--alias", "worker-3", network, w) })
 		t.Logf("job %s with worker-3 disconnected for 15 s", took.Round(time.Millisecond))
 		c.waitRunning(t, w, "worker-3")
@@ -169,7 +179,16 @@ func TestFaults(t *testing.T) {
 			if st := strings.TrimSpace(c.Docker(t, "inspect", "--format", "{{.State.Status}} {{.State.Paused}}", w)); st != "paused true" {
 				t.Fatalf("after docker pause, worker-1 is %q", st)
 			}
-			time.Sleep(15 * time.Second) // the fault's length
+			testwait.Hold(t, 15*time.Second, "worker-1's pause", func() error {
+				st, err := run(t0(), time.Minute, nil, "docker", "inspect", "--format", "{{.State.Paused}}", w)
+				if err != nil {
+					return err
+				}
+				if strings.TrimSpace(st) != "true" {
+					return fmt.Errorf("worker-1 is no longer paused (%s)", strings.TrimSpace(st))
+				}
+				return nil
+			})
 		}, func() { c.Docker(t, "unpause", w) })
 		t.Logf("job %s with worker-1 paused for 15 s", took.Round(time.Millisecond))
 		c.waitRunning(t, w, "worker-1")

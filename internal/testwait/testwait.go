@@ -35,3 +35,31 @@ func Until(within time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// HoldPoll is how often Hold checks its invariant.
+const HoldPoll = 200 * time.Millisecond
+
+// Hold keeps a fault in place for its prescribed length d (a pause or a
+// disconnection that a test must hold for so long), checking every
+// HoldPoll that it still holds: tb fails, naming what, as soon as
+// invariant returns an error, so the test never runs on believing a fault
+// that ended early.
+func Hold(tb testing.TB, d time.Duration, what string, invariant func() error) {
+	tb.Helper()
+	end := time.Now().Add(d)
+	tick := time.NewTicker(HoldPoll)
+	defer tick.Stop()
+	for {
+		if err := invariant(); err != nil {
+			tb.Fatalf("%s ended %v early: %v", what, time.Until(end).Round(time.Millisecond), err)
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-time.After(left):
+		}
+	}
+}
