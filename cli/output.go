@@ -137,7 +137,7 @@ func speculationLine(stage int32, sp *pb.SpeculatedTask) string {
 
 func printWorkers(w io.Writer, ws []*pb.WorkerStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKER\tADDRESS\tSLOTS\tRUNNING\tMEMORY\tSERVED\tSTATE\tLAST HEARD")
+	fmt.Fprintln(tw, "WORKER\tADDRESS\tSLOTS\tRUNNING\tMEMORY\tSERVED\tLOAD\tSTATE\tLAST HEARD")
 	for _, x := range ws {
 		state, heard := "alive", "-"
 		if !x.GetAlive() {
@@ -151,12 +151,13 @@ func printWorkers(w io.Writer, ws []*pb.WorkerStatus, now time.Time) error {
 		if x.GetState() == pb.WorkerState_WORKER_STATE_EXCLUDED {
 			state = "excluded until " + formatTime(x.GetExcludedUntilUnixMs(), now)
 		}
-		running := "-"
+		running, load := "-", "-"
 		if x.GetAlive() {
 			running = strconv.Itoa(int(max(0, x.GetSlots()-x.GetFreeSlots())))
+			load = strconv.FormatFloat(x.GetLoad(), 'f', 2, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", x.GetWorkerId(), x.GetAddress(), x.GetSlots(),
-			running, formatBytes(x.GetMemoryBytes()), formatBytes(x.GetBytesServed()), state, heard)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", x.GetWorkerId(), x.GetAddress(), x.GetSlots(),
+			running, formatBytes(x.GetMemoryBytes()), formatBytes(x.GetBytesServed()), load, state, heard)
 	}
 	return tw.Flush()
 }

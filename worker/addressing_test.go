@@ -3,9 +3,13 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/coordinator/server"
+	"github.com/superstep/superstep/internal/testwait"
 )
 
 func TestWildcardListenNeedsAdvertise(t *testing.T) {
@@ -113,4 +119,46 @@ func healthOf(t *testing.T, addr string) healthpb.HealthCheckResponse_ServingSta
 		t.Fatal(err)
 	}
 	return resp.GetStatus()
+}
+
+// TestHeartbeatReportsHostLoad: a worker's heartbeats carry the host's load
+// average per CPU (read from a loadavg file the test writes), and the
+// coordinator's worker list shows it; an unreadable figure shows as 0.
+func TestHeartbeatReportsHostLoad(t *testing.T) {
+	ctx := context.Background()
+	avg := filepath.Join(t.TempDir(), "loadavg")
+	if err := os.WriteFile(avg, []byte("3.00 2.50 2.00 2/345 6789\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := loadavgPath
+	loadavgPath = avg
+	t.Cleanup(func() { loadavgPath = old })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sc := server.DefaultConfig()
+	sc.Log = log
+	coord, err := server.Start(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { coord.Close() })
+	cfg := DefaultConfig()
+	cfg.Coordinator, cfg.DataDir, cfg.Log = coord.Addr(), t.TempDir(), log
+	w, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop(ctx) })
+	load := func() float64 {
+		resp, err := coord.ListWorkers(ctx, &pb.ListWorkersRequest{})
+		if err != nil || len(resp.GetWorkers()) != 1 {
+			t.Fatalf("workers: %v, %v", resp.GetWorkers(), err)
+		}
+		return resp.GetWorkers()[0].GetLoad()
+	}
+	want := 3.0 / float64(runtime.NumCPU())
+	testwait.For(t, 20*time.Second, fmt.Sprintf("the worker list shows load %.3f", want), func() bool { return load() == want })
+	if err := os.WriteFile(avg, []byte("not a number\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 20*time.Second, "an unreadable load shows as 0", func() bool { return load() == 0 })
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,7 +393,7 @@ func (w *Worker) heartbeatLoop(ctx context.Context, interval time.Duration) {
 		w.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, interval*4)
 		resp, err := w.cc.Heartbeat(cctx, &pb.HeartbeatRequest{WorkerId: w.id, Running: int32(n), RunningAttempts: refs,
-			BytesServed: w.served.Load()})
+			FreeSlots: int32(max(0, w.cfg.Slots-n)), Load: hostLoad(), BytesServed: w.served.Load()})
 		cancel()
 		if err == nil && resp.GetReregister() {
 			w.cfg.Log.Warn("coordinator does not know this worker; stopping", "id", w.id)
@@ -880,4 +882,23 @@ func (w *Worker) close() {
 	if w.unlockDir != nil {
 		w.unlockDir()
 	}
+}
+
+// loadavgPath is where hostLoad reads the load average (a test points it
+// at a file of its own).
+var loadavgPath = "/proc/loadavg"
+
+// hostLoad is the host's 1-minute load average divided by its CPU count
+// (1.0: every CPU busy), from /proc/loadavg; 0 where that is unknown.
+func hostLoad() float64 {
+	b, err := os.ReadFile(loadavgPath)
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	l, err := strconv.ParseFloat(f, 64)
+	if err != nil || l < 0 {
+		return 0
+	}
+	return l / float64(runtime.NumCPU())
 }

@@ -301,12 +301,13 @@ func (h *handler) apiWorkers(w http.ResponseWriter, _ *http.Request) {
 		Slots, Running                      int32
 		MemoryBytes, HeartbeatAgeMs, LostMs int64
 		BytesServed                         int64
+		Load                                float64 // host load per CPU, last heartbeat
 	}
 	out := []apiWorker{}
 	for _, x := range h.src.Workers() {
 		aw := apiWorker{ID: x.GetWorkerId(), Address: x.GetAddress(), State: workerState(x), Slots: x.GetSlots(),
 			MemoryBytes: x.GetMemoryBytes(), HeartbeatAgeMs: x.GetHeartbeatAgeMs(), LostMs: x.GetLostUnixMs(),
-			BytesServed: x.GetBytesServed()}
+			BytesServed: x.GetBytesServed(), Load: x.GetLoad()}
 		if x.GetAlive() {
 			aw.Running = x.GetSlots() - x.GetFreeSlots()
 		}

@@ -105,11 +105,11 @@ func TestJobsFilters(t *testing.T) {
 }
 
 // TestWorkersPage: the workers page shows each worker's slots, running
-// tasks, memory, bytes served and state, a lost worker as lost, and a
+// tasks, memory, bytes served, host load and state, a lost worker as lost, and a
 // state the coordinator adds later by its name.
 func TestWorkersPage(t *testing.T) {
 	src := fakeSource{workers: []*pb.WorkerStatus{
-		{WorkerId: "w-a", Alive: true, State: pb.WorkerState_WORKER_STATE_ALIVE, Slots: 4, FreeSlots: 1, MemoryBytes: 64 << 20, BytesServed: 3 << 20, HeartbeatAgeMs: 120},
+		{WorkerId: "w-a", Alive: true, State: pb.WorkerState_WORKER_STATE_ALIVE, Slots: 4, FreeSlots: 1, MemoryBytes: 64 << 20, BytesServed: 3 << 20, Load: 0.625, HeartbeatAgeMs: 120},
 		{WorkerId: "w-b", Alive: false, State: pb.WorkerState_WORKER_STATE_DEAD, Slots: 2, MemoryBytes: 32 << 20, LostUnixMs: 1},
 		{WorkerId: "w-c", Alive: true, State: pb.WorkerState(99), Slots: 2, FreeSlots: 2},
 	}}
@@ -123,12 +123,12 @@ func TestWorkersPage(t *testing.T) {
 		t.Fatalf("%d worker rows:\n%s", len(rows), page)
 	}
 	cells := func(row string) []string { return column(row, `<td[^>]*>([^<]*)</td>`) }
-	// Address, state, slots, running, memory, served, last heartbeat.
-	if got, want := cells(rows[0]), []string{"", "alive", "4", "3", "64.0 MiB", "3.0 MiB", "120ms ago"}; !slices.Equal(got, want) {
+	// Address, state, slots, running, memory, served, load, last heartbeat.
+	if got, want := cells(rows[0]), []string{"", "alive", "4", "3", "64.0 MiB", "3.0 MiB", "0.62", "120ms ago"}; !slices.Equal(got, want) {
 		t.Errorf("alive worker: %q, want %q", got, want)
 	}
 	// Alive workers are listed first.
-	if got := cells(rows[2]); got[1] != "lost" || got[3] != "–" || !regexp.MustCompile(`^lost at `).MatchString(got[6]) {
+	if got := cells(rows[2]); got[1] != "lost" || got[3] != "–" || got[6] != "–" || !regexp.MustCompile(`^lost at `).MatchString(got[7]) {
 		t.Errorf("lost worker: %q", got)
 	}
 	if got := cells(rows[1]); got[1] != "99" {

@@ -385,7 +385,7 @@ func (s *Server) workerDetail(ws []*pb.WorkerStatus, now time.Time) []*pb.Worker
 			}
 			if s.cfg.LostWorkerRetention > 0 && now.UnixMilli()-w.LostUnixMs > s.cfg.LostWorkerRetention.Milliseconds() {
 				s.mu.Lock()
-				delete(s.served, id)
+				delete(s.heard, id)
 				s.mu.Unlock()
 				continue
 			}
@@ -398,7 +398,8 @@ func (s *Server) workerDetail(ws []*pb.WorkerStatus, now time.Time) []*pb.Worker
 				w.HeartbeatAgeMs = max(0, now.Sub(t).Milliseconds())
 			}
 			s.mu.Lock()
-			w.BytesServed = s.served[id]
+			h := s.heard[id]
+			w.BytesServed, w.Load = h.served, h.load
 			s.mu.Unlock()
 		}
 		out = append(out, w)

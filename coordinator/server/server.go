@@ -118,7 +118,7 @@ type Server struct {
 	mu      sync.Mutex // guards the fields below
 	fd      *coordinator.FailureDetector
 	streams map[coordinator.WorkerID]*stream
-	served  map[coordinator.WorkerID]int64   // shuffle bytes each worker served, from its heartbeats
+	heard   map[coordinator.WorkerID]heard   // each worker's figures from its last heartbeat
 	changed chan struct{}                    // closed and replaced on every applied change
 	ops     map[coordinator.JobID][][]string // operator names per stage, decoded once per job
 	// leadership (see redirect.go)
@@ -218,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		fd: coordinator.NewFailureDetector(cfg.WorkerTimeout), streams: map[coordinator.WorkerID]*stream{},
-		served:  map[coordinator.WorkerID]int64{},
+		heard:   map[coordinator.WorkerID]heard{},
 		changed: make(chan struct{}),
 		ops:     map[coordinator.JobID][][]string{}, events: newEventLog(),
 		owners: owners{workers: map[coordinator.WorkerID]string{}},
@@ -552,10 +552,25 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 	}
 	s.mu.Lock()
 	s.fd.Heartbeat(id, time.Now())
-	s.served[id] = max(0, req.GetBytesServed())
+	s.heard[id] = heard{served: max(0, req.GetBytesServed()), load: boundedLoad(req.GetLoad())}
 	s.obs.heartbeats = append(s.obs.heartbeats, hb)
 	s.mu.Unlock()
 	return &pb.HeartbeatResponse{}, nil
+}
+
+// heard is what a worker's last heartbeat reported.
+type heard struct {
+	served int64   // shuffle bytes served to other workers
+	load   float64 // host load per CPU
+}
+
+// boundedLoad is a reported load as shown: a negative, NaN or absurd
+// figure (the worker's word, unchecked) is shown as unknown (0).
+func boundedLoad(l float64) float64 {
+	if !(l >= 0 && l <= 1e6) {
+		return 0
+	}
+	return l
 }
 
 // ListWorkers implements the Coordinator service.
