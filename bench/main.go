@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,11 +51,16 @@ type Config struct {
 	Text    string
 	Workers []int
 	Runs    int
-	Out     string
-	JSON    bool
-	Modes   []string
-	Verbose bool
-	Log     io.Writer
+	// Interleave runs the modes of one worker count round by round (one
+	// run of each, the order reversed every round) on clusters started
+	// once, instead of one mode's runs after another's: drift in the
+	// machine's load then hits every mode alike.
+	Interleave bool
+	Out        string
+	JSON       bool
+	Modes      []string
+	Verbose    bool
+	Log        io.Writer
 	// PageRankScale and PageRankEdgeFactor size the R-MAT graph of the
 	// pagerank workload; zero: from Size (scale) and 16 (edge factor).
 	PageRankScale      int
@@ -88,6 +94,7 @@ func main() {
 	flag.StringVar(&c.Out, "out", "bench/out", "directory for report.md, results.csv, results.json and the plots")
 	flag.BoolVar(&c.JSON, "json", false, "also print every run as JSON on stdout")
 	flag.StringVar(&modes, "modes", "baseline,local,embedded,process", "modes to run (also embedded-tls, process-tls)")
+	flag.BoolVar(&c.Interleave, "interleave", false, "run the modes of a worker count round by round, one run each, the order reversed every round (for ratios on a machine whose load drifts)")
 	var withTLS bool
 	flag.BoolVar(&withTLS, "tls", false, "also run the embedded and process modes with mutual TLS and tokens (modes embedded-tls, process-tls), each right after its plain mode")
 	flag.BoolVar(&c.Verbose, "v", false, "show the logs of coordinator and worker processes")
@@ -366,11 +373,29 @@ func (h *harness) workload(ctx context.Context, wl Workload, dirName, label stri
 		}
 	}
 	for _, n := range h.cfg.Workers {
+		var modes []string
 		for _, mode := range []string{ModeLocal, ModeEmbedded, ModeEmbeddedTLS, ModeProcess, ModeProcessTLS} {
-			if !h.hasMode(mode) {
-				continue
+			if h.hasMode(mode) {
+				modes = append(modes, mode)
 			}
-			if err := h.mode(ctx, wl, mode, n); err != nil {
+		}
+		if h.cfg.Interleave {
+			if err := h.interleaved(ctx, wl, modes, n); err != nil {
+				errs = append(errs, fmt.Errorf("%d workers: %w", n, err))
+				h.logf("%s %d workers: %v", wl.Name(), n, err)
+			}
+			continue
+		}
+		for _, mode := range modes {
+			err := func() error {
+				r, stop, err := h.setup(ctx, wl, mode, n)
+				if err != nil || r == nil {
+					return err
+				}
+				defer stop()
+				return h.measure(ctx, wl, mode, n, *r)
+			}()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s, %d workers: %w", mode, n, err))
 				h.logf("%s %s %d workers: %v", wl.Name(), mode, n, err)
 			}
@@ -411,7 +436,54 @@ func executeJob(ctx context.Context, ex bsp.Executor, jobName string, args []str
 	return ex.Execute(ctx, prog)
 }
 
-func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) error {
+// interleaved measures modes at n workers round by round on clusters
+// started once: a warm-up round, then cfg.Runs rounds, each running every
+// mode once, in reverse order every other round.
+func (h *harness) interleaved(ctx context.Context, wl Workload, modes []string, n int) error {
+	type started struct {
+		mode string
+		r    runner
+	}
+	var ms []started
+	for _, mode := range modes {
+		r, stop, err := h.setup(ctx, wl, mode, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		if r != nil {
+			defer stop()
+			ms = append(ms, started{mode, *r})
+		}
+	}
+	for i := 0; i <= h.cfg.Runs; i++ {
+		order := slices.Clone(ms)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, m := range order {
+			if err := h.run(ctx, wl, m.mode, n, m.r, i); err != nil {
+				return fmt.Errorf("%s: %w", m.mode, err)
+			}
+		}
+	}
+	return nil
+}
+
+// setup starts what mode needs at n workers and returns its runner and
+// how to stop it; a nil runner (and no error) when the mode does not apply
+// to the workload.
+func (h *harness) setup(ctx context.Context, wl Workload, mode string, n int) (_ *runner, stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	self := strconv.Itoa(os.Getpid())
 	r := runner{rssSource: "VmHWM of the harness (reset per run)",
 		resetPeak: func() { resetPeak(self) }, peak: func() int64 { return vmHWM(self) }}
@@ -421,23 +493,23 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 	if mode == ModeEmbeddedTLS || mode == ModeProcessTLS {
 		var err error
 		if tlsDir, err = h.certs(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if fetchTLS, err = security.LoadTLS(tlsDir, security.RoleClient); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	switch mode {
 	case ModeLocal:
 		if isShuffle {
 			h.logf("shuffle: local mode skipped (the in-process executor has no network transport)")
-			return nil
+			return nil, stop, nil
 		}
 		cfg := local.DefaultConfig()
 		cfg.Slots, cfg.WorkDir = n, filepath.Join(h.tmp, "local")
 		ex, err := local.New(cfg)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
 			job, args := wl.JobArgs(out)
@@ -450,17 +522,17 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 		wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 		dir, err := os.MkdirTemp(h.tmp, "embedded-")
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		emb, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: n, Worker: wc, WorkDir: dir, TLSDir: tlsDir})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer emb.Close()
+		stops = append(stops, func() { emb.Close() })
 		if isShuffle {
 			path, err := sh.placeMapOutput(filepath.Join(dir, "worker-0"))
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			addr := emb.Workers[0].Addr()
 			r.exec = func(ctx context.Context, out string) (*bsp.Result, int64, error) {
@@ -477,24 +549,24 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 	case ModeProcess, ModeProcessTLS:
 		if _, ok := wl.(superstepsWL); ok {
 			h.logf("supersteps: process mode skipped (its job is registered in the harness, not in cmd/superstep)")
-			return nil
+			return nil, stop, nil
 		}
 		if h.bin == "" && h.binErr == nil {
 			h.logf("building cmd/superstep")
 			h.bin, h.binErr = buildBinary(ctx, h.tmp)
 		}
 		if h.binErr != nil {
-			return h.binErr
+			return nil, nil, h.binErr
 		}
 		dir, err := os.MkdirTemp(h.tmp, "procs-")
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		pc, err := startProcCluster(h.bin, dir, n, h.cfg.Verbose, tlsDir)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		defer pc.stop()
+		stops = append(stops, pc.stop)
 		r.rssSource = "sum of VmHWM of coordinator and workers (reset per run) + submit's maxrss (its rusage)"
 		r.extCPU = pc.cpu
 		r.resetPeak, r.peak = pc.resetPeak, pc.peak
@@ -502,7 +574,7 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 			r.rssSource = "sum of VmHWM of coordinator and workers (reset per run) + harness VmHWM"
 			path, err := sh.placeMapOutput(pc.dataDirs[0])
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			r.resetPeak = func() { pc.resetPeak(); resetPeak(self) }
 			r.peak = func() int64 { return pc.peak() + vmHWM(self) }
@@ -522,80 +594,88 @@ func (h *harness) mode(ctx context.Context, wl Workload, mode string, n int) err
 			}
 		}
 	}
-	return h.measure(ctx, wl, mode, n, r)
+	return &r, stop, nil
 }
 
 // measure runs one warm-up and cfg.Runs measured runs, validating each.
 func (h *harness) measure(ctx context.Context, wl Workload, mode string, n int, r runner) error {
-	recs, inBytes := wl.Input()
 	for i := 0; i <= h.cfg.Runs; i++ {
-		out := filepath.Join(h.tmp, "out", fmt.Sprintf("%s-%s-%d-%d", wl.Name(), mode, n, i))
-		os.MkdirAll(filepath.Dir(out), 0o755)
-		// Return the previous run's garbage to the OS so that it does not
-		// count in this run's peak RSS.
-		runtime.GC()
-		debug.FreeOSMemory()
-		r.resetPeak()
-		var ext0 cpuSample
-		if r.extCPU != nil {
-			ext0 = r.extCPU()
+		if err := h.run(ctx, wl, mode, n, r, i); err != nil {
+			return err
 		}
-		c0 := sampleCPU()
-		start := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		res, extraRSS, err := r.exec(rctx, out)
-		cancel()
-		wall := time.Since(start)
-		c1 := sampleCPU()
-		var ext1 cpuSample
-		if r.extCPU != nil {
-			ext1 = r.extCPU()
-		}
-		peak := r.peak() + extraRSS
-		if err != nil {
-			return fmt.Errorf("run %d: %w", i, err)
-		}
-		if err := wl.Validate(ctx, out); err != nil {
-			return fmt.Errorf("run %d: invalid output: %w", i, err)
-		}
-		if res == nil && r.stages != nil {
-			st, err := r.stages(ctx)
-			if err != nil {
-				return fmt.Errorf("run %d: stage statistics: %w", i, err)
-			}
-			res = &bsp.Result{Stages: st}
-		}
-		os.RemoveAll(out)
-		if i == 0 {
-			h.logf("%-9s %-8s workers=%d warm-up %.3fs", wl.Name(), mode, n, wall.Seconds())
-			continue
-		}
-		x := Result{Workload: wl.Name(), Size: h.size, Mode: mode, Workers: n, Run: i, Records: recs, InputBytes: inBytes,
-			WallS: wall.Seconds(), UserS: (c1.user - c0.user + ext1.user - ext0.user).Seconds(),
-			SysS: (c1.sys - c0.sys + ext1.sys - ext0.sys).Seconds(), PeakRSS: peak, RSSSource: r.rssSource,
-			RecordsPerS: float64(recs) / wall.Seconds(), MBPerS: float64(inBytes) / (1 << 20) / wall.Seconds(), Validated: true}
-		if res != nil {
-			for _, s := range res.Stages {
-				x.ShuffleRaw += s.ShuffleRaw
-				x.ShuffleBytes += s.ShuffleBytes
-			}
-		} else if _, ok := wl.(*shuffleWL); ok {
-			x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
-		}
-		if wi, ok := wl.(*webindexWL); ok {
-			x.HTMLBytes, x.IndexBytes = wi.size.HTML, wi.indexBytes
-			x.HTMLMBPerS = float64(wi.size.HTML) / (1 << 20) / wall.Seconds()
-		}
-		if pr, ok := wl.(*pagerankWL); ok {
-			x.Messages = pr.Messages()
-			x.MessagesPerS = float64(x.Messages) / wall.Seconds()
-			if mode == ModeBaseline {
-				read, compute := pr.phases()
-				x.ReadS, x.ComputeS = read.Seconds(), compute.Seconds()
-			}
-		}
-		h.logf("%-9s %-8s workers=%d run %d %.3fs", wl.Name(), mode, n, i, wall.Seconds())
-		h.runs = append(h.runs, x)
 	}
+	return nil
+}
+
+// run makes run i of mode (0: the warm-up, not recorded) and validates it.
+func (h *harness) run(ctx context.Context, wl Workload, mode string, n int, r runner, i int) error {
+	recs, inBytes := wl.Input()
+	out := filepath.Join(h.tmp, "out", fmt.Sprintf("%s-%s-%d-%d", wl.Name(), mode, n, i))
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	// Return the previous run's garbage to the OS so that it does not
+	// count in this run's peak RSS.
+	runtime.GC()
+	debug.FreeOSMemory()
+	r.resetPeak()
+	var ext0 cpuSample
+	if r.extCPU != nil {
+		ext0 = r.extCPU()
+	}
+	c0 := sampleCPU()
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	res, extraRSS, err := r.exec(rctx, out)
+	cancel()
+	wall := time.Since(start)
+	c1 := sampleCPU()
+	var ext1 cpuSample
+	if r.extCPU != nil {
+		ext1 = r.extCPU()
+	}
+	peak := r.peak() + extraRSS
+	if err != nil {
+		return fmt.Errorf("run %d: %w", i, err)
+	}
+	if err := wl.Validate(ctx, out); err != nil {
+		return fmt.Errorf("run %d: invalid output: %w", i, err)
+	}
+	if res == nil && r.stages != nil {
+		st, err := r.stages(ctx)
+		if err != nil {
+			return fmt.Errorf("run %d: stage statistics: %w", i, err)
+		}
+		res = &bsp.Result{Stages: st}
+	}
+	os.RemoveAll(out)
+	if i == 0 {
+		h.logf("%-9s %-8s workers=%d warm-up %.3fs", wl.Name(), mode, n, wall.Seconds())
+		return nil
+	}
+	x := Result{Workload: wl.Name(), Size: h.size, Mode: mode, Workers: n, Run: i, Records: recs, InputBytes: inBytes,
+		WallS: wall.Seconds(), UserS: (c1.user - c0.user + ext1.user - ext0.user).Seconds(),
+		SysS: (c1.sys - c0.sys + ext1.sys - ext0.sys).Seconds(), PeakRSS: peak, RSSSource: r.rssSource,
+		RecordsPerS: float64(recs) / wall.Seconds(), MBPerS: float64(inBytes) / (1 << 20) / wall.Seconds(), Validated: true}
+	if res != nil {
+		for _, s := range res.Stages {
+			x.ShuffleRaw += s.ShuffleRaw
+			x.ShuffleBytes += s.ShuffleBytes
+		}
+	} else if _, ok := wl.(*shuffleWL); ok {
+		x.ShuffleRaw, x.ShuffleBytes = inBytes, inBytes
+	}
+	if wi, ok := wl.(*webindexWL); ok {
+		x.HTMLBytes, x.IndexBytes = wi.size.HTML, wi.indexBytes
+		x.HTMLMBPerS = float64(wi.size.HTML) / (1 << 20) / wall.Seconds()
+	}
+	if pr, ok := wl.(*pagerankWL); ok {
+		x.Messages = pr.Messages()
+		x.MessagesPerS = float64(x.Messages) / wall.Seconds()
+		if mode == ModeBaseline {
+			read, compute := pr.phases()
+			x.ReadS, x.ComputeS = read.Seconds(), compute.Seconds()
+		}
+	}
+	h.logf("%-9s %-8s workers=%d run %d %.3fs", wl.Name(), mode, n, i, wall.Seconds())
+	h.runs = append(h.runs, x)
 	return nil
 }

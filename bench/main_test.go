@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +103,31 @@ func TestWorkloadNames(t *testing.T) {
 	}
 	if _, err := parseSize("64MB", "wordcount"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInterleavedRounds: with Interleave, the modes of a worker count run
+// round by round on clusters started once, the order reversed every
+// round, and every run is validated and recorded.
+func TestInterleavedRounds(t *testing.T) {
+	var log strings.Builder
+	modes := []string{ModeEmbedded, ModeEmbeddedTLS}
+	runs, err := Run(context.Background(), Config{Workloads: []string{"shuffle"}, Size: "tiny", Workers: []int{1},
+		Runs: 3, Out: t.TempDir(), Modes: modes, Log: &log, Interleave: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range runs {
+		if !r.Validated {
+			t.Errorf("run not validated: %+v", r)
+		}
+		order = append(order, fmt.Sprintf("%s/%d", r.Mode, r.Run))
+	}
+	// The warm-up round is embedded then embedded-tls, so round 1 is
+	// reversed, round 2 not, round 3 reversed.
+	want := []string{"embedded-tls/1", "embedded/1", "embedded/2", "embedded-tls/2", "embedded-tls/3", "embedded/3"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("runs in order %q, want %q\nlog:\n%s", order, want, log.String())
 	}
 }
