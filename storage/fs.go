@@ -64,3 +64,23 @@ type FileInfo struct {
 	Size  int64
 	IsDir bool
 }
+
+// streamCopy copies src to dst through fsys's own reader and writer: the
+// write is aborted if the copy fails, so dst appears whole or not at all (the
+// Copy contract) for any FS whose Writer keeps the Create contract.
+func streamCopy(ctx context.Context, fsys FS, src, dst string) error {
+	r, err := fsys.OpenRange(ctx, src, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := fsys.Create(ctx, dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Close()
+}

@@ -154,20 +154,7 @@ func (l Local) Rename(_ context.Context, oldname, newname string) error {
 
 // Copy implements FS.
 func (l Local) Copy(ctx context.Context, src, dst string) error {
-	r, err := l.OpenRange(ctx, src, 0, -1)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	w, err := l.Create(ctx, dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Close()
+	return streamCopy(ctx, l, src, dst)
 }
 
 // RenameDir implements DirRenamer.

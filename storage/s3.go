@@ -584,7 +584,7 @@ func (s *S3) Copy(ctx context.Context, src, dst string) error {
 		return err
 	}
 	if aws.ToInt64(info.ContentLength) > maxS3CopySize {
-		return s.streamCopy(ctx, src, dst)
+		return streamCopy(ctx, s, src, dst)
 	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
@@ -593,23 +593,6 @@ func (s *S3) Copy(ctx context.Context, src, dst string) error {
 		return s3Error("copy "+src+" to", dst, err)
 	}
 	return nil
-}
-
-func (s *S3) streamCopy(ctx context.Context, src, dst string) error {
-	r, err := s.OpenRange(ctx, src, 0, -1)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	w, err := s.Create(ctx, dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Close()
 }
 
 // Remove implements FS.
