@@ -180,3 +180,42 @@ func Permanent(err error) bool {
 	return errors.Is(err, ErrPlanMismatch) || errors.Is(err, ErrPlan) || errors.Is(err, ErrBadSpec) ||
 		errors.Is(err, ErrUnknownJob)
 }
+
+// FailureKind is what a failed attempt's error means to the scheduler that
+// reruns it.
+type FailureKind int
+
+const (
+	// FailUser is the user's code failing (an error or a panic), or anything
+	// not known to heal: the attempt counts against the task's attempts.
+	FailUser FailureKind = iota
+	// FailStateLost is a Pregel task that found no resident vertex partition
+	// (ErrStateLost): the attempt is lost and the stage rolls back.
+	FailStateLost
+	// FailCancelled is an attempt cancelled under it: lost, not counted.
+	FailCancelled
+	// FailPermanent is an error no retry can heal (Permanent): the job fails.
+	FailPermanent
+)
+
+// Classify is the kind of a failed attempt's error, the one rule both
+// executors (bsp/local and the cluster worker) report by; cancelled says the
+// attempt's context was cancelled. For a permanent error about an input
+// record, the InputError (its file and line) is returned too. An error
+// naming the map output it could not read is the executor's own to report
+// (it knows which attempt wrote it) and is checked before Classify.
+func Classify(err error, cancelled bool) (FailureKind, *InputError) {
+	switch {
+	case errors.Is(err, ErrStateLost):
+		return FailStateLost, nil
+	case cancelled:
+		return FailCancelled, nil
+	case Permanent(err):
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return FailPermanent, ie
+		}
+		return FailPermanent, nil
+	}
+	return FailUser, nil
+}

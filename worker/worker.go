@@ -717,17 +717,18 @@ func (w *Worker) runTask(ctx context.Context, a *pb.TaskAssignment) *pb.TaskResu
 		}
 		res.ErrorKind = pb.ErrorKind_ERROR_KIND_USER
 		var li *lostInput
-		var ie *bsp.InputError
-		switch {
-		case errors.As(err, &li):
+		if errors.As(err, &li) {
 			res.Lost, res.LostInput, res.ErrorKind = true, li.ref, pb.ErrorKind_ERROR_KIND_LOST
-		case errors.Is(err, bsp.ErrStateLost):
+			return res
+		}
+		switch kind, ie := bsp.Classify(err, ctx.Err() != nil); kind {
+		case bsp.FailStateLost:
 			res.Lost, res.StateLost, res.ErrorKind = true, true, pb.ErrorKind_ERROR_KIND_LOST
-		case ctx.Err() != nil:
+		case bsp.FailCancelled:
 			res.Lost, res.ErrorKind = true, pb.ErrorKind_ERROR_KIND_CANCELLED
-		case bsp.Permanent(err):
+		case bsp.FailPermanent:
 			res.ErrorKind = pb.ErrorKind_ERROR_KIND_PERMANENT
-			if errors.As(err, &ie) {
+			if ie != nil {
 				res.ErrorLocation = &pb.ErrorLocation{Path: ie.Path, Line: ie.Line}
 			}
 		}

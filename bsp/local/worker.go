@@ -186,26 +186,23 @@ func result(a coordinator.AttemptID, rep *bsp.TaskReport, err error, cancelled b
 		return []coordinator.Command{coordinator.TaskSucceeded{AttemptID: a, Worker: workerID, Report: report(rep)}}
 	}
 	tf := coordinator.TaskFailed{AttemptID: a, Worker: workerID, Error: err.Error(), ErrorKind: coordinator.KindUser}
-	var cmds []coordinator.Command
 	var li *lostInput
-	var ie *bsp.InputError
-	switch {
-	case errors.As(err, &li):
+	if errors.As(err, &li) {
 		tf.Lost, tf.ErrorKind = true, coordinator.KindLost
-		cmds = append(cmds, coordinator.MapOutputLost{AttemptID: li.ref, Reason: li.err.Error()})
-	case errors.Is(err, bsp.ErrStateLost):
+		return []coordinator.Command{coordinator.MapOutputLost{AttemptID: li.ref, Reason: li.err.Error()}, tf}
+	}
+	switch kind, ie := bsp.Classify(err, cancelled); kind {
+	case bsp.FailStateLost:
 		tf.Lost, tf.StateLost, tf.ErrorKind = true, true, coordinator.KindLost
-	case cancelled:
+	case bsp.FailCancelled:
 		tf.Lost, tf.ErrorKind = true, coordinator.KindCancelled
-	case errors.Is(err, bsp.ErrMapOutputLost):
-		tf.Lost, tf.ErrorKind = true, coordinator.KindLost
-	case bsp.Permanent(err):
+	case bsp.FailPermanent:
 		tf.ErrorKind = coordinator.KindPermanent
-		if errors.As(err, &ie) && ie.Line >= 0 {
+		if ie != nil && ie.Line >= 0 {
 			tf.At = coordinator.Location{Path: ie.Path, Line: ie.Line}
 		}
 	}
-	return append(cmds, tf)
+	return []coordinator.Command{tf}
 }
 
 // report is the coordinator's form of a task report.
