@@ -45,17 +45,25 @@ func readAll(t *testing.T, fsys storage.FS, name string, off, n int64) []byte {
 	return b
 }
 
-// TestS3Files writes a small file (one PutObject) and one larger than the
-// part size (a multipart upload, in 5 MiB parts), and reads them back
-// whole and by ranges; the ranges are what the bytes say they are.
-func TestS3Files(t *testing.T) {
-	srv := s3fake.Start(t, "bkt")
+// multipartFS is a client of srv that writes in 5 MiB parts (the least S3
+// allows), so that a write of a few MiB is a multipart upload.
+func multipartFS(t *testing.T, srv *s3fake.Server) *storage.S3 {
+	t.Helper()
 	cfg := srv.Config()
 	cfg.PartSize = 5 << 20
 	fsys, err := storage.NewS3(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fsys
+}
+
+// TestS3Files writes a small file (one PutObject) and one larger than the
+// part size (a multipart upload, in 5 MiB parts), and reads them back
+// whole and by ranges; the ranges are what the bytes say they are.
+func TestS3Files(t *testing.T) {
+	srv := s3fake.Start(t, "bkt")
+	fsys := multipartFS(t, srv)
 	ctx := context.Background()
 	big := randomBytes(12<<20+12345, 1)
 	for _, tc := range []struct {
@@ -198,12 +206,7 @@ func TestS3ListCopyRemove(t *testing.T) {
 // upload.
 func TestS3Abort(t *testing.T) {
 	srv := s3fake.Start(t, "bkt")
-	cfg := srv.Config()
-	cfg.PartSize = 5 << 20
-	fsys, err := storage.NewS3(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fsys := multipartFS(t, srv)
 	ctx := context.Background()
 	for _, n := range []int{10, 11 << 20} {
 		w, err := fsys.Create(ctx, "s3://bkt/x")
