@@ -99,25 +99,15 @@ func itoa(n int) string {
 	}
 }
 
-func BenchmarkExtractCorpus(b *testing.B) {
-	files := readCorpus(b)
-	var total int64
-	for _, f := range files {
-		total += int64(len(f.body))
-	}
-	b.SetBytes(total)
-	for b.Loop() {
-		for _, f := range files {
-			if _, err := HTML("https://sqlite.example/"+f.name, f.body, ""); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
+func BenchmarkExtractCorpus(b *testing.B) { benchmarkCorpus(b, HTML) }
 
 // BenchmarkReferenceExtractCorpus is BenchmarkExtractCorpus with the
 // x/net/html-based reference extractor, for comparison.
-func BenchmarkReferenceExtractCorpus(b *testing.B) {
+func BenchmarkReferenceExtractCorpus(b *testing.B) { benchmarkCorpus(b, referenceHTML) }
+
+// benchmarkCorpus extracts every page of the corpus with extract, its
+// bytes the benchmark's throughput.
+func benchmarkCorpus(b *testing.B, extract func(pageURL string, body []byte, contentType string) (*Page, error)) {
 	files := readCorpus(b)
 	var total int64
 	for _, f := range files {
@@ -126,7 +116,7 @@ func BenchmarkReferenceExtractCorpus(b *testing.B) {
 	b.SetBytes(total)
 	for b.Loop() {
 		for _, f := range files {
-			if _, err := referenceHTML("https://sqlite.example/"+f.name, f.body, ""); err != nil {
+			if _, err := extract("https://sqlite.example/"+f.name, f.body, ""); err != nil {
 				b.Fatal(err)
 			}
 		}
