@@ -88,17 +88,10 @@ func TestFrozenWorker(t *testing.T) {
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "16MB",
 			"--compression", "lz4", "--fetch-timeout", livenessFetchTimeout.String()))
 	}
-	gen := filepath.Join(dir, "gen")
-	runCLI(t, "run", "terasort", "--workers", "0", "--generate", "300000", "--out", gen, "--partitions", "6")
-	want := filepath.Join(dir, "local")
-	runCLI(t, "run", "terasort", "--workers", "0", "--partitions", "6", "--input", gen, "--out", want)
+	gen, want := sortReference(t, dir, 300000, 6)
 
 	ctx := context.Background()
-	client, err := cluster.Dial(ctx, coord.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, coord.addr)
 	victim := workers[1]
 	victimID := workerIDs(t, client)[victim.addr]
 	if victimID == "" {
@@ -228,11 +221,7 @@ func TestBrokenDataDirWorkerExcluded(t *testing.T) {
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "16MB", "--compression", "lz4"))
 	}
 	ctx := context.Background()
-	client, err := cluster.Dial(ctx, coord.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, coord.addr)
 	bad := workerIDs(t, client)[workers[0].addr]
 	data := filepath.Join(dir, "w0")
 	if err := os.Rename(data, data+".moved"); err != nil {
@@ -245,10 +234,7 @@ func TestBrokenDataDirWorkerExcluded(t *testing.T) {
 		t.Fatal("a file was created under the broken data dir")
 	}
 
-	gen := filepath.Join(dir, "gen")
-	runCLI(t, "run", "terasort", "--workers", "0", "--generate", "200000", "--out", gen, "--partitions", "8")
-	want := filepath.Join(dir, "local")
-	runCLI(t, "run", "terasort", "--workers", "0", "--partitions", "8", "--input", gen, "--out", want)
+	gen, want := sortReference(t, dir, 200000, 8)
 	got := filepath.Join(dir, "cluster")
 	runCLI(t, "submit", "terasort", "--coordinator", coord.addr, "--partitions", "8", "--input", gen, "--out", got)
 	if a, b := concat(t, got), concat(t, want); !bytes.Equal(a, b) || len(a) == 0 {

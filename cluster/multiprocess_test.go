@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +96,28 @@ func runCLI(t *testing.T, args ...string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("superstep %v: %v\n%s", args, err, stderr.String())
 	}
+}
+
+// sortReference generates records terasort records in dir/gen and sorts
+// them in-process over parts partitions into dir/local: a sort job's input
+// and the bytes its cluster run must produce.
+func sortReference(t *testing.T, dir string, records, parts int) (gen, want string) {
+	t.Helper()
+	gen, want = filepath.Join(dir, "gen"), filepath.Join(dir, "local")
+	runCLI(t, "run", "terasort", "--workers", "0", "--generate", strconv.Itoa(records), "--out", gen, "--partitions", strconv.Itoa(parts))
+	runCLI(t, "run", "terasort", "--workers", "0", "--partitions", strconv.Itoa(parts), "--input", gen, "--out", want)
+	return gen, want
+}
+
+// dial connects to the coordinator at addr, closed when the test ends.
+func dial(t *testing.T, addr string) *cluster.Client {
+	t.Helper()
+	client, err := cluster.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
 }
 
 // TestMultiProcess starts a coordinator and three workers as separate

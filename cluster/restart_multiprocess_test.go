@@ -12,7 +12,6 @@ import (
 	"time"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
-	"github.com/superstep/superstep/cluster"
 )
 
 // freeAddr returns a loopback address with a port that was free a moment
@@ -48,17 +47,10 @@ func TestCoordinatorRestartWithDeadWorker(t *testing.T) {
 		workers = append(workers, start(t, "worker ", "worker", "--coordinator", coord.addr, "--listen", "127.0.0.1:0",
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "16MB", "--compression", "lz4"))
 	}
-	gen := filepath.Join(dir, "gen")
-	runCLI(t, "run", "terasort", "--workers", "0", "--generate", "300000", "--out", gen, "--partitions", "6")
-	want := filepath.Join(dir, "local")
-	runCLI(t, "run", "terasort", "--workers", "0", "--partitions", "6", "--input", gen, "--out", want)
+	gen, want := sortReference(t, dir, 300000, 6)
 
 	ctx := context.Background()
-	client, err := cluster.Dial(ctx, coord.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := dial(t, coord.addr)
 	got := filepath.Join(dir, "cluster")
 	submit := exec.Command(binary(t), "submit", "terasort", "--coordinator", coord.addr, "--partitions", "6",
 		"--input", gen, "--out", got, "--detach")
