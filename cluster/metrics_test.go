@@ -77,20 +77,30 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, label .
 	return 0
 }
 
+// startMetricsCluster starts an embedded cluster of two workers (slots and
+// memory each, logs discarded) whose coordinator and workers serve /metrics
+// on loopback. The caller closes it.
+func startMetricsCluster(ctx context.Context, t *testing.T, slots int, memory int64) *cluster.Embedded {
+	t.Helper()
+	wc := worker.DefaultConfig()
+	wc.Slots, wc.Memory, wc.HTTP = slots, memory, "127.0.0.1:0"
+	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: 2, Worker: wc, WorkDir: t.TempDir(), HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // TestMetricsAfterAJob runs one wordcount on an embedded cluster whose
 // coordinator and workers serve /metrics, and checks the scraped values
 // against the job's status.
 func TestMetricsAfterAJob(t *testing.T) {
 	in, _, _ := wordInput(t, 3, 2000)
-	wc := worker.DefaultConfig()
-	wc.Slots, wc.Memory, wc.HTTP = 2, 8<<20, "127.0.0.1:0"
-	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: 2, Worker: wc, WorkDir: t.TempDir(), HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const memory = 8 << 20 // each worker's budget, checked on its /metrics
+	e := startMetricsCluster(ctx, t, 2, memory)
 	defer e.Close()
 	prog := compile(t, wordcount.Job, []string{"--input", in, "--out", filepath.Join(t.TempDir(), "out")}, 4)
 	if _, err := e.Executor().Execute(ctx, prog); err != nil {
@@ -148,8 +158,8 @@ func TestMetricsAfterAJob(t *testing.T) {
 		wm := scrape(t, w.HTTPAddr())
 		written += value(t, wm, "superstep_shuffle_written_bytes_total")
 		succeeded += value(t, wm, "superstep_worker_task_attempts_total", "result", "succeeded")
-		if got := value(t, wm, "superstep_worker_memory_budget_bytes"); got != float64(wc.Memory) {
-			t.Errorf("worker memory budget %v, want %d", got, wc.Memory)
+		if got := value(t, wm, "superstep_worker_memory_budget_bytes"); got != float64(memory) {
+			t.Errorf("worker memory budget %v, want %d", got, memory)
 		}
 		if got := value(t, wm, "superstep_worker_tasks_running"); got != 0 {
 			t.Errorf("%v tasks running after the job", got)
@@ -301,15 +311,9 @@ func TestSpillBytesMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wc := worker.DefaultConfig()
-	wc.Slots, wc.Memory, wc.HTTP = 1, 1<<20, "127.0.0.1:0"
-	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	e, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: 2, Worker: wc, WorkDir: t.TempDir(), HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startMetricsCluster(ctx, t, 1, 1<<20)
 	defer e.Close()
 	out := filepath.Join(t.TempDir(), "out")
 	prog := compile(t, wordcount.Job, []string{"--input", dir, "--out", out}, 2)
