@@ -706,9 +706,10 @@ func (x *scanner) scanRaw(tag string) int {
 // states (escaped "<!--" and double-escaped "<script>" inside it).
 func (x *scanner) scanScript() int {
 	var (
-		c  byte
-		ok bool
-		j  int
+		c      byte
+		ok, lt bool
+		j      int
+		dashes int // of the escaped state entered
 	)
 data:
 	if j = bytes.IndexByte(x.b[x.i:], '<'); j < 0 {
@@ -740,46 +741,20 @@ data:
 			x.i--
 			goto data
 		}
-		goto escapedDashDash
+		dashes = 2
+		goto escaped
 	}
 	x.i--
 	goto data
 escaped:
-	if c, ok = x.next(); !ok {
+	if lt, ok = x.escapedText(dashes); !ok {
 		return x.i
 	}
-	switch c {
-	case '-':
-		goto escapedDash
-	case '<':
-		goto escapedLessThan
-	}
-	goto escaped
-escapedDash:
-	if c, ok = x.next(); !ok {
-		return x.i
-	}
-	switch c {
-	case '-':
-		goto escapedDashDash
-	case '<':
-		goto escapedLessThan
-	}
-	goto escaped
-escapedDashDash:
-	if c, ok = x.next(); !ok {
-		return x.i
-	}
-	switch c {
-	case '-':
-		goto escapedDashDash
-	case '<':
-		goto escapedLessThan
-	case '>':
+	if !lt {
 		goto data
 	}
-	goto escaped
-escapedLessThan:
+	// The escaped less-than sign state.
+	dashes = 0
 	if c, ok = x.next(); !ok {
 		return x.i
 	}
@@ -810,41 +785,13 @@ escapedLessThan:
 		goto escaped
 	}
 doubleEscaped:
-	if c, ok = x.next(); !ok {
+	if lt, ok = x.escapedText(0); !ok {
 		return x.i
 	}
-	switch c {
-	case '-':
-		goto doubleEscapedDash
-	case '<':
-		goto doubleEscapedLessThan
-	}
-	goto doubleEscaped
-doubleEscapedDash:
-	if c, ok = x.next(); !ok {
-		return x.i
-	}
-	switch c {
-	case '-':
-		goto doubleEscapedDashDash
-	case '<':
-		goto doubleEscapedLessThan
-	}
-	goto doubleEscaped
-doubleEscapedDashDash:
-	if c, ok = x.next(); !ok {
-		return x.i
-	}
-	switch c {
-	case '-':
-		goto doubleEscapedDashDash
-	case '<':
-		goto doubleEscapedLessThan
-	case '>':
+	if !lt {
 		goto data
 	}
-	goto doubleEscaped
-doubleEscapedLessThan:
+	// The double-escaped less-than sign state.
 	if c, ok = x.next(); !ok {
 		return x.i
 	}
@@ -860,6 +807,29 @@ doubleEscapedLessThan:
 		return x.i
 	}
 	goto doubleEscaped
+}
+
+// escapedText reads script text in the escaped states (or the double-escaped
+// ones: the two triples of states move alike), dashes the run of '-' just
+// read: the state is (double) escaped, escaped dash or escaped dash dash for
+// a run of 0, 1 or 2 and more. It stops after a '<' (lt) or after "-->"
+// (back to script data, lt false); ok is false at the end of the input.
+func (x *scanner) escapedText(dashes int) (lt, ok bool) {
+	for {
+		c, ok := x.next()
+		switch {
+		case !ok:
+			return false, false
+		case c == '<':
+			return true, true
+		case c == '>' && dashes >= 2:
+			return false, true
+		case c == '-':
+			dashes = min(dashes+1, 2)
+		default:
+			dashes = 0
+		}
+	}
 }
 
 // collapse appends s to dst with runs of white space (unicode.IsSpace) as
