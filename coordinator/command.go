@@ -83,6 +83,9 @@ type RegisterWorker struct {
 	Jobs   []string `json:"jobs,omitempty"`
 	Slots  int      `json:"slots"`
 	Memory int64    `json:"memory,omitempty"`
+	// Cert is the identity of the certificate the worker registered with
+	// (empty without TLS): the ID stays bound to it, on every leader.
+	Cert string `json:"cert,omitempty"`
 }
 
 // WorkerDead declares a worker dead (the leader proposes it when the

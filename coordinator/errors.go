@@ -29,6 +29,9 @@ var (
 	// ErrWorkerConflict means a worker ID registered again with a different
 	// fingerprint.
 	ErrWorkerConflict = errors.New("coordinator: worker ID already registered with a different fingerprint")
+	// ErrWorkerCert means a worker ID registered again with the
+	// certificate of another identity than the one it is bound to.
+	ErrWorkerCert = errors.New("coordinator: worker ID bound to another certificate")
 	// ErrNotAssignable means an AssignTask names a task that cannot run now:
 	// the job is not running, an earlier stage is incomplete, the task is
 	// committed or already running, the attempt number is not the next one,

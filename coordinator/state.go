@@ -162,6 +162,10 @@ type Worker struct {
 	Jobs        []string `json:"jobs,omitempty"`
 	Slots       int      `json:"slots"`
 	Memory      int64    `json:"memory,omitempty"`
+	// Cert is the identity of the certificate the ID is bound to: the
+	// first that registered it (empty without TLS). A registration with
+	// another is refused (ErrWorkerCert).
+	Cert string `json:"cert,omitempty"`
 	// Running counts the running attempts on the worker.
 	Running    int    `json:"running,omitempty"`
 	Dead       bool   `json:"dead,omitempty"`
@@ -405,18 +409,20 @@ func (s *State) cancel(c CancelJob) Result {
 func (s *State) register(c RegisterWorker) Result {
 	if w := s.workers[c.Worker]; w != nil {
 		switch {
+		case w.Cert != "" && c.Cert != w.Cert:
+			return rejected(fmt.Errorf("%w: %s is bound to %s, not %q", ErrWorkerCert, c.Worker, w.Cert, c.Cert))
 		case w.Dead:
 			return rejected(fmt.Errorf("%w: %s", ErrWorkerDead, c.Worker))
 		case w.Fingerprint != c.Fingerprint:
 			return rejected(fmt.Errorf("%w: %s", ErrWorkerConflict, c.Worker))
-		case w.Addr == c.Addr && slices.Equal(w.Jobs, c.Jobs) && w.Slots == c.Slots && w.Memory == c.Memory:
+		case w.Addr == c.Addr && slices.Equal(w.Jobs, c.Jobs) && w.Slots == c.Slots && w.Memory == c.Memory && w.Cert == c.Cert:
 			return ignored
 		}
-		w.Addr, w.Jobs, w.Slots, w.Memory = c.Addr, slices.Clone(c.Jobs), c.Slots, c.Memory
+		w.Addr, w.Jobs, w.Slots, w.Memory, w.Cert = c.Addr, slices.Clone(c.Jobs), c.Slots, c.Memory, c.Cert
 		return Result{}
 	}
 	w := &Worker{ID: c.Worker, Addr: c.Addr, Fingerprint: c.Fingerprint, Jobs: slices.Clone(c.Jobs),
-		Slots: c.Slots, Memory: c.Memory}
+		Slots: c.Slots, Memory: c.Memory, Cert: c.Cert}
 	i := sort.Search(len(s.Workers), func(i int) bool { return s.Workers[i].ID >= w.ID })
 	s.Workers = slices.Insert(s.Workers, i, w)
 	s.workers[w.ID] = w

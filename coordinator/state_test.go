@@ -548,3 +548,31 @@ func TestRepeatedlyLostOutputFailsJob(t *testing.T) {
 	}
 	checkInvariants(t, h.s)
 }
+
+// TestWorkerBoundToItsCertificate: a worker ID registered with a
+// certificate stays bound to it in the state (so on every leader, and
+// across a snapshot): another identity's registration is refused, its own
+// is accepted, and an ID registered without one is bound by the first
+// registration that has one.
+func TestWorkerBoundToItsCertificate(t *testing.T) {
+	h := newHarness(t)
+	h.apply(RegisterWorker{Worker: "w1", Addr: "a1", Fingerprint: fp, Slots: 2, Cert: "worker:w1"})
+	h.reject(RegisterWorker{Worker: "w1", Addr: "evil", Fingerprint: fp, Slots: 2, Cert: "worker:mallory"}, ErrWorkerCert)
+	h.reject(RegisterWorker{Worker: "w1", Addr: "evil", Fingerprint: fp, Slots: 2}, ErrWorkerCert)
+	h.ignored(RegisterWorker{Worker: "w1", Addr: "a1", Fingerprint: fp, Slots: 2, Cert: "worker:w1"})
+	h.apply(RegisterWorker{Worker: "w1", Addr: "a1-new", Fingerprint: fp, Slots: 2, Cert: "worker:w1"})
+	restored, err := RestoreState([]byte(h.snap()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := restored.Worker("w1"); w == nil || w.Cert != "worker:w1" || w.Addr != "a1-new" {
+		t.Fatalf("restored worker %+v, want bound to worker:w1 at a1-new", w)
+	}
+	if r := restored.Apply(RegisterWorker{Worker: "w1", Addr: "evil", Fingerprint: fp, Slots: 2, Cert: "worker:mallory"}); !errors.Is(r.Err, ErrWorkerCert) {
+		t.Fatalf("after a restore, another certificate's registration: %v", r.Err)
+	}
+	h.apply(RegisterWorker{Worker: "w2", Addr: "a2", Fingerprint: fp, Slots: 1})
+	h.apply(RegisterWorker{Worker: "w2", Addr: "a2", Fingerprint: fp, Slots: 1, Cert: "worker:w2"})
+	h.reject(RegisterWorker{Worker: "w2", Addr: "a2", Fingerprint: fp, Slots: 1, Cert: "worker:w3"}, ErrWorkerCert)
+	checkInvariants(t, h.s)
+}

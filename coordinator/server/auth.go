@@ -36,8 +36,9 @@ var coordinatorRules = map[string]security.Rule{
 	pb.Coordinator_Connect_FullMethodName:        workerRule,
 }
 
-// owners records which certificate each worker ID registered with, so
-// that no other identity can take the ID over. Without TLS there are no
+// owners records which certificate this coordinator first saw each worker
+// ID with, for IDs the replicated state binds to none yet
+// (coordinator.Worker.Cert binds the registered ones). Without TLS there are no
 // principals and nothing is checked. Who submitted each job is in the
 // replicated state (coordinator.Job.Owner), so that it survives a restart
 // or a change of leader; see Server.mayAccess.
@@ -84,16 +85,34 @@ func (s *Server) owner(ctx context.Context, id coordinator.JobID) (string, error
 	return p.Name, nil
 }
 
-// bindWorker binds a worker ID to the identity of the certificate it was
-// first seen with (registering, heartbeating or connecting: after a
-// restart of the coordinator the first one wins again), and refuses it
-// from any other identity.
-func (o *owners) bindWorker(ctx context.Context, id coordinator.WorkerID) error {
+// bindWorker refuses a worker ID to any identity but the one it is bound
+// to: the certificate it registered with, in the replicated state
+// (coordinator.Worker.Cert, so the binding holds on every leader and
+// across restarts), or, while the state binds it to none, the one this
+// coordinator first saw it with (registering, heartbeating or connecting).
+func (s *Server) bindWorker(ctx context.Context, id coordinator.WorkerID) error {
 	cert := security.PeerOf(ctx)
 	if cert == nil {
 		return nil
 	}
 	who := security.Identity(cert)
+	bound := ""
+	s.node.Read(func(st *coordinator.State) {
+		if w := st.Worker(id); w != nil {
+			bound = w.Cert
+		}
+	})
+	switch {
+	case bound == "":
+		return s.owners.bind(id, who)
+	case bound != who:
+		return status.Errorf(codes.PermissionDenied, "worker id %s is bound to certificate %s, not %s", id, bound, who)
+	}
+	return nil
+}
+
+// bind binds id to who unless another identity was seen with it first.
+func (o *owners) bind(id coordinator.WorkerID, who string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if b, ok := o.workers[id]; ok && b != who {
@@ -101,4 +120,12 @@ func (o *owners) bindWorker(ctx context.Context, id coordinator.WorkerID) error 
 	}
 	o.workers[id] = who
 	return nil
+}
+
+// certIdentity is the identity of the peer's certificate, "" without TLS.
+func certIdentity(ctx context.Context) string {
+	if cert := security.PeerOf(ctx); cert != nil {
+		return security.Identity(cert)
+	}
+	return ""
 }

@@ -146,3 +146,75 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("a fourth submit past the burst: %v", err)
 	}
 }
+
+// TestWorkerCertBindingSurvivesRestart: a worker ID registered with one
+// worker certificate stays bound to it after the coordinator restarts
+// (the binding is in the replicated state, not in the leader's memory):
+// another worker certificate can neither register nor heartbeat as that
+// ID, while the bound one still can.
+func TestWorkerCertBindingSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	if err := security.Init(dir, security.CertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	workerTLS := func(name string) *security.TLS {
+		out := t.TempDir()
+		if err := security.IssueTo(dir, out, security.RoleWorker, name, security.CertOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w, err := security.LoadTLSNamed(out, security.RoleWorker, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	alice, mallory := workerTLS("worker-a"), workerTLS("worker-m")
+	co, err := security.LoadTLS(dir, security.RoleCoordinator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.TLS, cfg.DataDir = co, t.TempDir()
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	as := func(s *Server, w *security.TLS) pb.CoordinatorClient {
+		conn, err := grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(w.ClientCreds(security.RoleCoordinator)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return pb.NewCoordinatorClient(conn)
+	}
+	reg := &pb.RegisterWorkerRequest{WorkerId: "w-1", Address: "127.0.0.1:1", Fingerprint: "fp", Slots: 1}
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as(s, alice).RegisterWorker(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh process: nothing of the first one's memory is left.
+	s, err = Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := as(s, mallory)
+	if _, err := m.Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "w-1"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("another worker certificate heartbeats as w-1 after a restart: %v", err)
+	}
+	evil := &pb.RegisterWorkerRequest{WorkerId: "w-1", Address: "127.0.0.1:2", Fingerprint: "fp", Slots: 1}
+	if _, err := m.RegisterWorker(ctx, evil); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("another worker certificate registers as w-1 after a restart: %v", err)
+	}
+	if _, err := as(s, alice).RegisterWorker(ctx, reg); err != nil {
+		t.Fatalf("the bound certificate registers w-1 again: %v", err)
+	}
+	if _, err := as(s, alice).Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "w-1"}); err != nil {
+		t.Fatalf("the bound certificate heartbeats: %v", err)
+	}
+}

@@ -500,7 +500,7 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 	if err := security.ValidName("worker", req.GetWorkerId()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := s.owners.bindWorker(ctx, coordinator.WorkerID(req.GetWorkerId())); err != nil {
+	if err := s.bindWorker(ctx, coordinator.WorkerID(req.GetWorkerId())); err != nil {
 		return nil, err
 	}
 	if err := s.checkRegister(coordinator.WorkerID(req.GetWorkerId())); err != nil {
@@ -508,9 +508,12 @@ func (s *Server) RegisterWorker(ctx context.Context, req *pb.RegisterWorkerReque
 	}
 	res, err := s.propose(ctx, coordinator.RegisterWorker{Worker: coordinator.WorkerID(req.GetWorkerId()),
 		Addr: req.GetAddress(), Fingerprint: req.GetFingerprint(), Jobs: req.GetJobs(), Slots: int(req.GetSlots()),
-		Memory: req.GetMemoryBytes()})
+		Memory: req.GetMemoryBytes(), Cert: certIdentity(ctx)})
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(res.Err, coordinator.ErrWorkerCert) {
+		return nil, status.Errorf(codes.PermissionDenied, "%v", res.Err)
 	}
 	if res.Err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", res.Err)
@@ -530,7 +533,7 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	id := coordinator.WorkerID(req.GetWorkerId())
-	if err := s.owners.bindWorker(ctx, id); err != nil {
+	if err := s.bindWorker(ctx, id); err != nil {
 		return nil, err
 	}
 	known := false
@@ -608,7 +611,7 @@ func (s *Server) Connect(conn grpc.BidiStreamingServer[pb.WorkerMessage, pb.Coor
 		return status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	id := coordinator.WorkerID(hello.GetWorkerId())
-	if err := s.owners.bindWorker(conn.Context(), id); err != nil {
+	if err := s.bindWorker(conn.Context(), id); err != nil {
 		return err
 	}
 	sctx, cancel := context.WithCancel(conn.Context())
