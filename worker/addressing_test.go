@@ -76,13 +76,7 @@ func TestWorkerStopsItselfWhenForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := coord.Addr()
-	cfg := DefaultConfig()
-	cfg.Coordinator, cfg.DataDir, cfg.Log = addr, t.TempDir(), log
-	w, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Stop(ctx) })
+	w := startWorker(t, addr)
 	if st := healthOf(t, w.Addr()); st != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("registered worker's health: %s", st)
 	}
@@ -133,21 +127,8 @@ func TestHeartbeatReportsHostLoad(t *testing.T) {
 	old := loadavgPath
 	loadavgPath = avg
 	t.Cleanup(func() { loadavgPath = old })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sc := server.DefaultConfig()
-	sc.Log = log
-	coord, err := server.Start(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { coord.Close() })
-	cfg := DefaultConfig()
-	cfg.Coordinator, cfg.DataDir, cfg.Log = coord.Addr(), t.TempDir(), log
-	w, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Stop(ctx) })
+	coord := startCoordinator(t)
+	startWorker(t, coord.Addr())
 	load := func() float64 {
 		resp, err := coord.ListWorkers(ctx, &pb.ListWorkersRequest{})
 		if err != nil || len(resp.GetWorkers()) != 1 {

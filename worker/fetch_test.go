@@ -22,27 +22,37 @@ import (
 // startPair starts a coordinator and two workers in this process.
 func startPair(t *testing.T) (*Worker, *Worker) {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	coord := startCoordinator(t)
+	return startWorker(t, coord.Addr()), startWorker(t, coord.Addr())
+}
+
+// startCoordinator starts a coordinator in this process, closed when the
+// test ends.
+func startCoordinator(t *testing.T) *server.Server {
+	t.Helper()
 	sc := server.DefaultConfig()
-	sc.Log = log
-	coord, err := server.Start(ctx, sc)
+	sc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	coord, err := server.Start(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { coord.Close() })
-	var ws []*Worker
-	for range 2 {
-		cfg := DefaultConfig()
-		cfg.Coordinator, cfg.DataDir, cfg.Log = coord.Addr(), t.TempDir(), log
-		w, err := Start(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.Stop(ctx) })
-		ws = append(ws, w)
+	return coord
+}
+
+// startWorker starts a worker of the coordinator at addr in this process,
+// stopped when the test ends.
+func startWorker(t *testing.T, addr string) *Worker {
+	t.Helper()
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.Coordinator, cfg.DataDir, cfg.Log = addr, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ws[0], ws[1]
+	t.Cleanup(func() { w.Stop(ctx) })
+	return w
 }
 
 // writeOutput writes a one-partition map output of n rows under w's data

@@ -39,15 +39,7 @@ func TestRestartDeclaresSilentWorkerDead(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = restart(t, s, cfg)
 	conn, err = grpc.NewClient(s.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -75,4 +67,19 @@ func TestRestartDeclaresSilentWorkerDead(t *testing.T) {
 	if !sawAlive {
 		t.Log("the worker was already dead at the first look (the restart took longer than the timeout)")
 	}
+}
+
+// restart closes s and starts a coordinator with cfg in its place (its
+// state from cfg.DataDir), closed when the test ends.
+func restart(t *testing.T, s *Server, cfg Config) *Server {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

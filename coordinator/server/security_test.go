@@ -194,15 +194,8 @@ func TestWorkerCertBindingSurvivesRestart(t *testing.T) {
 	if _, err := as(s, alice).RegisterWorker(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 	// A fresh process: nothing of the first one's memory is left.
-	s, err = Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = restart(t, s, cfg)
 	m := as(s, mallory)
 	if _, err := m.Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "w-1"}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("another worker certificate heartbeats as w-1 after a restart: %v", err)
