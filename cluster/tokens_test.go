@@ -71,6 +71,26 @@ func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
 	if _, err := cb.CC.CancelJob(ctx, &pb.CancelJobRequest{JobId: id}); status.Code(err) != codes.NotFound {
 		t.Fatalf("bob cancels alice's job: %v", err)
 	}
+	for name, watch := range map[string]func() error{
+		"status": func() error {
+			s, err := cb.CC.WatchJob(ctx, &pb.GetJobRequest{JobId: id})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		},
+		"events": func() error {
+			s, err := cb.CC.WatchJobEvents(ctx, &pb.WatchJobRequest{JobId: id})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		},
+	} {
+		if err := watch(); status.Code(err) != codes.NotFound {
+			t.Fatalf("bob watches alice's job's %s: %v", name, err)
+		}
+	}
 	if l, err := cb.CC.ListJobs(ctx, &pb.ListJobsRequest{}); err != nil || len(l.GetJobs()) != 0 {
 		t.Fatalf("bob lists %v (%v)", l.GetJobs(), err)
 	}

@@ -245,6 +245,9 @@ func phaseState(p coordinator.JobPhase) pb.JobState {
 // WatchJobEvents implements the Coordinator service.
 func (s *Server) WatchJobEvents(req *pb.WatchJobRequest, out grpc.ServerStreamingServer[pb.JobEvent]) error {
 	id := coordinator.JobID(req.GetJobId())
+	if err := s.mayAccess(out.Context(), id); err != nil {
+		return err
+	}
 	if _, ok := s.status(id); !ok {
 		return status.Errorf(codes.NotFound, "no job %q", req.GetJobId())
 	}
