@@ -207,11 +207,14 @@ func logTime(t *testing.T, kv map[string]string) time.Time {
 	return ts
 }
 
-func startWorkers(t *testing.T, dir, addrs string, n int) []*proc {
+// startWorkers starts n worker processes of the coordinators at addrs,
+// with extra flags (such as --tls-dir) after the common ones.
+func startWorkers(t *testing.T, dir, addrs string, n int, extra ...string) []*proc {
 	var ws []*proc
 	for i := range n {
-		ws = append(ws, start(t, "worker ", "worker", "--coordinator", addrs, "--listen", "127.0.0.1:0",
-			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "64MB", "--compression", "lz4"))
+		args := append([]string{"worker", "--coordinator", addrs, "--listen", "127.0.0.1:0",
+			"--data-dir", filepath.Join(dir, fmt.Sprintf("w%d", i)), "--slots", "2", "--memory", "64MB", "--compression", "lz4"}, extra...)
+		ws = append(ws, start(t, "worker ", args...))
 	}
 	return ws
 }
