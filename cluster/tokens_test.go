@@ -13,10 +13,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
+	"github.com/superstep/superstep/bsp"
 	"github.com/superstep/superstep/cluster"
 	"github.com/superstep/superstep/coordinator/server"
 	"github.com/superstep/superstep/examples/wordcount"
 	"github.com/superstep/superstep/internal/security"
+	"github.com/superstep/superstep/worker"
 )
 
 // TestSubmitTokensSeeTheirOwnJobs: over TLS, a submit token sees, watches
@@ -105,5 +107,65 @@ func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
 		if l, err := c.CC.ListJobs(ctx, &pb.ListJobsRequest{}); err != nil || len(l.GetJobs()) != 1 {
 			t.Fatalf("%s lists %v (%v)", name, l.GetJobs(), err)
 		}
+	}
+}
+
+// TestDeferredSubmitKeepsOwner: a submit whose inputs a worker lists (the
+// CLI's kind) that names a job ID alice's job holds is refused to bob with
+// AlreadyExists, as a submit with listed inputs is, whether it repeats
+// alice's job or differs from it, and alice's resubmit is taken as a retry.
+func TestDeferredSubmitKeepsOwner(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := security.Init(dir, security.CertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := security.Files{Dir: dir}
+	alice, _ := security.NewToken()
+	bob, _ := security.NewToken()
+	security.AddToken(f.Tokens(), alice, security.TokenSubmit, "alice")
+	security.AddToken(f.Tokens(), bob, security.TokenSubmit, "bob")
+	wc := worker.DefaultConfig()
+	wc.Slots, wc.Memory = 2, 8<<20
+	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{Workers: 1, Worker: wc, WorkDir: t.TempDir(), TLSDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cl, _ := security.LoadTLS(dir, security.RoleClient)
+	dial := func(tok string) *cluster.Client {
+		c, err := cluster.Dial(ctx, e.Coordinator.Addr(), cluster.WithTLS(cl), cluster.WithToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ca, cb := dial(alice), dial(bob)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("a b a\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	prog := compileWith(t, wordcount.Job, []string{"--input", in, "--out", out}, 1, bsp.CompileOptions{DeferInputs: true})
+	id, err := ca.Submit(ctx, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Wait(ctx, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := compileWith(t, wordcount.Job, []string{"--input", in, "--out", out + "-bob"}, 1, bsp.CompileOptions{DeferInputs: true})
+	other.Spec.JobID = prog.Spec.JobID
+	for name, p := range map[string]*bsp.Program{"alice's job": prog, "another job": other} {
+		if _, err := cb.Submit(ctx, p); status.Code(err) != codes.AlreadyExists {
+			t.Errorf("bob submits %s under alice's job id: %v, want AlreadyExists", name, err)
+		}
+	}
+	if again, err := ca.Submit(ctx, prog); err != nil || again != id {
+		t.Errorf("alice resubmits her job: %q, %v", again, err)
+	}
+	if _, err := cb.CC.GetJob(ctx, &pb.GetJobRequest{JobId: id}); status.Code(err) != codes.NotFound {
+		t.Errorf("bob reads alice's job: %v", err)
 	}
 }

@@ -360,6 +360,12 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 	if err := s.checkSubmit(ctx, id); err != nil {
 		return nil, err
 	}
+	// Before the retry of a deferred submit below answers for an existing
+	// job: a job ID of another principal's is refused whatever the spec.
+	owner, err := s.owner(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if ps.InputsDeferred {
 		var existing *coordinator.Job
 		s.node.Read(func(st *coordinator.State) {
@@ -384,10 +390,11 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 		if err := s.cfg.AllowPaths.CheckSpec(ps); err != nil {
 			return nil, status.Errorf(codes.PermissionDenied, "job %s: %v", sid, err)
 		}
-	}
-	owner, err := s.owner(ctx, id)
-	if err != nil {
-		return nil, err
+		// Listing the inputs took a while: another principal may have
+		// taken the ID meanwhile.
+		if owner, err = s.owner(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	res, err := s.propose(ctx, coordinator.SubmitJob{Stamp: now(), Job: id, Name: req.GetName(), Args: args, Spec: spec,
 		Fingerprint: req.GetFingerprint(), MaxAttempts: int(req.GetMaxAttempts()), Owner: owner})
