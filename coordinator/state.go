@@ -299,7 +299,9 @@ func (s *State) submit(c SubmitJob) Result {
 	}
 	if j := s.jobs[c.Job]; j != nil {
 		if j.Name != c.Name || !bytes.Equal(j.Args, c.Args) || !bytes.Equal(j.Spec, c.Spec) ||
-			j.Fingerprint != c.Fingerprint || j.MaxAttempts != c.MaxAttempts {
+			j.Fingerprint != c.Fingerprint || j.MaxAttempts != c.MaxAttempts || j.Owner != c.Owner {
+			// Another principal's submit of the same job is no retry:
+			// two racing past the server's owner check meet here.
 			return rejected(fmt.Errorf("%w: %s", ErrJobConflict, c.Job))
 		}
 		r := ignored

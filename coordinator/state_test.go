@@ -412,6 +412,7 @@ func TestDuplicateAndLateReports(t *testing.T) {
 	h.ignored(SubmitJob{Job: "j", Name: "job", Spec: twoStageSpec(2, 1), Fingerprint: fp})
 	h.ignored(SubmitJob{Job: "j", Name: "job", Spec: twoStageSpec(2, 1), Fingerprint: fp, MaxAttempts: DefaultMaxAttempts})
 	h.reject(SubmitJob{Job: "j", Name: "job", Spec: twoStageSpec(3, 1), Fingerprint: fp}, ErrJobConflict)
+	h.reject(SubmitJob{Job: "j", Name: "job", Spec: twoStageSpec(2, 1), Fingerprint: fp, Owner: "bob"}, ErrJobConflict)
 	h.ignored(RegisterWorker{Worker: "w1", Addr: "addr-w1", Fingerprint: fp, Slots: 4})
 	h.reject(RegisterWorker{Worker: "w1", Addr: "addr-w1", Fingerprint: "other", Slots: 4}, ErrWorkerConflict)
 	h.apply(RegisterWorker{Worker: "w1", Addr: "new-addr", Fingerprint: fp, Slots: 4})

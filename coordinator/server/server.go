@@ -402,6 +402,9 @@ func (s *Server) SubmitJob(ctx context.Context, req *pb.SubmitJobRequest) (*pb.S
 		return nil, err
 	}
 	var je *coordinator.JobError
+	if errors.Is(res.Err, coordinator.ErrJobConflict) {
+		return nil, status.Errorf(codes.AlreadyExists, "%v", res.Err)
+	}
 	if res.Err != nil && !errors.As(res.Err, &je) {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", res.Err)
 	}
