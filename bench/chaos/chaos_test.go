@@ -66,6 +66,9 @@ func TestChaosSmoke(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("seed %d: %d failures:\n%s", cfg.Seed, len(rep.Failures), rep)
 	}
+	if rep.Succeeded != rep.Jobs {
+		t.Fatalf("seed %d: %d jobs, but %d succeeded and no failure was recorded", cfg.Seed, rep.Jobs, rep.Succeeded)
+	}
 }
 
 type testWriter struct{ t *testing.T }
