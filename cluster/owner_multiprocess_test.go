@@ -17,7 +17,6 @@ import (
 
 	pb "github.com/superstep/superstep/api/superstep/v1"
 	"github.com/superstep/superstep/cluster"
-	"github.com/superstep/superstep/internal/security"
 	"github.com/superstep/superstep/internal/testwait"
 )
 
@@ -38,40 +37,13 @@ func TestJobOwnerSurvivesFailover(t *testing.T) {
 	}
 	c := newHACluster(t, 3)
 	certs := filepath.Join(c.dir, "tls")
-	runCLI(t, "certs", "init", "--dir", certs)
-	files := security.Files{Dir: certs}
-	tokenFiles := map[string]string{"admin": files.Token()}
-	for _, name := range []string{"alice", "bob"} {
-		tok, err := security.NewToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := security.AddToken(files.Tokens(), tok, security.TokenSubmit, name); err != nil {
-			t.Fatal(err)
-		}
-		tokenFiles[name] = filepath.Join(c.dir, name+".token")
-		if err := os.WriteFile(tokenFiles[name], []byte(tok+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tl, err := security.LoadTLS(certs, security.RoleClient)
-	if err != nil {
+	tokens := principals(t, certs, "alice", "bob")
+	aliceFile := filepath.Join(c.dir, "alice.token") // for superstep submit
+	if err := os.WriteFile(aliceFile, []byte(tokens["alice"]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// dial connects with name's token to the coordinators at addrs.
-	dial := func(name, addrs string) *cluster.Client {
-		t.Helper()
-		tok, err := security.ReadToken(tokenFiles[name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, err := cluster.Dial(context.Background(), addrs, cluster.WithTLS(tl), cluster.WithToken(tok))
-		if err != nil {
-			t.Fatalf("%s dials %s: %v", name, addrs, err)
-		}
-		t.Cleanup(func() { cl.Close() })
-		return cl
-	}
+	dial := func(name, addrs string) *cluster.Client { return dialAs(t, addrs, certs, tokens[name]) }
 
 	for _, id := range c.ids {
 		c.start(id, "--tls-dir", certs)
@@ -83,7 +55,7 @@ func TestJobOwnerSurvivesFailover(t *testing.T) {
 	// Alice's job: PageRank that never converges (tol 1e-300) within a
 	// bound it never reaches, so it runs until it is cancelled.
 	submit := exec.Command(binary(t), "submit", "pagerank", "--coordinator", c.addrs(), "--tls-dir", certs,
-		"--token-file", tokenFiles["alice"], "--edges", rmatFile(t, 8, 4), "--int-ids", "--tol", "1e-300",
+		"--token-file", aliceFile, "--edges", rmatFile(t, 8, 4), "--int-ids", "--tol", "1e-300",
 		"--max-iter", "1000000", "--partitions", "2", "--checkpoint-dir", filepath.Join(c.dir, "ckpt"),
 		"--out", filepath.Join(c.dir, "out"), "--detach")
 	var stderr strings.Builder

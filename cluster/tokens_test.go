@@ -26,17 +26,9 @@ import (
 // ID; the admin token sees all.
 func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
-	if err := security.Init(dir, security.CertOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f := security.Files{Dir: dir}
-	alice, _ := security.NewToken()
-	bob, _ := security.NewToken()
-	security.AddToken(f.Tokens(), alice, security.TokenSubmit, "alice")
-	security.AddToken(f.Tokens(), bob, security.TokenSubmit, "bob")
-	admin, _ := security.ReadToken(f.Token())
+	tok := principals(t, dir, "alice", "bob")
 	co, _ := security.LoadTLS(dir, security.RoleCoordinator)
-	tokens, err := security.NewTokenStore(f.Tokens())
+	tokens, err := security.NewTokenStore(security.Files{Dir: dir}.Tokens())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,16 +42,7 @@ func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	cl, _ := security.LoadTLS(dir, security.RoleClient)
-	dial := func(tok string) *cluster.Client {
-		c, err := cluster.Dial(ctx, s.Addr(), cluster.WithTLS(cl), cluster.WithToken(tok))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	ca, cb, cadm := dial(alice), dial(bob), dial(admin)
+	ca, cb, cadm := dialAs(t, s.Addr(), dir, tok["alice"]), dialAs(t, s.Addr(), dir, tok["bob"]), dialAs(t, s.Addr(), dir, tok["admin"])
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte("a\n"), 0o644)
 	prog := compile(t, wordcount.Job, []string{"--input", in, "--out", filepath.Join(t.TempDir(), "out")}, 1)
@@ -116,14 +99,7 @@ func TestSubmitTokensSeeTheirOwnJobs(t *testing.T) {
 // alice's job or differs from it, and alice's resubmit is taken as a retry.
 func TestDeferredSubmitKeepsOwner(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tls")
-	if err := security.Init(dir, security.CertOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f := security.Files{Dir: dir}
-	alice, _ := security.NewToken()
-	bob, _ := security.NewToken()
-	security.AddToken(f.Tokens(), alice, security.TokenSubmit, "alice")
-	security.AddToken(f.Tokens(), bob, security.TokenSubmit, "bob")
+	tok := principals(t, dir, "alice", "bob")
 	wc := worker.DefaultConfig()
 	wc.Slots, wc.Memory = 2, 8<<20
 	wc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -134,16 +110,7 @@ func TestDeferredSubmitKeepsOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	cl, _ := security.LoadTLS(dir, security.RoleClient)
-	dial := func(tok string) *cluster.Client {
-		c, err := cluster.Dial(ctx, e.Coordinator.Addr(), cluster.WithTLS(cl), cluster.WithToken(tok))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	ca, cb := dial(alice), dial(bob)
+	ca, cb := dialAs(t, e.Coordinator.Addr(), dir, tok["alice"]), dialAs(t, e.Coordinator.Addr(), dir, tok["bob"])
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte("a b a\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
@@ -168,4 +135,47 @@ func TestDeferredSubmitKeepsOwner(t *testing.T) {
 	if _, err := cb.CC.GetJob(ctx, &pb.GetJobRequest{JobId: id}); status.Code(err) != codes.NotFound {
 		t.Errorf("bob reads alice's job: %v", err)
 	}
+}
+
+// principals makes the cluster certificates in dir (security.Init) and a
+// submit token for each name; it returns every name's token, and the admin
+// token under "admin".
+func principals(t *testing.T, dir string, names ...string) map[string]string {
+	t.Helper()
+	if err := security.Init(dir, security.CertOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := security.Files{Dir: dir}
+	admin, err := security.ReadToken(f.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{"admin": admin}
+	for _, name := range names {
+		tok, err := security.NewToken()
+		if err == nil {
+			err = security.AddToken(f.Tokens(), tok, security.TokenSubmit, name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = tok
+	}
+	return tokens
+}
+
+// dialAs connects to the coordinators at addrs with the client certificate
+// in dir and token, closed when the test ends.
+func dialAs(t *testing.T, addrs, dir, token string) *cluster.Client {
+	t.Helper()
+	tl, err := security.LoadTLS(dir, security.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.Dial(context.Background(), addrs, cluster.WithTLS(tl), cluster.WithToken(token))
+	if err != nil {
+		t.Fatalf("dialing %s: %v", addrs, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
