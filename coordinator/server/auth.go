@@ -102,24 +102,25 @@ func (s *Server) bindWorker(ctx context.Context, id coordinator.WorkerID) error 
 			bound = w.Cert
 		}
 	})
-	switch {
-	case bound == "":
-		return s.owners.bind(id, who)
-	case bound != who:
+	if bound == "" {
+		bound = s.owners.bind(id, who)
+	}
+	if bound != who {
 		return status.Errorf(codes.PermissionDenied, "worker id %s is bound to certificate %s, not %s", id, bound, who)
 	}
 	return nil
 }
 
-// bind binds id to who unless another identity was seen with it first.
-func (o *owners) bind(id coordinator.WorkerID, who string) error {
+// bind binds id to who unless another identity was seen with it first,
+// and returns the identity id is bound to.
+func (o *owners) bind(id coordinator.WorkerID, who string) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if b, ok := o.workers[id]; ok && b != who {
-		return status.Errorf(codes.PermissionDenied, "worker id %s is bound to certificate %s, not %s", id, b, who)
+	if b, ok := o.workers[id]; ok {
+		return b
 	}
 	o.workers[id] = who
-	return nil
+	return who
 }
 
 // certIdentity is the identity of the peer's certificate, "" without TLS.
