@@ -212,10 +212,8 @@ func Classify(err error, cancelled bool) (FailureKind, *InputError) {
 		return FailCancelled, nil
 	case Permanent(err):
 		var ie *InputError
-		if errors.As(err, &ie) {
-			return FailPermanent, ie
-		}
-		return FailPermanent, nil
+		errors.As(err, &ie)
+		return FailPermanent, ie
 	}
 	return FailUser, nil
 }
